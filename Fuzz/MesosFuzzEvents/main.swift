@@ -33,6 +33,13 @@ func LLVMFuzzerRunDriver(
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
 ) -> Int32
 
+/// The entry point libFuzzer's runtime expects to find.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzEvents(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
 var argc = CommandLine.argc
 var argv = Optional(CommandLine.unsafeArgv)
 exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in

@@ -37,8 +37,8 @@ struct CallTests {
         .revive(roles: ["batch"], frameworkID: fw),
         .kill(taskID: TaskID("t1"), agentID: AgentID("a1"), frameworkID: fw),
         .shutdown(executorID: ExecutorID("e1"), agentID: AgentID("a1"), frameworkID: fw),
-        .acknowledge(agentID: AgentID("a1"), taskID: TaskID("t1"), uuid: Data(repeating: 7, count: 16), frameworkID: fw),
-        .acknowledgeOperationStatus(operationID: OperationID("op"), uuid: Data(repeating: 1, count: 16),
+        .acknowledge(agentID: AgentID("a1"), taskID: TaskID("t1"), uuid: Data([0, 1, 2, 3, 4, 5, 0x47, 7, 0x88, 9, 10, 11, 12, 13, 14, 15]), frameworkID: fw),
+        .acknowledgeOperationStatus(operationID: OperationID("op"), uuid: withUnsafeBytes(of: UUID().uuid) { Data($0) },
                                     agentID: AgentID("a1"), frameworkID: fw),
         .reconcile(tasks: [(TaskID("t1"), AgentID("a1")), (TaskID("t2"), nil)], frameworkID: fw),
         .reconcileOperations(operations: [(OperationID("op"), nil, nil)], frameworkID: fw),
@@ -93,6 +93,7 @@ struct CallTests {
     @Test("invalid calls are rejected with a message naming the problem",
           arguments: [
             ("no framework id", SchedulerCall.decline(offerIDs: [OfferID("o")]), "framework_id"),
+            ("uuid of an unknown version", .acknowledge(agentID: AgentID("a"), taskID: TaskID("t"), uuid: Data(repeating: 0xFF, count: 16), frameworkID: fw), "not a valid UUID"),
             ("short uuid", .acknowledge(agentID: AgentID("a"), taskID: TaskID("t"), uuid: Data([1, 2]), frameworkID: fw), "16 bytes"),
             ("no offers", .accept(offerIDs: [], operations: [], frameworkID: fw), "offer_ids"),
             ("no user", .subscribe(frameworkInfo: { var i = info(); i.user = ""; return i }()), "user"),

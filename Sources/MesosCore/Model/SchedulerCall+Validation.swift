@@ -1,3 +1,5 @@
+import Foundation
+
 /// Client-side validation of calls, mirroring the checks the master makes before it answers 400.
 ///
 /// The wire schema declares no field `required` (so that decoding is lenient); this is where the fields Mesos
@@ -63,16 +65,16 @@ extension SchedulerCall {
             guard self.hasAcknowledge else { throw fail("acknowledge is required") }
             try requireID(self.acknowledge.hasAgentID, self.acknowledge.agentID.value, "acknowledge.agent_id")
             try requireID(self.acknowledge.hasTaskID, self.acknowledge.taskID.value, "acknowledge.task_id")
-            guard self.acknowledge.uuid.count == 16 else {
-                throw fail("acknowledge.uuid must be 16 bytes, not \(self.acknowledge.uuid.count)")
+            if let problem = Self.uuidProblem(self.acknowledge.uuid) {
+                throw fail("acknowledge.uuid \(problem)")
             }
         case .acknowledgeOperationStatus:
             guard self.hasAcknowledgeOperationStatus else { throw fail("acknowledge_operation_status is required") }
             let ack = self.acknowledgeOperationStatus
             try requireID(ack.hasAgentID, ack.agentID.value, "acknowledge_operation_status.agent_id")
             try requireID(ack.hasOperationID, ack.operationID.value, "acknowledge_operation_status.operation_id")
-            guard ack.uuid.count == 16 else {
-                throw fail("acknowledge_operation_status.uuid must be 16 bytes, not \(ack.uuid.count)")
+            if let problem = Self.uuidProblem(ack.uuid) {
+                throw fail("acknowledge_operation_status.uuid \(problem)")
             }
         case .reconcile:
             guard self.hasReconcile else { throw fail("reconcile is required (empty for implicit reconciliation)") }
@@ -189,6 +191,15 @@ extension SchedulerCall {
                 throw fail("task '\(task.taskID.value)' must set exactly one of command and executor")
             }
         }
+    }
+
+    /// Why bytes are not a UUID the master accepts, or `nil`. Mesos wants exactly 16 bytes whose version
+    /// nibble (the high half of byte 6) is 1 to 5; anything else gets 400 "Not a valid UUID".
+    static func uuidProblem(_ uuid: Data) -> String? {
+        guard uuid.count == 16 else { return "must be 16 bytes, not \(uuid.count)" }
+        let version = uuid[uuid.startIndex + 6] >> 4
+        guard (1...5).contains(version) else { return "is not a valid UUID (version \(version))" }
+        return nil
     }
 
     /// Why a framework-chosen id is invalid under Mesos's rules, or `nil` when it is valid.
