@@ -14,11 +14,33 @@ let package = Package(
         .library(name: "MesosCore", targets: ["MesosCore"]),
         // RecordIO framing only; no dependencies at all.
         .library(name: "MesosRecordIO", targets: ["MesosRecordIO"]),
+        // Transport adapters: pick one.
+        .library(name: "MesosCurlTransport", targets: ["MesosCurlTransport"]),
+        .library(name: "MesosURLSessionTransport", targets: ["MesosURLSessionTransport"]),
+        .library(name: "MesosInMemoryTransport", targets: ["MesosInMemoryTransport"]),
+        // gzip/deflate through zlib, for bodies a transport does not decode itself.
+        .library(name: "MesosCompression", targets: ["MesosCompression"]),
+        // The scheduler service: subscribe, events, calls, resilience, auth.
+        .library(name: "MesosScheduler", targets: ["MesosScheduler"]),
+        // DC/OS service-account login (RS256 JWT) for MesosScheduler.
+        .library(name: "MesosDCOSAuth", targets: ["MesosDCOSAuth"]),
+        // Master discovery: static list with leader probing, and ZooKeeper.
+        .library(name: "MesosDiscovery", targets: ["MesosDiscovery"]),
+        .library(name: "MesosZooKeeper", targets: ["MesosZooKeeper"]),
+        // A scriptable fake master (in memory and over HTTP on 127.0.0.1) for tests.
+        .library(name: "MesosTestKit", targets: ["MesosTestKit"]),
+        // The README's example framework.
+        .executable(name: "launch-task", targets: ["LaunchTask"]),
         // Decodes a captured RecordIO event stream into typed events.
         .executable(name: "mesos-decode", targets: ["MesosDecodeTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         .target(
@@ -32,6 +54,89 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Generated/README.md"],
+            swiftSettings: strictSettings
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"]), .yum(["libcurl-devel"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"]), .yum(["zlib-devel"])]
+        ),
+        .target(
+            name: "MesosCurlTransport",
+            dependencies: ["MesosCore", "CCurl"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosURLSessionTransport",
+            dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosInMemoryTransport",
+            dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosScheduler",
+            dependencies: [
+                "MesosCore",
+                "MesosRecordIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosDCOSAuth",
+            dependencies: [
+                "MesosCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosDiscovery",
+            dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .systemLibrary(
+            name: "CZooKeeper",
+            providers: [.apt(["libzookeeper-mt-dev"])]
+        ),
+        .target(
+            name: "MesosZooKeeper",
+            dependencies: ["MesosCore", "MesosDiscovery", "CZooKeeper"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosCompression",
+            dependencies: ["MesosCore", "CZlib"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosTestKit",
+            dependencies: [
+                "MesosCore",
+                "MesosRecordIO",
+                "MesosInMemoryTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "LaunchTask",
+            dependencies: ["MesosCore", "MesosScheduler", "MesosCurlTransport"],
+            path: "Examples/LaunchTask",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -65,8 +170,55 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosCurlTransportTests",
+            dependencies: ["MesosCurlTransport", "MesosTestKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosURLSessionTransportTests",
+            dependencies: ["MesosURLSessionTransport", "MesosTestKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosSchedulerTests",
+            dependencies: [
+                "MesosScheduler", "MesosDCOSAuth", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosDiscoveryTests",
+            dependencies: ["MesosDiscovery", "MesosZooKeeper", "MesosTestKit", "MesosInMemoryTransport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosCompressionTests",
+            dependencies: ["MesosCompression"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosTestKitTests",
+            dependencies: ["MesosTestKit", "MesosInMemoryTransport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosTransportConformanceTests",
+            dependencies: [
+                "MesosCore", "MesosRecordIO", "MesosCurlTransport", "MesosURLSessionTransport",
+                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosIntegrationTests",
-            dependencies: ["MesosCore", "MesosRecordIO"],
+            dependencies: [
+                "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
+            ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings
         ),

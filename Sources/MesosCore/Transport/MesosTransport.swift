@@ -19,7 +19,10 @@ import Foundation
 /// - Return from ``send(_:)`` once the status line and headers are in, without waiting for the body.
 /// - Never follow redirects: a 307 is returned like any other status (the client follows it itself).
 /// - Not decode `Content-Encoding`; the body is handed over as it came, and ``MesosHTTPResponse/headers``
-///   tells the caller how it is encoded.
+///   tells the caller how it is encoded (the client layer decodes with `MesosCompression`). Where the platform
+///   HTTP stack decodes by itself and cannot be stopped (URLSession on Linux), the adapter must remove
+///   `Content-Encoding` and `Content-Length` from the head, so that the head always describes the body handed
+///   over and nothing is decoded twice.
 /// - Deliver body chunks in order, each chunk as soon as it is read, and apply backpressure: keep at most a
 ///   bounded amount of unread data and stop reading from the network until the consumer catches up.
 /// - Close the connection when the consumer stops iterating the body, when the consuming task is cancelled,

@@ -1,0 +1,33 @@
+// A complete framework in 30 lines: launch one command as a task, print its states, tear down.
+// Usage: swift run launch-task [http://127.0.0.1:5050] ["echo hello"]
+import Foundation
+import MesosCore
+import MesosCurlTransport
+import MesosScheduler
+
+let master = URL(string: CommandLine.arguments.dropFirst().first ?? "http://127.0.0.1:5050")!
+let command = CommandLine.arguments.dropFirst(2).first ?? "echo hello"
+var info = FrameworkInfo()
+info.user = ProcessInfo.processInfo.environment["USER"] ?? "root"
+info.name = "launch-task"
+let scheduler = MesosScheduler(configuration: .init(
+    frameworkInfo: info, master: .fixed(.init(host: master.host!, port: master.port ?? 5050)), transport: .curl()))
+
+try await scheduler.withSubscription { events in
+    var launched = false
+    for try await event in events {
+        switch event {
+        case .offers(let offers) where !launched:
+            launched = true
+            var task = TaskInfo()
+            task.name = "hello"; task.taskID = TaskID("hello-\(UUID())"); task.agentID = offers[0].agentID
+            task.resources = [.scalar("cpus", 0.1), .scalar("mem", 32)]
+            task.command.value = command
+            try await scheduler.accept(offers[0], operations: [.launch([task])])
+        case .update(let status):
+            print(status.state, status.message)
+            if status.state.isTerminal { try await scheduler.teardown(); return }
+        default: break
+        }
+    }
+}

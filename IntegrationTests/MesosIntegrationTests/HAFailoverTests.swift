@@ -1,0 +1,187 @@
+import Foundation
+import MesosCore
+import MesosCurlTransport
+import MesosDiscovery
+import MesosScheduler
+import MesosZooKeeper
+import Testing
+
+/// Real Mesos 1.11 masters electing a leader through a real ZooKeeper (`start-ha.sh`, started by
+/// `scripts/test.sh`): the scheduler follows the leader when it is killed.
+@Suite("Real HA masters: scheduler failover", .enabled(if: HACluster.isAvailable, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
+       .serialized, .timeLimit(.minutes(3)))
+struct HAFailoverTests {
+    static func scheduler(master: MasterDetector, name: String) -> MesosScheduler {
+        var info = RealMaster.frameworkInfo(name: name)
+        info.failoverTimeout = 600
+        var configuration = MesosSchedulerConfiguration(
+            frameworkInfo: info, master: master, transport: MesosCurlTransport(configuration: .init()))
+        configuration.backoff = BackoffPolicy(initial: .milliseconds(100), maximum: .milliseconds(500))
+        configuration.contentType = .protobuf
+        return MesosScheduler(configuration: configuration)
+    }
+
+    /// Subscribes, kills the leader, and measures the time until SUBSCRIBED on the new leader.
+    static func failover(_ scheduler: MesosScheduler) async throws -> Duration {
+        _ = try await HACluster.agreedLeaderPort()
+        let lifecycle = scheduler.lifecycleEvents()
+        return try await withThrowingTaskGroup(of: Duration?.self) { group in
+            group.addTask {
+                try await scheduler.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            let first = try await waitForSubscription(scheduler)
+            let oldLeader = try #require(first.master)
+            let frameworkID = try #require(first.frameworkID)
+
+            let killed = ContinuousClock.now
+            try HACluster.kill(port: oldLeader.port)
+            // Until the new leader accepts the framework, calls fail with a typed error, not silently.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while scheduler.status.isSubscribed, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            if !scheduler.status.isSubscribed {
+                await #expect(throws: MesosError(code: .notSubscribed)) { try await scheduler.revive() }
+            }
+            var elapsed: Duration?
+            for await event in lifecycle {
+                if case .resubscribed(let subscription) = event {
+                    elapsed = ContinuousClock.now - killed
+                    #expect(subscription.frameworkID == frameworkID)
+                    break
+                }
+            }
+            let now = scheduler.status
+            #expect(now.master?.port != oldLeader.port)
+            #expect(now.frameworkID == frameworkID)
+            try await scheduler.revive()
+
+            // The killed master comes back as a follower; the subscription is not disturbed.
+            try HACluster.restart(port: oldLeader.port)
+            try await Task.sleep(for: .seconds(2))
+            #expect(scheduler.status.streamID == now.streamID)
+            try await scheduler.teardown()
+            return try #require(elapsed)
+        }
+    }
+
+    static func waitForSubscription(_ scheduler: MesosScheduler) async throws -> SchedulerStatus {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if scheduler.status.isSubscribed { return scheduler.status }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw MesosError(code: .timeout, message: "not subscribed: \(scheduler.status.state)")
+    }
+
+    @Test("through zk://: the leader is killed, the scheduler re-subscribes to the new one with the same framework id")
+    func zooKeeperFailover() async throws {
+        let detector = try MasterDetector.zooKeeper(url: try #require(HACluster.zk))
+        let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-zk"))
+        print("failover via ZooKeeper: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
+        #expect(elapsed < .seconds(15))
+    }
+
+    @Test("through the static list of three URLs: the same failover")
+    func staticListFailover() async throws {
+        let transport = MesosCurlTransport(configuration: .init())
+        let detector = try MasterDetector.staticList(url: try #require(HACluster.masters), transport: transport)
+        let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-static"))
+        print("failover via static list: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
+        #expect(elapsed < .seconds(15))
+    }
+
+    @Test("a non-leader's 307 is followed to the leader")
+    func redirectFollowed() async throws {
+        let leader = try await HACluster.agreedLeaderPort()
+        let follower = try #require(HACluster.ports.first { $0 != leader })
+        let scheduler = Self.scheduler(master: .fixed(MasterLocation(host: "127.0.0.1", port: follower)), name: "ha-307")
+        try await scheduler.withSubscription { events in
+            for try await event in events {
+                if case .subscribed = event { break }
+            }
+            #expect(scheduler.status.master?.port == leader)
+            try await scheduler.teardown()
+        }
+    }
+}
+
+/// The HA cluster started by `scripts/test.sh`.
+enum HACluster {
+    static let zk = ProcessInfo.processInfo.environment["MESOS_HA_ZK"]
+    static let masters = ProcessInfo.processInfo.environment["MESOS_HA_MASTERS"]
+    static let realmesos = ProcessInfo.processInfo.environment["REALMESOS_DIR"]
+
+    static var isAvailable: Bool { zk != nil && masters != nil && realmesos != nil }
+
+    static var ports: [Int] {
+        (masters ?? "").split(separator: ",").compactMap { URL(string: String($0))?.port }
+    }
+
+    /// The leader's port, from a master's `/master/redirect`.
+    static func leaderPort() throws -> Int {
+        for port in ports {
+            let output = try run(["curl", "-s", "-o", "/dev/null", "-w", "%{redirect_url}", "--max-time", "5",
+                                  "http://127.0.0.1:\(port)/master/redirect"])
+            if let url = URL(string: output.trimmingCharacters(in: .whitespacesAndNewlines)), let leader = url.port {
+                return leader
+            }
+        }
+        throw MesosError(code: .noLeader, message: "no master names a leader")
+    }
+
+    /// Waits until every master names the same leader (after a failover and a restart they may briefly differ).
+    static func agreedLeaderPort() async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let named = Set(ports.compactMap { port -> Int? in
+                let output = (try? run(["curl", "-s", "-o", "/dev/null", "-w", "%{redirect_url}", "--max-time", "5",
+                                        "http://127.0.0.1:\(port)/master/redirect"])) ?? ""
+                return URL(string: output.trimmingCharacters(in: .whitespacesAndNewlines))?.port
+            })
+            if named.count == 1, let leader = named.first { return leader }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw MesosError(code: .noLeader, message: "the masters do not agree on a leader")
+    }
+
+    static func kill(port: Int) throws {
+        _ = try run(["\(realmesos ?? "")/stop-ha.sh", String(port)], environment: ["REALMESOS_STOP_SIGNAL": "KILL"])
+    }
+
+    static func restart(port: Int) throws {
+        _ = try run(["\(realmesos ?? "")/start-ha.sh", zk ?? "", String(port)])
+    }
+
+    /// Runs a program to completion. posix_spawn + waitpid with output to a file: the HA scripts leave
+    /// background masters behind, which would hold a pipe open (and Foundation's Process waits on it).
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        let program = arguments[0].hasPrefix("/") ? arguments[0] : "/usr/bin/" + arguments[0]
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("ha-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        let argv = ([program] + arguments.dropFirst()).map { strdup($0) } + [nil]
+        let envp = variables.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw MesosError(code: .invalidConfiguration, message: "cannot run \(program): errno \(spawned)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    }
+}

@@ -1,0 +1,254 @@
+internal import CCurl
+import Foundation
+import MesosCore
+import Synchronization
+
+/// Keeps a ``CurlEngine`` running while any copy of a transport exists; stops it when the last copy is gone.
+final class CurlEngineOwner: Sendable {
+    let engine: CurlEngine
+
+    init(engine: CurlEngine) {
+        self.engine = engine
+    }
+
+    deinit {
+        self.engine.requestStop()
+    }
+}
+
+/// One curl multi handle and the one thread that drives it.
+///
+/// Other threads talk to the engine only through ``post(_:)``: commands go into a locked inbox and
+/// `curl_multi_wakeup` interrupts the thread's `curl_multi_poll`. Everything else (the multi handle, the easy
+/// handles, the table of running transfers) is touched by the engine thread alone, which is why the class can
+/// be `@unchecked Sendable`. Between events the thread sleeps in `curl_multi_poll`, waking only for socket
+/// activity, curl's own timers, posted commands and the nearest idle-timeout deadline.
+final class CurlEngine: @unchecked Sendable {
+    /// Work for the engine thread.
+    enum Command {
+        /// Start a transfer whose easy handle is fully configured.
+        case add(CurlTransfer)
+        /// Stop a transfer and close its connection (cancellation, or the body was dropped).
+        case remove(CurlTransfer)
+        /// Resume a transfer paused because its consumer was slow.
+        case unpause(CurlTransfer)
+        /// Exit once no transfer is left.
+        case stop
+    }
+
+    private struct Inbox {
+        var commands: [Command] = []
+        /// Set by the engine thread just before it destroys the multi handle; nothing is accepted afterwards.
+        var closed = false
+    }
+
+    /// The longest the thread sleeps with nothing to do: it only bounds how stale a missed wakeup could be.
+    private static let maximumPollMilliseconds: Int32 = 30_000
+
+    private let inbox = Mutex(Inbox())
+    private let multi: UnsafeMutableRawPointer?
+    private let thread = Mutex<pthread_t?>(nil)
+
+    // Engine thread only.
+    private var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    private var stopRequested = false
+
+    init(configuration: MesosCurlTransport.Configuration) {
+        let multi: UnsafeMutableRawPointer? = curlGlobalInitialization == CURLE_OK ? curl_multi_init() : nil
+        self.multi = multi
+        guard let multi else {
+            self.inbox.withLock { $0.closed = true }
+            return
+        }
+        if let limit = configuration.maximumConnectionsPerHost, limit > 0 {
+            _ = swift_mesos_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, limit)
+        }
+        let thread = Thread { [self] in
+            // The multi handle is only ever used by this thread (and by curl_multi_wakeup, which is thread-safe).
+            if let multi = self.multi {
+                self.run(multi)
+            }
+        }
+        thread.name = "mesos-curl"
+        thread.start()
+    }
+
+    /// Whether the engine cannot run transfers (libcurl failed to initialize).
+    var isUnavailable: Bool {
+        self.multi == nil
+    }
+
+    /// Hands a command to the engine thread.
+    ///
+    /// - Returns: `false` if the engine has shut down and will never run it.
+    @discardableResult
+    func post(_ command: Command) -> Bool {
+        self.inbox.withLock { inbox in
+            guard !inbox.closed, let multi = self.multi else {
+                return false
+            }
+            inbox.commands.append(command)
+            // Under the lock, so the thread cannot destroy the multi handle in between.
+            _ = curl_multi_wakeup(multi)
+            return true
+        }
+    }
+
+    /// Asks the thread to exit once the transfers still running have ended.
+    func requestStop() {
+        self.post(.stop)
+    }
+
+    /// Whether the engine thread is running (it ends after ``requestStop()`` once no transfer is left).
+    var isRunning: Bool {
+        self.thread.withLock { $0 != nil }
+    }
+
+    /// The CPU time the engine thread has used so far, or `nil` if it is not running or the platform cannot tell.
+    func threadCPUTime() -> Duration? {
+        #if os(Linux)
+        guard let thread = self.thread.withLock({ $0 }) else {
+            return nil
+        }
+        var clock = clockid_t()
+        guard pthread_getcpuclockid(thread, &clock) == 0 else {
+            return nil
+        }
+        var time = timespec()
+        guard clock_gettime(clock, &time) == 0 else {
+            return nil
+        }
+        return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
+        #else
+        return nil
+        #endif
+    }
+
+    // MARK: - Engine thread
+
+    private func run(_ multi: UnsafeMutableRawPointer) {
+        self.thread.withLock { $0 = pthread_self() }
+        while true {
+            let commands = self.inbox.withLock { inbox in
+                let commands = inbox.commands
+                inbox.commands.removeAll(keepingCapacity: true)
+                return commands
+            }
+            for command in commands {
+                self.apply(command, multi: multi)
+            }
+            if self.stopRequested && self.transfers.isEmpty {
+                let exit = self.inbox.withLock { inbox in
+                    guard inbox.commands.isEmpty else {
+                        return false
+                    }
+                    inbox.closed = true
+                    return true
+                }
+                if exit {
+                    break
+                }
+                continue
+            }
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            self.collectFinishedTransfers(multi)
+            let wait = self.enforceIdleTimeouts(multi)
+            if self.stopRequested && self.transfers.isEmpty {
+                // The last transfer just ended: exit without sleeping first.
+                continue
+            }
+            _ = curl_multi_poll(multi, nil, 0, wait, nil)
+        }
+        self.thread.withLock { $0 = nil }
+        curl_multi_cleanup(multi)
+    }
+
+    private func apply(_ command: Command, multi: UnsafeMutableRawPointer) {
+        switch command {
+        case .add(let transfer):
+            guard let easy = transfer.easy, !transfer.isCancelled else {
+                transfer.releaseEasyHandle()
+                return
+            }
+            let code = curl_multi_add_handle(multi, easy)
+            guard code == CURLM_OK else {
+                let cause = CurlError(code: Int(code.rawValue), summary: String(cString: curl_multi_strerror(code)))
+                transfer.finish(
+                    failure: MesosError(
+                        code: .transportFailure,
+                        message: "\(transfer.context) could not be started: \(cause.summary)",
+                        cause: cause
+                    )
+                )
+                transfer.releaseEasyHandle()
+                return
+            }
+            transfer.lastActivity = .now
+            self.transfers[easy] = transfer
+        case .remove(let transfer):
+            self.detach(transfer, multi: multi)
+        case .unpause(let transfer):
+            guard let easy = transfer.easy, self.transfers[easy] != nil, transfer.curlPaused else {
+                return
+            }
+            transfer.curlPaused = false
+            transfer.lastActivity = .now
+            // May deliver the held-back data to the write callback before it returns.
+            let code = swift_mesos_curl_unpause(easy)
+            if code != CURLE_OK {
+                transfer.finish(curlCode: code)
+                self.detach(transfer, multi: multi)
+            }
+        case .stop:
+            self.stopRequested = true
+        }
+    }
+
+    /// Takes a transfer out of the multi handle (closing its connection if the response was not complete) and
+    /// frees its easy handle.
+    private func detach(_ transfer: CurlTransfer, multi: UnsafeMutableRawPointer) {
+        guard let easy = transfer.easy, self.transfers.removeValue(forKey: easy) != nil else {
+            return
+        }
+        _ = curl_multi_remove_handle(multi, easy)
+        transfer.releaseEasyHandle()
+    }
+
+    private func collectFinishedTransfers(_ multi: UnsafeMutableRawPointer) {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else {
+                continue
+            }
+            // Read everything from the message first: removing the handle invalidates it.
+            let code = swift_mesos_curl_msg_result(message)
+            guard let transfer = self.transfers[easy] else {
+                continue
+            }
+            transfer.finish(curlCode: code)
+            self.detach(transfer, multi: multi)
+        }
+    }
+
+    /// Fails transfers that have been silent for longer than their idle timeout, and returns how long the
+    /// thread may sleep before the next deadline, in milliseconds.
+    private func enforceIdleTimeouts(_ multi: UnsafeMutableRawPointer) -> Int32 {
+        var wait = Self.maximumPollMilliseconds
+        let now = ContinuousClock.Instant.now
+        for transfer in Array(self.transfers.values) {
+            // Paused for a slow consumer: the silence is not the server's fault.
+            guard let limit = transfer.idleTimeout, !transfer.curlPaused else {
+                continue
+            }
+            let deadline = transfer.lastActivity + limit
+            if deadline <= now {
+                transfer.finish(failure: transfer.idleTimeoutError())
+                self.detach(transfer, multi: multi)
+            } else {
+                wait = min(wait, Int32(clamping: CurlTransfer.milliseconds(deadline - now)))
+            }
+        }
+        return max(wait, 1)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import MesosCore
+
+/// Sends requests to the master: content headers, authorization (refreshed once on 401), and redirects to
+/// the leader (307 with a scheme-relative `Location`, bounded and loop-guarded).
+struct MasterExchange: Sendable {
+    let transport: any MesosTransport
+    let authenticator: (any MesosAuthenticator)?
+    let contentType: MesosContentType
+    let maximumRedirects: Int
+
+    /// The answer to a request, and the master that gave it (after redirects).
+    struct Answer: Sendable {
+        var response: MesosHTTPResponse
+        var body: MesosResponseBody
+        var location: MasterLocation
+    }
+
+    /// POSTs `body` to `path` on `location`, following redirects.
+    func post(
+        to location: MasterLocation,
+        path: String,
+        body: [UInt8],
+        streamID: String?,
+        timeout: Duration?,
+        idleTimeout: Duration?
+    ) async throws(MesosError) -> Answer {
+        var current = location
+        var visited: Set<String> = [current.description]
+        var refreshed = false
+        var hops = 0
+        while true {
+            var headers: MesosHTTPHeaders = [
+                "Content-Type": self.contentType.mediaType,
+                "Accept": self.contentType.mediaType,
+            ]
+            if let streamID {
+                headers["Mesos-Stream-Id"] = streamID
+            }
+            if let authenticator {
+                do {
+                    if let value = try await authenticator.authorization(refresh: refreshed) {
+                        headers["Authorization"] = value
+                    }
+                } catch let error as MesosError {
+                    throw error
+                } catch {
+                    throw MesosError(code: .authenticationFailed, message: "Could not obtain credentials", cause: error)
+                }
+            }
+            let url = current.baseURL.appendingPathComponent(String(path.drop { $0 == "/" }))
+            let request = MesosHTTPRequest(
+                method: "POST", url: url, headers: headers, body: body, timeout: timeout, idleTimeout: idleTimeout)
+            let response: MesosHTTPResponse
+            let responseBody: MesosResponseBody
+            do {
+                (response, responseBody) = try await self.transport.send(request)
+            } catch let error as MesosError {
+                throw error
+            } catch is CancellationError {
+                throw MesosError(code: .cancelled, message: "Request cancelled")
+            } catch {
+                throw MesosError(code: .transportFailure, message: "Request to \(current) failed: \(error)", cause: error)
+            }
+
+            if response.status == 401, self.authenticator != nil, !refreshed {
+                refreshed = true
+                _ = try? await responseBody.collect(upTo: 1 << 16)
+                continue
+            }
+            if [301, 302, 303, 307, 308].contains(response.status) {
+                let locationHeader = response.headers["Location"]
+                _ = try? await responseBody.collect(upTo: 1 << 16)
+                guard let locationHeader, let next = Self.resolve(locationHeader, against: current) else {
+                    throw MesosError.httpStatus(response.status, body: "redirect without a usable Location", location: locationHeader)
+                }
+                hops += 1
+                guard hops <= self.maximumRedirects, visited.insert(next.description).inserted else {
+                    throw MesosError(
+                        code: .tooManyRedirects,
+                        message: "Redirects did not reach a leader (\(hops) hops, last \(next))",
+                        httpStatus: response.status
+                    )
+                }
+                current = next
+                continue
+            }
+            return Answer(response: response, body: responseBody, location: current)
+        }
+    }
+
+    /// Resolves a redirect's `Location` (`//host:port/path`, `http://host:port/…`, or `host:port`) against the
+    /// master that sent it, keeping its scheme when the location has none.
+    static func resolve(_ location: String, against base: MasterLocation) -> MasterLocation? {
+        var text = location.trimmingCharacters(in: .whitespaces)
+        var scheme = base.scheme
+        if let range = text.range(of: "://") {
+            scheme = String(text[..<range.lowerBound]).lowercased()
+            text = String(text[range.upperBound...])
+        } else if text.hasPrefix("//") {
+            text = String(text.dropFirst(2))
+        }
+        let authority = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard !authority.isEmpty else { return nil }
+        var host = authority
+        var port = scheme == "https" ? 443 : 80
+        if authority.hasPrefix("[") {
+            // IPv6 literal: [::1]:5050
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let rest = authority[authority.index(after: close)...]
+            if rest.hasPrefix(":") {
+                guard let parsed = Int(rest.dropFirst()) else { return nil }
+                port = parsed
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            guard let parsed = Int(authority[authority.index(after: colon)...]) else { return nil }
+            port = parsed
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        return MasterLocation(scheme: scheme, host: host, port: port)
+    }
+}
+
+extension MesosResponseBody {
+    /// Reads at most `limit` bytes of the body as text (for error messages), then stops.
+    func prefixText(limit: Int = 4096) async -> String {
+        var bytes: [UInt8] = []
+        do {
+            for try await chunk in self {
+                bytes.append(contentsOf: chunk.prefix(limit - bytes.count))
+                if bytes.count >= limit { break }
+            }
+        } catch {
+            // A failing error body still gives whatever arrived.
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

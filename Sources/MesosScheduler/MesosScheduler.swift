@@ -1,0 +1,301 @@
+import Foundation
+import Logging
+import MesosCore
+import MesosRecordIO
+import ServiceLifecycle
+import Synchronization
+
+/// A Mesos framework's scheduler: it subscribes to the leading master, delivers typed events, makes calls,
+/// and keeps the subscription alive through dropped connections, master failovers and lost heartbeats.
+///
+/// Run it as a swift-service-lifecycle `Service` (``run()``), or scoped with
+/// ``withSubscription(_:)``. Receive events in any of three ways, all fed from the same ordered stream:
+/// - ``events``: an `AsyncSequence` of ``SchedulerEvent``;
+/// - ``on(_:_:)``: callbacks per event kind, in the style of mesoshttp;
+/// - ``run(_:)`` with a ``Scheduler`` delegate, in the style of libmesos and mesos-go.
+///
+/// ```swift
+/// let scheduler = MesosScheduler(configuration: .init(
+///     frameworkInfo: info, master: .fixed(.init(host: "127.0.0.1", port: 5050)), transport: .curl()))
+/// try await scheduler.withSubscription { events in
+///     for try await event in events {
+///         if case .offers(let offers) = event { try await scheduler.decline(offers.map(\.id)) }
+///     }
+/// }
+/// ```
+///
+/// Behaviour: every non-SUBSCRIBE call carries `Mesos-Stream-Id` and fails fast with
+/// ``MesosError/Code/notSubscribed`` while there is no live subscription; 307 answers are followed to the leader;
+/// 503, dropped streams, heartbeat loss (no byte for `heartbeatTolerance` × interval), 403 "not subscribed" and
+/// stale stream ids lead to a re-subscription with the same framework id after an exponential, fully jittered
+/// backoff, declaring suppressed roles again; an ERROR event ends the subscription (no resubscribe storm after
+/// "Framework failed over"); a slow consumer pauses the stream instead of losing events.
+public final class MesosScheduler: Service, Sendable {
+    /// The configuration.
+    public let configuration: MesosSchedulerConfiguration
+    let logger: Logger
+    let codec: MesosCodec
+    let exchange: MasterExchange
+    let buffer: EventBuffer
+    let metrics: SchedulerMetrics
+    let state: Mutex<State>
+
+    /// Why a live subscription is being interrupted from outside its reading loop.
+    enum Interruption: Sendable {
+        case disconnect
+        case teardown
+        case resubscribe(MesosError)
+    }
+
+    struct State {
+        var machine: SubscriptionStateMachine
+        var master: MasterLocation?
+        var masterInfo: MasterInfo?
+        var running = false
+        var interruption: Signal<Interruption>?
+        var pendingStop: Interruption?
+        var handlers: [(kind: SchedulerEventKind?, handler: @Sendable (SchedulerEvent) async throws -> Void)] = []
+        var observers: [UInt64: AsyncStream<SchedulerLifecycleEvent>.Continuation] = [:]
+        var nextObserver: UInt64 = 0
+        var streamAttached = false
+        var pushLeader: MasterLocation??
+        var detectorFailure: MesosError?
+    }
+
+    /// Creates a scheduler. Nothing happens until ``run()`` (or ``withSubscription(_:)``).
+    ///
+    /// - Parameters:
+    ///   - configuration: The framework, discovery, transport and policies.
+    ///   - logger: Where to log; credentials and tokens are never logged.
+    public init(configuration: MesosSchedulerConfiguration, logger: Logger = Logger(label: "mesos.scheduler")) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "mesos.framework"] = .string(configuration.frameworkInfo.name)
+        self.logger = logger
+        self.codec = MesosCodec(configuration.contentType)
+        self.exchange = MasterExchange(
+            transport: configuration.transport,
+            authenticator: configuration.authenticator,
+            contentType: configuration.contentType,
+            maximumRedirects: configuration.maximumRedirects
+        )
+        self.buffer = EventBuffer(capacity: max(1, configuration.eventBufferSize))
+        self.metrics = SchedulerMetrics()
+        let machine = SubscriptionStateMachine(
+            configuration: .init(
+                backoff: configuration.backoff,
+                heartbeatTolerance: configuration.heartbeatTolerance,
+                defaultHeartbeatInterval: configuration.heartbeatInterval,
+                maximumAttempts: configuration.maximumSubscriptionAttempts
+            ),
+            frameworkID: configuration.frameworkInfo.hasID ? configuration.frameworkInfo.id : nil,
+            suppressedRoles: configuration.suppressedRoles
+        )
+        self.state = Mutex(State(machine: machine))
+    }
+
+    // MARK: - Observing
+
+    /// The connection as it stands now.
+    public var status: SchedulerStatus {
+        self.state.withLock { state in
+            var status = SchedulerStatus(
+                state: state.machine.state,
+                frameworkID: state.machine.frameworkID,
+                streamID: nil,
+                master: state.master,
+                masterInfo: state.masterInfo
+            )
+            if case .subscribed(let subscription) = state.machine.state {
+                status.streamID = subscription.streamID
+            }
+            return status
+        }
+    }
+
+    /// A new stream of lifecycle changes (subscribed, resubscribed, disconnected, failed, stopped) from now on.
+    /// Each call returns an independent stream; it finishes when the scheduler stops.
+    public func lifecycleEvents() -> AsyncStream<SchedulerLifecycleEvent> {
+        let (stream, continuation) = AsyncStream<SchedulerLifecycleEvent>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        let id = self.state.withLock { state -> UInt64 in
+            state.nextObserver += 1
+            state.observers[state.nextObserver] = continuation
+            return state.nextObserver
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.observers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func emit(_ event: SchedulerLifecycleEvent) {
+        let observers = self.state.withLock { Array($0.observers.values) }
+        for observer in observers {
+            observer.yield(event)
+        }
+    }
+
+    // MARK: - Events
+
+    /// The ordered stream of events. Iterate it once, while ``run()`` runs. With automatic acknowledgements,
+    /// an update is acknowledged when the loop asks for the next event (that is, after the loop body handled
+    /// it). The sequence ends when the scheduler stops, or throws the ``MesosError`` that ended it.
+    public var events: SchedulerEventStream {
+        self.state.withLock { $0.streamAttached = true }
+        return SchedulerEventStream(scheduler: self)
+    }
+
+    /// Registers a callback for one kind of event (or for every event with `nil`), like mesoshttp's
+    /// `on(event, callback)`. Callbacks run in registration order on the event loop, one event at a time; a
+    /// slow callback pauses the stream. With automatic acknowledgements, updates are acknowledged after all
+    /// callbacks returned. A callback that throws is logged and does not stop the scheduler.
+    ///
+    /// Register callbacks before ``run()``.
+    public func on(_ kind: SchedulerEventKind?, _ callback: @escaping @Sendable (SchedulerEvent) async throws -> Void) {
+        self.state.withLock { $0.handlers.append((kind, callback)) }
+    }
+
+    // MARK: - Running
+
+    /// Subscribes and keeps the subscription alive until the scheduler is stopped (``disconnect()``,
+    /// ``teardown()``, task cancellation, graceful shutdown) or fails for good.
+    ///
+    /// - Throws: The ``MesosError`` that ended the subscription (an ERROR event, a permanent HTTP failure, too
+    ///   many attempts); ``MesosError/Code/invalidState`` if already running.
+    public func run() async throws {
+        try self.state.withLock { state throws(MesosError) in
+            guard !state.running else {
+                throw MesosError(code: .invalidState, message: "The scheduler is already running")
+            }
+            state.running = true
+        }
+        defer {
+            self.state.withLock { $0.running = false }
+        }
+        do {
+            try await withGracefulShutdownHandler {
+                try await self.runLoop()
+            } onGracefulShutdown: {
+                self.logger.info("Graceful shutdown: leaving the framework registered for failover")
+                self.disconnect()
+            }
+        } catch let error as MesosError where error.code != .cancelled {
+            self.buffer.finish(throwing: error)
+            self.emit(.failed(error))
+            self.finishObservers()
+            throw error
+        } catch {
+            // Cancellation of the running task: a stop like any other.
+        }
+        self.buffer.finish()
+        self.emit(.stopped)
+        self.finishObservers()
+    }
+
+    /// Runs the scheduler for the duration of `body`, which receives the event stream. When `body` returns,
+    /// the subscription is closed without tearing the framework down (like ``disconnect()``).
+    ///
+    /// - Returns: What `body` returns.
+    /// - Throws: What `body` throws, or the error that ended the subscription.
+    public func withSubscription<Result: Sendable>(
+        _ body: @Sendable (SchedulerEventStream) async throws -> Result
+    ) async throws -> Result {
+        let events = self.events
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask {
+                try await self.run()
+                return nil
+            }
+            let result: Result
+            do {
+                result = try await body(events)
+            } catch {
+                self.disconnect()
+                group.cancelAll()
+                throw error
+            }
+            self.disconnect()
+            group.cancelAll()
+            while let _ = try? await group.next() {}
+            return result
+        }
+    }
+
+    /// Runs the scheduler, delivering events to a ``Scheduler`` delegate (libmesos / mesos-go style).
+    public func run(_ delegate: some Scheduler) async throws {
+        let adapter = SchedulerDelegateAdapter(delegate: delegate, driver: self)
+        self.on(nil) { event in try await adapter.dispatch(event) }
+        let lifecycle = self.lifecycleEvents()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in lifecycle {
+                    await adapter.dispatch(lifecycle: event)
+                }
+            }
+            defer { group.cancelAll() }
+            try await self.run()
+        }
+    }
+
+    /// Closes the subscription and stops ``run()`` without tearing the framework down: the master keeps it
+    /// (and its tasks) for `failover_timeout`, so a later scheduler with the same framework id can take over.
+    public func disconnect() {
+        let (action, signal) = self.state.withLock { state in
+            (state.machine.disconnectRequested(), state.interruption)
+        }
+        self.logger.debug("Disconnect requested", metadata: ["mesos.action": "\(action)"])
+        if let signal {
+            signal.fire(.disconnect)
+        } else {
+            // Between two subscription attempts (or while run() is starting): stop at the next opportunity.
+            self.state.withLock { state in
+                if state.running { state.pendingStop = .disconnect }
+            }
+        }
+    }
+
+    private func finishObservers() {
+        let observers = self.state.withLock { state -> [AsyncStream<SchedulerLifecycleEvent>.Continuation] in
+            defer { state.observers = [:] }
+            return Array(state.observers.values)
+        }
+        for observer in observers { observer.finish() }
+    }
+}
+
+/// The kinds of scheduler events, for ``MesosScheduler/on(_:_:)``.
+public enum SchedulerEventKind: String, Sendable, Hashable, CaseIterable {
+    /// SUBSCRIBED
+    case subscribed = "SUBSCRIBED"
+    /// OFFERS
+    case offers = "OFFERS"
+    /// INVERSE_OFFERS
+    case inverseOffers = "INVERSE_OFFERS"
+    /// RESCIND
+    case rescind = "RESCIND"
+    /// RESCIND_INVERSE_OFFER
+    case rescindInverseOffer = "RESCIND_INVERSE_OFFER"
+    /// UPDATE
+    case update = "UPDATE"
+    /// UPDATE_OPERATION_STATUS
+    case updateOperationStatus = "UPDATE_OPERATION_STATUS"
+    /// MESSAGE
+    case message = "MESSAGE"
+    /// FAILURE
+    case failure = "FAILURE"
+    /// ERROR
+    case error = "ERROR"
+    /// HEARTBEAT
+    case heartbeat = "HEARTBEAT"
+    /// Any event type this library does not know.
+    case unknown = "UNKNOWN"
+
+    /// The kind of an event.
+    public init(_ event: SchedulerEvent) {
+        if case .unknown = event {
+            self = .unknown
+        } else {
+            self = SchedulerEventKind(rawValue: event.typeName) ?? .unknown
+        }
+    }
+}

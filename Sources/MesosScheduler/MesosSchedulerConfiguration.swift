@@ -1,0 +1,72 @@
+import MesosCore
+import MesosRecordIO
+
+/// Everything a ``MesosScheduler`` needs: the framework, where the masters are, how to reach them, and how to
+/// behave when things go wrong.
+public struct MesosSchedulerConfiguration: Sendable {
+    /// The framework. Set `user` and `name`; set `id` to fail over to an existing framework on the first
+    /// SUBSCRIBE (a restarted scheduler). Set `failoverTimeout` (seconds) high enough that a lost connection does
+    /// not tear the framework down: Mesos's default of 0 removes it, and its tasks, as soon as the stream drops.
+    public var frameworkInfo: FrameworkInfo
+    /// Master discovery: which master leads, now and after a failover.
+    public var master: MasterDetector
+    /// The HTTP transport (libcurl, URLSession, in-memory, or your own).
+    public var transport: any MesosTransport
+    /// The encoding of calls and events (default protobuf: smaller and faster to decode).
+    public var contentType: MesosContentType = .protobuf
+    /// Supplies the `Authorization` header (Basic, DC/OS service account, …), or `nil`.
+    public var authenticator: (any MesosAuthenticator)?
+    /// The longest a non-SUBSCRIBE call may take.
+    public var callTimeout: Duration = .seconds(75)
+    /// The heartbeat interval the master is expected to use (Mesos's is fixed at 15 s).
+    public var heartbeatInterval: Duration = .seconds(15)
+    /// How many heartbeat intervals may pass without a byte before the stream is declared dead and replaced.
+    public var heartbeatTolerance: Double = 5
+    /// Delays between subscription attempts (exponential with full jitter).
+    public var backoff: BackoffPolicy = .default
+    /// Give up after this many consecutive failed subscription attempts (`nil`: never).
+    public var maximumSubscriptionAttempts: Int?
+    /// The most redirects (307 to the leader) one request may follow.
+    public var maximumRedirects: Int = 8
+    /// How many events may wait for a slow consumer before the stream is paused.
+    public var eventBufferSize: Int = 64
+    /// Whether status updates are acknowledged automatically after the consumer handled them.
+    public var acknowledgements: AcknowledgementMode = .automatic
+    /// Roles to keep suppressed from the first SUBSCRIBE on (declared again on every re-subscription).
+    public var suppressedRoles: Set<String> = []
+    /// Offer constraints sent with SUBSCRIBE (Mesos 1.11+), or `nil`.
+    public var offerConstraints: OfferConstraints?
+    /// The largest event accepted, in bytes.
+    public var maximumEventSize: Int = RecordIODecoder.defaultMaximumRecordSize
+    /// The scheduler endpoint's path on the master.
+    public var schedulerPath: String = "/api/v1/scheduler"
+
+    /// Creates a configuration with the documented defaults.
+    ///
+    /// - Parameters:
+    ///   - frameworkInfo: The framework.
+    ///   - master: Master discovery (see `MesosDiscovery` for URL-based detectors, or ``MasterDetector/fixed(_:)``).
+    ///   - transport: The HTTP transport.
+    public init(frameworkInfo: FrameworkInfo, master: MasterDetector, transport: any MesosTransport) {
+        self.frameworkInfo = frameworkInfo
+        self.master = master
+        self.transport = transport
+    }
+
+    /// When status updates are acknowledged.
+    public struct AcknowledgementMode: Sendable, Hashable, CustomStringConvertible {
+        private enum Wrapped: Hashable, Sendable { case automatic, explicit }
+        private let wrapped: Wrapped
+        private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+        /// Updates with a uuid are acknowledged once the consumer is done with them: when it asks for the next
+        /// event, or when its callbacks return. Updates without a uuid are never acknowledged.
+        public static let automatic = AcknowledgementMode(.automatic)
+        /// The framework acknowledges itself (``MesosScheduler/acknowledge(_:)-(TaskStatus)``), for example after
+        /// writing the state change to durable storage.
+        public static let explicit = AcknowledgementMode(.explicit)
+
+        /// `automatic` or `explicit`.
+        public var description: String { self.wrapped == .automatic ? "automatic" : "explicit" }
+    }
+}

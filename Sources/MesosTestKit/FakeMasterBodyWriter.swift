@@ -1,0 +1,20 @@
+/// Receives the chunks of a streamed response body.
+///
+/// Over HTTP each `write` becomes one HTTP chunk (or a piece of a `Content-Length` body); in memory it becomes one
+/// element of the response body sequence.
+public protocol FakeMasterBodyWriter: Sendable {
+    /// Sends one chunk, waiting while the client is not reading (at most a bounded amount is buffered).
+    ///
+    /// - Parameter bytes: The chunk.
+    /// - Throws: ``FakeMasterClientClosed`` (or `CancellationError`) once the client has closed the connection.
+    func write(_ bytes: ArraySlice<UInt8>) async throws
+}
+
+/// Thrown by ``FakeMasterBodyWriter/write(_:)`` when the client has closed the connection.
+public struct FakeMasterClientClosed: Error, Sendable, CustomStringConvertible {
+    /// Creates the error.
+    public init() {}
+
+    /// A description.
+    public var description: String { "the client closed the connection" }
+}

@@ -1,0 +1,63 @@
+import Synchronization
+
+/// Applies ``FakeMasterFault/rechunk(_:)`` and ``FakeMasterFault/slowStream(delay:bytesPerWrite:)`` to a body.
+final class ShapingWriter: FakeMasterBodyWriter {
+    let base: any FakeMasterBodyWriter
+    /// Largest piece per write (`nil`: writes pass through whole).
+    let fixedSize: Int?
+    /// Random piece sizes, drawn from `random`.
+    let randomSizes: ClosedRange<Int>?
+    let random: Mutex<SplitMix64>
+    /// Sleep before every write but the first.
+    let delay: Duration?
+    private let started = Mutex(false)
+
+    init(base: any FakeMasterBodyWriter, fixedSize: Int?, randomSizes: ClosedRange<Int>?, seed: UInt64, delay: Duration?) {
+        self.base = base
+        self.fixedSize = fixedSize.map { max(1, $0) }
+        self.randomSizes = randomSizes.map { max(1, $0.lowerBound)...max(1, $0.upperBound) }
+        self.random = Mutex(SplitMix64(seed: seed))
+        self.delay = delay
+    }
+
+    func write(_ bytes: ArraySlice<UInt8>) async throws {
+        var rest = bytes
+        while !rest.isEmpty {
+            let size: Int
+            if let randomSizes = self.randomSizes {
+                size = self.random.withLock { Int.random(in: randomSizes, using: &$0) }
+            } else {
+                size = self.fixedSize ?? rest.count
+            }
+            let piece = rest.prefix(size)
+            rest = rest.dropFirst(piece.count)
+            if let delay = self.delay {
+                let first = self.started.withLock { started in
+                    defer { started = true }
+                    return !started
+                }
+                if !first {
+                    try await Task.sleep(for: delay)
+                }
+            }
+            try await self.base.write(piece)
+        }
+    }
+}
+
+/// A small, seedable random number generator (SplitMix64), so that random chunking is reproducible.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        self.state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,49 @@
+import Synchronization
+
+/// Thread-safe bookkeeping of every streamed body, updated on each write without hopping to the actor.
+final class StreamRegistry: Sendable {
+    private let streams = Mutex<[FakeResponseStream]>([])
+
+    /// Registers a stream that starts now and returns its id.
+    func open(path: String, streamID: String?) -> Int {
+        self.streams.withLock { streams in
+            let id = streams.count + 1
+            streams.append(FakeResponseStream(id: id, path: path, streamID: streamID, bytesWritten: 0, writes: 0, state: .open))
+            return id
+        }
+    }
+
+    /// Counts one accepted write.
+    func recordWrite(id: Int, bytes: Int) {
+        self.streams.withLock { streams in
+            streams[id - 1].bytesWritten += bytes
+            streams[id - 1].writes += 1
+        }
+    }
+
+    /// Records how the stream ended (only the first end counts).
+    func close(id: Int, state: FakeResponseStream.State) {
+        self.streams.withLock { streams in
+            if streams[id - 1].state == .open {
+                streams[id - 1].state = state
+            }
+        }
+    }
+
+    /// All streams so far.
+    var snapshot: [FakeResponseStream] {
+        self.streams.withLock { $0 }
+    }
+}
+
+/// Counts what the transport accepted.
+struct CountingWriter: FakeMasterBodyWriter {
+    let base: any FakeMasterBodyWriter
+    let registry: StreamRegistry
+    let id: Int
+
+    func write(_ bytes: ArraySlice<UInt8>) async throws {
+        try await self.base.write(bytes)
+        self.registry.recordWrite(id: self.id, bytes: bytes.count)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Glibc
+import MesosCore
+
+/// Environment switches and process helpers for the tests against real ZooKeeper and Mesos masters.
+enum TestEnvironment {
+    /// `ZOOKEEPER_CONNECT`, e.g. `127.0.0.1:2281`: a ZooKeeper the tests may create nodes in.
+    static var zooKeeper: String? { Self.value("ZOOKEEPER_CONNECT") }
+    /// `MESOS_HA_ZK`, e.g. `zk://127.0.0.1:2381/mesos`: the election path of real HA masters.
+    static var haZooKeeper: String? { Self.value("MESOS_HA_ZK") }
+    /// `MESOS_HA_MASTERS`, e.g. `http://127.0.0.1:5161,http://127.0.0.1:5162,http://127.0.0.1:5163`.
+    static var haMasters: String? { Self.value("MESOS_HA_MASTERS") }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// `scripts/zookeeper.sh`, usable when ZooKeeper tests are enabled and the server package is installed.
+    static var zooKeeperScript: String? {
+        let script = Self.repositoryRoot.appendingPathComponent("scripts/zookeeper.sh").path
+        guard Self.zooKeeper != nil, FileManager.default.isExecutableFile(atPath: script),
+            FileManager.default.isExecutableFile(atPath: "/usr/share/zookeeper/bin/zkServer.sh")
+        else { return nil }
+        return script
+    }
+
+    /// The realmesos tooling (`REALMESOS_DIR`, else the shared checkout).
+    static var realMesos: String {
+        Self.value("REALMESOS_DIR") ?? "/work/shared/realmesos"
+    }
+
+    private static func value(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    struct CommandFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs a program to completion (posix_spawn + waitpid; its output goes to a temporary file, so that
+    /// background children it leaves behind cannot hold a pipe open); throws when it exits non-zero.
+    @discardableResult
+    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("swift-mesos-run-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        let envp = variables.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw CommandFailure(description: "posix_spawn \(program): errno \(spawned)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7F) == 0
+        let code = (status >> 8) & 0xFF
+        guard exited && code == 0 else {
+            throw CommandFailure(
+                description: "\(program) \(arguments.joined(separator: " ")) ended with status \(status): \(text)"
+            )
+        }
+        return text
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw CommandFailure(description: "socket: errno \(errno)") }
+        defer { Glibc.close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0 else { throw CommandFailure(description: "bind: errno \(errno)") }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw CommandFailure(description: "getsockname: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A unique election path for one test.
+    static func uniquePath(_ name: String) -> String {
+        "/swift-mesos-tests/\(name)-\(UUID().uuidString.prefix(8))"
+    }
+}
+
+/// A private ZooKeeper started with `scripts/zookeeper.sh` for tests that stop, restart or pause it.
+final class PrivateZooKeeper {
+    let port: Int
+    let directory: String
+    private let script: String
+
+    init(script: String) throws {
+        self.script = script
+        self.port = try TestEnvironment.freePort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-mesos-zk-\(UUID())").path
+        try self.start()
+    }
+
+    var connectString: String { "127.0.0.1:\(self.port)" }
+
+    func start() throws { try TestEnvironment.run(self.script, ["start", "\(self.port)", self.directory]) }
+    func stop() throws { try TestEnvironment.run(self.script, ["stop", self.directory]) }
+    func pause() throws { try TestEnvironment.run(self.script, ["pause", self.directory]) }
+    func resume() throws { try TestEnvironment.run(self.script, ["resume", self.directory]) }
+
+    /// Stops the server and removes its files.
+    func destroy() {
+        try? self.stop()
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+}

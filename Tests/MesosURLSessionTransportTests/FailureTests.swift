@@ -1,0 +1,150 @@
+import Foundation
+import MesosCore
+import MesosURLSessionTransport
+import Testing
+
+@Suite("URLSession transport: timeouts, failures, cancellation")
+struct FailureTests {
+    @Test("the whole-call timeout fires while waiting for the head")
+    func callTimeoutBeforeHead() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        let start = ContinuousClock.now
+        let error = await mesosError {
+            _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .milliseconds(600)))
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(error?.code == .timeout)
+        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(4), "took \(elapsed)")
+    }
+
+    @Test("the whole-call timeout also bounds the body")
+    func callTimeoutDuringBody() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        // Head and a first chunk at once, then silence for 20 s.
+        let (response, body) = try await transport.send(post(server.url("/gated"), timeout: .seconds(3)))
+        #expect(response.status == 200)
+        var received = ""
+        let error = await mesosError {
+            for try await chunk in body { received += String(decoding: chunk, as: UTF8.self) }
+        }
+        #expect(received == "first;")
+        #expect(error?.code == .timeout)
+    }
+
+    @Test("the idle timeout fires on a silent stream, not on a steady one")
+    func idleTimeout() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        let (_, steady) = try await transport.send(post(server.url("/chunks?n=5&delay=0.1"), timeout: nil, idleTimeout: .seconds(5)))
+        #expect(try await steady.text() == "chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;")
+
+        let start = ContinuousClock.now
+        let (_, silent) = try await transport.send(post(server.url("/gated"), timeout: nil, idleTimeout: .milliseconds(700)))
+        var chunks: [String] = []
+        let error = await mesosError {
+            for try await chunk in silent { chunks.append(String(decoding: chunk, as: UTF8.self)) }
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(chunks == ["first;"])
+        #expect(error?.code == .timeout)
+        // Far less than the 20 s the server would stay silent.
+        #expect(elapsed < .seconds(8), "took \(elapsed)")
+    }
+
+    @Test("the connect timeout bounds the wait for the head of a stream")
+    func connectTimeout() async throws {
+        let server = try await ScriptedServer.start()
+        var configuration = MesosURLSessionTransport.Configuration()
+        configuration.connectTimeout = .milliseconds(700)
+        let transport = MesosURLSessionTransport(configuration: configuration)
+        let error = await mesosError {
+            _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: nil))
+        }
+        #expect(error?.code == .timeout)
+    }
+
+    @Test("a refused connection is a transportFailure with the URLError as cause")
+    func refused() async throws {
+        let port = try unusedPort()
+        let transport = MesosURLSessionTransport()
+        for timeout in [Duration.seconds(5), nil] {
+            let error = await mesosError {
+                _ = try await transport.send(post(URL(string: "http://127.0.0.1:\(port)/api/v1/scheduler")!, timeout: timeout))
+            }
+            #expect(error?.code == .transportFailure)
+            #expect(error?.cause is URLError, "\(String(describing: error))")
+        }
+    }
+
+    @Test("a server closing mid-body is a transportFailure thrown from the body", arguments: ["/close-mid", "/close-mid-chunked"])
+    func closedMidBody(path: String) async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        let (response, body) = try await transport.send(post(server.url(path), timeout: .seconds(30)))
+        #expect(response.status == 200)
+        var received: [UInt8] = []
+        let error = await mesosError {
+            for try await chunk in body { received += chunk }
+        }
+        #expect(error?.code == .transportFailure, "\(String(describing: error))")
+        #expect(!received.isEmpty)
+    }
+
+    @Test("cancelling the consuming task throws cancelled and closes the connection")
+    func cancellationClosesConnection() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        let (_, body) = try await transport.send(post(server.url("/idle"), timeout: nil))
+        #expect(try await server.waitFor { $0.openConnections == 1 && $0.requests.last?.path == "/idle" })
+        let reader = Task {
+            var chunks: [String] = []
+            let error = await mesosError {
+                for try await chunk in body { chunks.append(String(decoding: chunk, as: UTF8.self)) }
+            }
+            return (chunks, error)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        reader.cancel()
+        let (chunks, error) = await reader.value
+        #expect(chunks == ["hello"])
+        #expect(error?.code == .cancelled)
+        #expect(try await server.waitFor { $0.openConnections == 0 }, "the stream's connection stayed open")
+    }
+
+    @Test("cancelling send before the head throws cancelled")
+    func cancellationBeforeHead() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        let sender = Task {
+            await mesosError { _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .seconds(30))) }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let start = ContinuousClock.now
+        sender.cancel()
+        let error = await sender.value
+        #expect(error?.code == .cancelled)
+        #expect(ContinuousClock.now - start < .seconds(4))
+    }
+
+    @Test("dropping the body closes the connection")
+    func droppingBodyClosesConnection() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        do {
+            let (response, body) = try await transport.send(post(server.url("/idle"), timeout: nil))
+            #expect(response.status == 200)
+            var iterator = body.makeAsyncIterator()
+            #expect(try await iterator.next() != nil)
+        }
+        #expect(try await server.waitFor { $0.openConnections == 0 && $0.connections >= 1 }, "connection stayed open")
+
+        do {
+            // Never iterated at all.
+            let (response, _) = try await transport.send(post(server.url("/idle"), timeout: nil))
+            #expect(response.status == 200)
+        }
+        #expect(try await server.waitFor { $0.openConnections == 0 && $0.requests.filter { $0.method == "POST" && $0.path == "/idle" }.count == 2 })
+    }
+}

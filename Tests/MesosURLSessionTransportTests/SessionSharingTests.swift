@@ -1,0 +1,44 @@
+import Foundation
+import MesosCore
+@testable import MesosURLSessionTransport
+import Testing
+
+@Suite("URLSession transport: the shared session")
+struct SessionSharingTests {
+    @Test("a paused ordinary call holds up other calls at most until its own timeout, without deadlock")
+    func pausedCallIsBoundedByItsTimeout() async throws {
+        let server = try await ScriptedServer.start()
+        var configuration = MesosURLSessionTransport.Configuration()
+        configuration.maximumBufferedBytesPerResponse = 64 << 10
+        let transport = MesosURLSessionTransport(configuration: configuration)
+        // A big answer nobody reads: its buffer fills and the shared session pauses.
+        let (_, unread) = try await transport.send(post(server.url("/big?mb=64"), timeout: .seconds(3)))
+        try await Task.sleep(for: .milliseconds(300))
+        let start = ContinuousClock.now
+        let (response, body) = try await transport.send(post(server.url("/fixed?len=4"), timeout: .seconds(20)))
+        #expect(response.status == 200)
+        #expect(try await body.text() == "ffff")
+        #expect(ContinuousClock.now - start < .seconds(15))
+        let error = await mesosError { _ = try await unread.collect(upTo: 1 << 30) }
+        #expect(error?.code == .timeout)
+    }
+
+    @Test("finished and abandoned exchanges leave no task behind")
+    func noTaskLeak() async throws {
+        let server = try await ScriptedServer.start()
+        let transport = MesosURLSessionTransport()
+        for _ in 0..<3 {
+            let (_, body) = try await transport.send(post(server.url("/fixed?len=10")))
+            _ = try await body.collect(upTo: 100)
+        }
+        do {
+            let (_, dropped) = try await transport.send(post(server.url("/gated"), timeout: .seconds(30)))
+            var iterator = dropped.makeAsyncIterator()
+            _ = try await iterator.next()
+        }
+        for _ in 0..<100 where transport.sharedSessionActiveTaskCount > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(transport.sharedSessionActiveTaskCount == 0)
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import MesosCore
+import MesosURLSessionTransport
+import Testing
+
+@Suite("URLSession transport: TLS")
+struct TLSTests {
+    /// A throwaway self-signed certificate for 127.0.0.1 / localhost.
+    static func makeCertificate() throws -> (certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("urlsession-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        let status = try runTool("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ])
+        guard status == 0 else { throw ScriptedServer.ServerError(message: "openssl failed with \(status)") }
+        return (certificate, key)
+    }
+
+    @Test("an untrusted certificate is a transportFailure")
+    func verificationFailure() async throws {
+        let tls = try Self.makeCertificate()
+        let server = try await ScriptedServer.start(tls: tls)
+        let transport = MesosURLSessionTransport()
+        let error = await mesosError {
+            _ = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
+        }
+        #expect(error?.code == .transportFailure)
+        #expect(error?.message.lowercased().contains("certificate") == true, "\(String(describing: error))")
+    }
+
+    @Test("a custom CA bundle is trusted where the platform allows, else an invalidConfiguration error")
+    func customCABundle() async throws {
+        let tls = try Self.makeCertificate()
+        let server = try await ScriptedServer.start(tls: tls)
+        var configuration = MesosURLSessionTransport.Configuration()
+        configuration.tls.caBundlePath = tls.certificate
+        let transport = MesosURLSessionTransport(configuration: configuration)
+        #if canImport(Security)
+        let (response, body) = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
+        #expect(response.status == 200)
+        #expect(try await body.text() == "fff")
+        #else
+        #expect(!configuration.tls.isSupportedOnThisPlatform)
+        let error = await mesosError {
+            _ = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(try server.stats().connections == 0, "nothing may be sent with an unenforceable TLS setting")
+        #endif
+    }
+
+    @Test("verification can be turned off explicitly where the platform allows, else an invalidConfiguration error")
+    func verificationOff() async throws {
+        let tls = try Self.makeCertificate()
+        let server = try await ScriptedServer.start(tls: tls)
+        let transport = MesosURLSessionTransport(configuration: .init(tls: .init(verifyPeer: false)))
+        #if canImport(Security)
+        let (response, _) = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
+        #expect(response.status == 200)
+        #else
+        let error = await mesosError {
+            _ = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
+        }
+        #expect(error?.code == .invalidConfiguration)
+        #endif
+        // Plain HTTP is unaffected by TLS settings.
+        let plain = try await ScriptedServer.start()
+        let (response, _) = try await transport.send(post(plain.url("/fixed?len=3"), timeout: .seconds(30)))
+        #expect(response.status == 200)
+    }
+}
