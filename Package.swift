@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "MesosZooKeeper", targets: ["MesosZooKeeper"]),
         // A scriptable fake master (in memory and over HTTP on 127.0.0.1) for tests.
         .library(name: "MesosTestKit", targets: ["MesosTestKit"]),
+        // Throughput, latency, memory and idle-CPU benchmarks.
+        .executable(name: "mesos-bench", targets: ["MesosBench"]),
         // The README's example framework.
         .executable(name: "launch-task", targets: ["LaunchTask"]),
         // Decodes a captured RecordIO event stream into typed events.
@@ -41,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -131,6 +134,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "MesosBench",
+            dependencies: [
+                "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport",
+                "MesosTestKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/MesosBench",
             swiftSettings: strictSettings
         ),
         .executableTarget(

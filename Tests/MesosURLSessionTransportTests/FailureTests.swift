@@ -23,7 +23,7 @@ struct FailureTests {
         let server = try await ScriptedServer.start()
         let transport = MesosURLSessionTransport()
         // Head and a first chunk at once, then silence for 20 s.
-        let (response, body) = try await transport.send(post(server.url("/gated"), timeout: .seconds(3)))
+        let (response, body) = try await transport.send(post(server.url("/gated"), timeout: .seconds(8)))
         #expect(response.status == 200)
         var received = ""
         let error = await mesosError {

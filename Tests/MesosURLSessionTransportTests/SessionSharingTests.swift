@@ -12,7 +12,7 @@ struct SessionSharingTests {
         configuration.maximumBufferedBytesPerResponse = 64 << 10
         let transport = MesosURLSessionTransport(configuration: configuration)
         // A big answer nobody reads: its buffer fills and the shared session pauses.
-        let (_, unread) = try await transport.send(post(server.url("/big?mb=64"), timeout: .seconds(3)))
+        let (_, unread) = try await transport.send(post(server.url("/big?mb=64"), timeout: .seconds(8)))
         try await Task.sleep(for: .milliseconds(300))
         let start = ContinuousClock.now
         let (response, body) = try await transport.send(post(server.url("/fixed?len=4"), timeout: .seconds(20)))

@@ -94,7 +94,13 @@ public struct MesosCodec: Sendable, Hashable {
     /// - Returns: The typed event.
     /// - Throws: ``MesosError/Code/decodingFailed``.
     public func decodeEvent(_ bytes: ArraySlice<UInt8>) throws(MesosError) -> SchedulerEvent {
-        let message = try self.decode(SchedulerEventMessage.self, from: bytes)
+        // JSON: the purpose-built decoder first (FastJSON/), swift-protobuf for whatever it does not handle.
+        let message: SchedulerEventMessage
+        if self.contentType == .json, let fast = FastEventJSONDecoder.decode(bytes) {
+            message = fast
+        } else {
+            message = try self.decode(SchedulerEventMessage.self, from: bytes)
+        }
         if message.type == .unknown {
             return SchedulerEvent(message, rawType: self.rawEventType(in: bytes))
         }

@@ -1,0 +1,224 @@
+import ArgumentParser
+import Foundation
+import MesosCore
+
+/// `mesos-bench`: with no subcommand, the self-contained run (`local`).
+struct MesosBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesos-bench",
+        abstract: "Throughput, latency, memory and idle-CPU benchmarks for swift-mesos.",
+        subcommands: [LocalRun.self, Ingest.self, Calls.self],
+        defaultSubcommand: LocalRun.self
+    )
+}
+
+/// A benchmark mode; `main.swift` runs it (this avoids ArgumentParser's sync/async `run()` overloads
+/// resolving to the synchronous default that only prints help).
+protocol BenchMode: AsyncParsableCommand {
+    /// Runs the mode.
+    func runBenchmark() async throws
+}
+
+extension BenchMode {
+    func run() async throws {
+        try await self.runBenchmark()
+    }
+}
+
+extension TransportKind: ExpressibleByArgument {}
+
+/// How the `calls` mode sends its calls.
+enum CallPath: String, ExpressibleByArgument, Sendable {
+    case scheduler
+    case transport
+}
+
+extension MesosContentType: ExpressibleByArgument {
+    /// Parses `json` or `protobuf` (or a media type) from the command line.
+    public init?(argument: String) {
+        self.init(name: argument)
+    }
+}
+
+/// Prints a target line: the figure, the threshold and met / not met.
+func target(_ name: String, _ met: Bool, _ detail: String) {
+    say("  target \(name): \(detail) -> \(met ? "met" : "not met")")
+}
+
+/// The self-contained run against a local HTTP server on 127.0.0.1.
+struct LocalRun: BenchMode {
+    static let configuration = CommandConfiguration(
+        commandName: "local",
+        abstract: "Self-contained run: a local server streams prebuilt OFFERS events and answers calls."
+    )
+
+    @Option(help: "OFFERS events per ingest measurement.")
+    var events = 100_000
+
+    @Option(help: "ACKNOWLEDGE calls per calls measurement.")
+    var calls = 20_000
+
+    @Option(help: "Seconds of idle CPU measurement per transport.")
+    var idleSeconds = 10
+
+    @Option(help: "Transport for ingest and calls: curl or urlsession.")
+    var transport: TransportKind = .curl
+
+    @Option(help: "Comma-separated parts to run: json, protobuf, calls, idle (default: all).")
+    var parts = "json,protobuf,calls,idle"
+
+    func runBenchmark() async throws {
+        let payloads = try BenchPayloads.make()
+        let server = try await LocalMaster.start(payloads: payloads)
+        say("mesos-bench local: server http://127.0.0.1:\(server.port), transport \(self.transport.rawValue)")
+        say(
+            "payload: offers_event_json_bytes=\(payloads.offersJSON.count) "
+                + "offers_event_protobuf_bytes=\(payloads.offersProtobuf.count) offers_per_event=4"
+        )
+        let streamURL = server.baseURL.appendingPathComponent("stream/api/v1/scheduler")
+        let transport = self.transport.make()
+
+        // Warm up the connection path and the decoders.
+        _ = try await Measure.typed(transport: transport, url: streamURL, contentType: .json, events: 2_000)
+        _ = try await Measure.typed(transport: transport, url: streamURL, contentType: .protobuf, events: 2_000)
+
+        let parts = Set(self.parts.split(separator: ",").map(String.init))
+        for (contentType, goal) in [(MesosContentType.json, 100_000.0), (.protobuf, 200_000.0)]
+        where parts.contains(contentType == .json ? "json" : "protobuf") {
+            let floor = try await Measure.floor(
+                transport: transport, url: streamURL, contentType: contentType, events: self.events)
+            let typed = try await Measure.typed(
+                transport: transport, url: streamURL, contentType: contentType, events: self.events)
+            let name = contentType == .json ? "json" : "protobuf"
+            say(
+                "floor \(name): events_per_s=\(fmt(floor.eventsPerSecond, 0)) mb_per_s=\(fmt(floor.megabytesPerSecond)) "
+                    + "(transport + RecordIO framing, no decoding; \(floor.events) events)"
+            )
+            say(
+                "typed \(name): events_per_s=\(fmt(typed.eventsPerSecond, 0)) mb_per_s=\(fmt(typed.megabytesPerSecond)) "
+                    + "ratio_to_floor=\(fmt(typed.eventsPerSecond / floor.eventsPerSecond, 3)) (\(typed.events) events)"
+            )
+            if contentType == .json {
+                let generic = try await Measure.typed(
+                    transport: transport, url: streamURL, contentType: contentType, events: self.events / 4,
+                    genericDecoder: true)
+                say(
+                    "typed json via swift-protobuf's JSON decoder only (before the fast path): "
+                        + "events_per_s=\(fmt(generic.eventsPerSecond, 0)) "
+                        + "ratio_to_floor=\(fmt(generic.eventsPerSecond / floor.eventsPerSecond, 3)) (\(generic.events) events)"
+                )
+            }
+            target(
+                "typed \(name) ingest >= \(Int(goal)) events/s", typed.eventsPerSecond >= goal,
+                fmt(typed.eventsPerSecond, 0))
+        }
+
+        for concurrency in [1, 16] where parts.contains("calls") {
+            let scheduler = try Measure.scheduler(master: server.baseURL, transport: transport, contentType: .protobuf)
+            let result = try await Measure.calls(scheduler: scheduler, calls: self.calls, concurrency: concurrency)
+            say(
+                "calls concurrency=\(concurrency): calls_per_s=\(fmt(result.callsPerSecond, 0)) "
+                    + "status_202=\(result.accepted) errors=\(result.errors)"
+                    + (result.firstError.map { " first_error=\($0)" } ?? "")
+            )
+        }
+        if parts.contains("calls") {
+            say("  (the wrk reference targets need a real master: use `mesos-bench calls --master URL` and wrk)")
+        }
+
+        let peak = ProcessStats.peakRSSMegabytes() ?? .nan
+        let now = ProcessStats.currentRSSMegabytes()
+        say(
+            "peak_rss_mb=\(fmt(peak)) (VmHWM; now: rss_mb=\(fmt(now?.total ?? .nan)) "
+                + "anonymous_mb=\(fmt(now?.anonymous ?? .nan)) file_backed_mb=\(fmt(now?.file ?? .nan)))"
+        )
+        target("peak RSS < 40 MB", peak < 40, fmt(peak))
+
+        for kind in TransportKind.allCases where parts.contains("idle") {
+            let scheduler = try Measure.scheduler(master: server.baseURL, transport: kind.make(), contentType: .protobuf)
+            let percent = try await Measure.idleCPU(scheduler: scheduler, seconds: self.idleSeconds)
+            say("idle \(kind.rawValue): cpu_percent_of_one_core=\(fmt(percent, 2)) over \(self.idleSeconds) s")
+            if kind == .curl {
+                target("idle libcurl < 1% of a core", percent < 1, fmt(percent, 2) + "%")
+            }
+        }
+        await server.shutdown()
+    }
+}
+
+/// `ingest`: typed events from a real master.
+struct Ingest: BenchMode {
+    static let configuration = CommandConfiguration(
+        abstract: "Subscribe to a master and consume N OFFERS events (declining each so the master re-offers)."
+    )
+
+    @Option(help: "The master, e.g. http://127.0.0.1:5050.")
+    var master: String
+
+    @Option(help: "OFFERS events to consume.")
+    var events: Int
+
+    @Option(help: "json or protobuf.")
+    var contentType: MesosContentType = .protobuf
+
+    @Option(help: "curl or urlsession.")
+    var transport: TransportKind = .curl
+
+    func runBenchmark() async throws {
+        guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
+        let url = base.appendingPathComponent("api/v1/scheduler")
+        let result = try await Measure.typed(
+            transport: self.transport.make(), url: url, contentType: self.contentType, events: self.events,
+            declineTo: url)
+        let peak = ProcessStats.peakRSSMegabytes() ?? .nan
+        say(
+            "events_per_s=\(fmt(result.eventsPerSecond)) mb_per_s=\(fmt(result.megabytesPerSecond, 3)) "
+                + "peak_rss_mb=\(fmt(peak))"
+        )
+    }
+}
+
+/// `calls`: ACKNOWLEDGE throughput against a real master.
+struct Calls: BenchMode {
+    static let configuration = CommandConfiguration(
+        abstract: "Subscribe, then send N ACKNOWLEDGE calls with C in flight through MesosScheduler."
+    )
+
+    @Option(help: "The master, e.g. http://127.0.0.1:5050.")
+    var master: String
+
+    @Option(help: "ACKNOWLEDGE calls to send.")
+    var calls: Int
+
+    @Option(help: "Calls in flight.")
+    var concurrency = 1
+
+    @Option(help: "json or protobuf.")
+    var contentType: MesosContentType = .protobuf
+
+    @Option(help: "curl or urlsession.")
+    var transport: TransportKind = .curl
+
+    @Option(help: "scheduler (MesosScheduler.send, the default) or transport (MesosTransport.send directly).")
+    var via: CallPath = .scheduler
+
+    func runBenchmark() async throws {
+        guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
+        if self.via == .transport {
+            let result = try await Measure.callsDirect(
+                transport: self.transport.make(), master: base, contentType: self.contentType, calls: self.calls,
+                concurrency: self.concurrency)
+            if let error = result.firstError {
+                say("first_error=\(error)")
+            }
+            say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
+            return
+        }
+        let scheduler = try Measure.scheduler(master: base, transport: self.transport.make(), contentType: self.contentType)
+        let result = try await Measure.calls(scheduler: scheduler, calls: self.calls, concurrency: self.concurrency)
+        if let error = result.firstError {
+            say("first_error=\(error)")
+        }
+        say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
+    }
+}

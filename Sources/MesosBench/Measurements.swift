@@ -1,0 +1,381 @@
+import Foundation
+import MesosCore
+import MesosCurlTransport
+import MesosRecordIO
+import MesosScheduler
+import MesosURLSessionTransport
+import Synchronization
+
+/// Which transport adapter a run uses.
+enum TransportKind: String, CaseIterable, Sendable {
+    case curl
+    case urlsession
+
+    func make() -> any MesosTransport {
+        switch self {
+        case .curl: return MesosCurlTransport()
+        case .urlsession: return MesosURLSessionTransport()
+        }
+    }
+}
+
+/// The outcome of one ingest run.
+struct IngestResult: Sendable {
+    var events: Int
+    var bytes: Int
+    var seconds: Double
+    /// Something derived from every offer, so the consumer's work cannot be optimized away.
+    var checksum: Double
+
+    var eventsPerSecond: Double { Double(self.events) / self.seconds }
+    var megabytesPerSecond: Double { Double(self.bytes) / self.seconds / 1_000_000 }
+}
+
+/// The outcome of one calls run.
+struct CallsResult: Sendable {
+    var calls: Int
+    var accepted: Int
+    var errors: Int
+    var seconds: Double
+    var firstError: String?
+
+    var callsPerSecond: Double { Double(self.calls) / self.seconds }
+}
+
+enum Measure {
+    /// A SUBSCRIBE request straight through a transport (no scheduler service).
+    static func subscribeRequest(url: URL, contentType: MesosContentType) throws -> MesosHTTPRequest {
+        var info = FrameworkInfo()
+        info.user = "root"
+        info.name = "mesos-bench"
+        let body = try MesosCodec(contentType).encode(call: .subscribe(frameworkInfo: info))
+        return MesosHTTPRequest(
+            url: url,
+            headers: ["Content-Type": contentType.mediaType, "Accept": contentType.mediaType],
+            body: body
+        )
+    }
+
+    /// The floor: the transport reads the stream and RecordIO frames it; records are counted, not decoded.
+    static func floor(
+        transport: any MesosTransport,
+        url: URL,
+        contentType: MesosContentType,
+        events: Int
+    ) async throws -> IngestResult {
+        let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
+        guard response.status == 200 else {
+            throw BenchError("SUBSCRIBE answered \(response.status)")
+        }
+        var count = 0
+        var bytes = 0
+        var checksum = 0.0
+        let clock = ContinuousClock()
+        let start = clock.now
+        for try await record in body.recordIORecords() {
+            count += 1
+            bytes += record.count
+            checksum += Double(record[record.startIndex])
+            if count == events { break }
+        }
+        return IngestResult(events: count, bytes: bytes, seconds: Self.seconds(clock.now - start), checksum: checksum)
+    }
+
+    /// Typed ingest through the transport: RecordIO framing, then ``MesosCodec/decodeEvent(_:)`` for every
+    /// record (what `schedulerEvents(codec:)` does, with the record sizes counted), and a consumer that touches
+    /// every offer. With `declineTo`, each OFFERS event is declined (refuse 0 s) through `declineTo` so that a
+    /// real master keeps offering.
+    static func typed(
+        transport: any MesosTransport,
+        url: URL,
+        contentType: MesosContentType,
+        events: Int,
+        declineTo: URL? = nil,
+        genericDecoder: Bool = false
+    ) async throws -> IngestResult {
+        let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
+        guard response.status == 200 else {
+            throw BenchError("SUBSCRIBE answered \(response.status)")
+        }
+        let streamID = response.headers["Mesos-Stream-Id"] ?? ""
+        let codec = MesosCodec(contentType)
+        var frameworkID: FrameworkID?
+        var count = 0
+        var bytes = 0
+        var checksum = 0.0
+        let clock = ContinuousClock()
+        var start = clock.now
+        for try await record in body.recordIORecords() {
+            // `genericDecoder`: swift-protobuf's own decoder only (the figure before the fast JSON path).
+            let event =
+                genericDecoder
+                ? SchedulerEvent(try codec.decode(SchedulerEventMessage.self, from: record))
+                : try codec.decodeEvent(record)
+            switch event {
+            case .subscribed(let subscribed):
+                frameworkID = subscribed.frameworkID
+                start = clock.now
+            case .offers(let offers):
+                checksum += Self.touch(offers)
+                count += 1
+                bytes += record.count
+                if let declineTo, let frameworkID {
+                    let call = SchedulerCall.decline(
+                        offerIDs: offers.map(\.id),
+                        filters: .refuse(seconds: 0),
+                        frameworkID: frameworkID
+                    )
+                    let request = MesosHTTPRequest(
+                        url: declineTo,
+                        headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
+                        body: try codec.encode(call: call)
+                    )
+                    Task { _ = try? await transport.send(request).0 }
+                }
+            case .error(let message):
+                throw BenchError("The master sent ERROR: \(message)")
+            default:
+                break
+            }
+            if count == events { break }
+        }
+        return IngestResult(events: count, bytes: bytes, seconds: Self.seconds(clock.now - start), checksum: checksum)
+    }
+
+    /// What a consumer does with each offer: reads its ids, hostname and resources.
+    static func touch(_ offers: [Offer]) -> Double {
+        var sum = 0.0
+        for offer in offers {
+            sum += Double(offer.id.value.utf8.count + offer.hostname.utf8.count)
+            for resource in offer.resources {
+                sum += resource.scalar.value
+            }
+        }
+        return sum
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let parts = duration.components
+        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+    }
+
+    /// A scheduler service for `master`.
+    static func scheduler(
+        master: URL,
+        transport: any MesosTransport,
+        contentType: MesosContentType
+    ) throws -> MesosScheduler {
+        guard let host = master.host, let port = master.port ?? (master.scheme == "https" ? 443 : 80) as Int? else {
+            throw BenchError("Cannot read host and port from \(master)")
+        }
+        var info = FrameworkInfo()
+        info.user = "root"
+        info.name = "mesos-bench"
+        var configuration = MesosSchedulerConfiguration(
+            frameworkInfo: info,
+            master: .fixed(MasterLocation(scheme: master.scheme ?? "http", host: host, port: port)),
+            transport: transport
+        )
+        configuration.contentType = contentType
+        configuration.maximumSubscriptionAttempts = 3
+        return MesosScheduler(configuration: configuration)
+    }
+
+    /// Runs `body` while `scheduler` is subscribed. Events are handed to `consume` (or drained).
+    static func whileSubscribed<Result: Sendable>(
+        _ scheduler: MesosScheduler,
+        consume: @escaping @Sendable (SchedulerEvent) async -> Bool = { _ in true },
+        _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        let lifecycle = scheduler.lifecycleEvents()
+        let events = scheduler.events
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask {
+                try await scheduler.run()
+                return nil
+            }
+            group.addTask {
+                for try await event in events {
+                    if await !consume(event) { break }
+                }
+                return nil
+            }
+            group.addTask {
+                for await event in lifecycle {
+                    switch event {
+                    case .subscribed: return try await body()
+                    case .failed(let error): throw error
+                    case .stopped: throw BenchError("The scheduler stopped before subscribing")
+                    default: continue
+                    }
+                }
+                throw BenchError("The scheduler stopped before subscribing")
+            }
+            defer {
+                scheduler.disconnect()
+                group.cancelAll()
+            }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw BenchError("The scheduler stopped")
+        }
+    }
+
+    /// Sends `calls` ACKNOWLEDGE calls (random version-4 uuids, made-up agent and task ids) with `concurrency`
+    /// in flight through a subscribed scheduler. A call counts as 202 when `send` returns normally.
+    static func calls(scheduler: MesosScheduler, calls: Int, concurrency: Int) async throws -> CallsResult {
+        try await Self.whileSubscribed(scheduler) {
+            let next = Counter()
+            let clock = ContinuousClock()
+            let start = clock.now
+            let (accepted, errors, firstError) = await withTaskGroup(of: (Int, Int, String?).self) { group in
+                for worker in 0..<max(1, concurrency) {
+                    group.addTask {
+                        var accepted = 0
+                        var errors = 0
+                        var firstError: String?
+                        while next.value.add(1, ordering: .relaxed).oldValue < calls {
+                            let call = SchedulerCall.acknowledge(
+                                agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
+                                taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
+                                uuid: Self.randomUUID()
+                            )
+                            do {
+                                try await scheduler.send(call)
+                                accepted += 1
+                            } catch {
+                                errors += 1
+                                if firstError == nil { firstError = "\(error)" }
+                            }
+                        }
+                        return (accepted, errors, firstError)
+                    }
+                }
+                var total = (0, 0, String?.none)
+                for await partial in group {
+                    total.0 += partial.0
+                    total.1 += partial.1
+                    total.2 = total.2 ?? partial.2
+                }
+                return total
+            }
+            return CallsResult(
+                calls: calls,
+                accepted: accepted,
+                errors: errors,
+                seconds: Self.seconds(clock.now - start),
+                firstError: firstError
+            )
+        }
+    }
+
+    /// The same ACKNOWLEDGE calls sent straight through the transport (no scheduler service), on a stream
+    /// subscribed through the same transport: separates the transport's cost from the service's.
+    static func callsDirect(
+        transport: any MesosTransport,
+        master: URL,
+        contentType: MesosContentType,
+        calls: Int,
+        concurrency: Int
+    ) async throws -> CallsResult {
+        let url = master.appendingPathComponent("api/v1/scheduler")
+        let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
+        guard response.status == 200, let streamID = response.headers["Mesos-Stream-Id"] else {
+            throw BenchError("SUBSCRIBE answered \(response.status)")
+        }
+        let codec = MesosCodec(contentType)
+        var records = body.recordIORecords().makeAsyncIterator()
+        guard let first = try await records.next(), case .subscribed(let subscribed) = try codec.decodeEvent(first) else {
+            throw BenchError("The stream did not start with SUBSCRIBED")
+        }
+        let frameworkID = subscribed.frameworkID
+        // Keep reading the stream (offers, heartbeats) while the calls run.
+        let reader = Task {
+            while (try? await records.next()) != nil {}
+        }
+        defer { reader.cancel() }
+        let next = Counter()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (accepted, errors, firstError) = await withTaskGroup(of: (Int, Int, String?).self) { group in
+            for worker in 0..<max(1, concurrency) {
+                group.addTask {
+                    var accepted = 0
+                    var errors = 0
+                    var firstError: String?
+                    while next.value.add(1, ordering: .relaxed).oldValue < calls {
+                        let call = SchedulerCall.acknowledge(
+                            agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
+                            taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
+                            uuid: Self.randomUUID(),
+                            frameworkID: frameworkID
+                        )
+                        do {
+                            let request = MesosHTTPRequest(
+                                url: url,
+                                headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
+                                body: try codec.encode(call: call)
+                            )
+                            let (response, body) = try await transport.send(request)
+                            _ = try await body.collect(upTo: 1 << 16)
+                            if response.status == 202 {
+                                accepted += 1
+                            } else {
+                                errors += 1
+                                if firstError == nil { firstError = "status \(response.status)" }
+                            }
+                        } catch {
+                            errors += 1
+                            if firstError == nil { firstError = "\(error)" }
+                        }
+                    }
+                    return (accepted, errors, firstError)
+                }
+            }
+            var total = (0, 0, String?.none)
+            for await partial in group {
+                total.0 += partial.0
+                total.1 += partial.1
+                total.2 = total.2 ?? partial.2
+            }
+            return total
+        }
+        return CallsResult(
+            calls: calls, accepted: accepted, errors: errors, seconds: Self.seconds(clock.now - start),
+            firstError: firstError)
+    }
+
+    /// 16 random bytes that form a valid version-4 UUID (Mesos rejects other version nibbles).
+    static func randomUUID() -> Data {
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return Data(bytes)
+    }
+
+    /// CPU used by this process while `scheduler` stays subscribed with nothing arriving, as a percentage
+    /// of one core over `seconds`.
+    static func idleCPU(scheduler: MesosScheduler, seconds: Int) async throws -> Double {
+        try await Self.whileSubscribed(scheduler) {
+            try await Task.sleep(for: .milliseconds(500))
+            guard let before = ProcessStats.cpuSeconds() else { throw BenchError("/proc/self/stat is unreadable") }
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await Task.sleep(for: .seconds(seconds))
+            guard let after = ProcessStats.cpuSeconds() else { throw BenchError("/proc/self/stat is unreadable") }
+            return (after - before) / Self.seconds(clock.now - start) * 100
+        }
+    }
+}
+
+/// A shared atomic counter.
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// A failure of the benchmark itself.
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

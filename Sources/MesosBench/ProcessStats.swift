@@ -1,0 +1,55 @@
+import Foundation
+
+/// Reads this process's memory and CPU figures from `/proc` (Linux).
+enum ProcessStats {
+    /// Peak resident set size in MB (`VmHWM`), or `nil` where `/proc` is unavailable.
+    static func peakRSSMegabytes() -> Double? {
+        Self.statusField("VmHWM:").map { $0 / 1024 }
+    }
+
+    /// Current resident set size in MB (`VmRSS`), split into anonymous memory (heap, stacks) and file-backed
+    /// pages (the mapped libraries: Foundation, ICU data, libcurl, …).
+    static func currentRSSMegabytes() -> (total: Double, anonymous: Double, file: Double)? {
+        guard let total = Self.statusField("VmRSS:"), let anonymous = Self.statusField("RssAnon:"),
+            let file = Self.statusField("RssFile:")
+        else {
+            return nil
+        }
+        return (total / 1024, anonymous / 1024, file / 1024)
+    }
+
+    /// User + system CPU time consumed so far, in seconds (`utime` + `stime` of `/proc/self/stat`).
+    static func cpuSeconds() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else {
+            return nil
+        }
+        // Fields after "comm)": state is field 3, utime field 14, stime field 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            return nil
+        }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (user + system) / ticks
+    }
+
+    private static func statusField(_ name: String) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let number = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first
+            return number.flatMap { Double($0) }
+        }
+        return nil
+    }
+}
+
+/// Formats a figure for the report lines.
+func fmt(_ value: Double, _ digits: Int = 1) -> String {
+    String(format: "%.\(digits)f", value)
+}
+
+/// Writes one line to standard output unbuffered, so each figure appears as soon as it is measured.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
