@@ -29,6 +29,12 @@ let package = Package(
         .library(name: "MesosZooKeeper", targets: ["MesosZooKeeper"]),
         // A scriptable fake master (in memory and over HTTP on 127.0.0.1) for tests.
         .library(name: "MesosTestKit", targets: ["MesosTestKit"]),
+        // An in-process local cluster (master + agents that run real commands) behind the in-memory transport.
+        .library(name: "MesosLocalCluster", targets: ["MesosLocalCluster"]),
+        // Runs one command as a task, like Mesos's mesos-execute; with no --master, on the local cluster.
+        .executable(name: "mesos-execute", targets: ["MesosExecuteTool"]),
+        // A small batch framework example.
+        .executable(name: "batch-framework", targets: ["BatchFramework"]),
         // Throughput, latency, memory and idle-CPU benchmarks.
         .executable(name: "mesos-bench", targets: ["MesosBench"]),
         // The README's example framework.
@@ -136,6 +142,37 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "MesosLocalCluster",
+            dependencies: [
+                "MesosCore",
+                "MesosRecordIO",
+                "MesosInMemoryTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "MesosExecuteTool",
+            dependencies: [
+                "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport", "MesosLocalCluster",
+                "MesosDiscovery", "MesosZooKeeper",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MesosExecuteTool",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "BatchFramework",
+            dependencies: [
+                "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/BatchFramework",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "MesosBench",
             dependencies: [
@@ -208,8 +245,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosLocalClusterTests",
+            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosDiscoveryTests",
-            dependencies: ["MesosDiscovery", "MesosZooKeeper", "MesosTestKit", "MesosInMemoryTransport"],
+            dependencies: [
+                "MesosDiscovery", "MesosZooKeeper", "MesosTestKit", "MesosInMemoryTransport", "MesosScheduler",
+                "MesosCurlTransport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

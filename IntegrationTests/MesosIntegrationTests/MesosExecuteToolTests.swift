@@ -1,0 +1,293 @@
+import Foundation
+import MesosCore
+import Synchronization
+import Testing
+
+/// `mesos-execute` run as a separate process, the way a person runs it: against the embedded local cluster and
+/// against the real Mesos 1.11 master in `$MESOS_MASTER_URL`.
+@Suite("mesos-execute (the tool, as a process)", .enabled(if: ToolProcess.binary != nil, "mesos-execute is not built next to the tests"),
+       .timeLimit(.minutes(3)))
+struct MesosExecuteToolTests {
+    // MARK: Local cluster
+
+    @Test("local: echo hi exits 0 with TASK_FINISHED and the task's output on standard output")
+    func localEchoFinishes() async throws {
+        let result = try await ToolProcess.run(["--command", "echo hi"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("TASK_FINISHED"))
+        #expect(result.stdout.split(separator: "\n").contains("hi"))
+        #expect(result.stdout.contains("embedded local cluster"))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test("local: exit 3 exits 3 with TASK_FAILED")
+    func localExitThreeFails() async throws {
+        let result = try await ToolProcess.run(["--command", "exit 3"])
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("TASK_FAILED: Command exited with status 3"))
+    }
+
+    @Test("local: sleep 60 with --kill-after 1s ends TASK_KILLED, non-zero, in seconds")
+    func localKillAfter() async throws {
+        let result = try await ToolProcess.run(["--kill-after", "1s", "--command", "sleep 60"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("TASK_KILLED"))
+        #expect(result.elapsed < .seconds(20))
+    }
+
+    @Test("local: argv after '--' runs without a shell; --env reaches the task")
+    func localArgvAndEnvironment() async throws {
+        let result = try await ToolProcess.run(["--env", "GREETING=hello there", "--", "/bin/sh", "-c", "echo \"$GREETING\" \"$0\"", "argv0"])
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n").contains("hello there argv0"))
+    }
+
+    @Test("local: --json prints one JSON object per line, ending with the result")
+    func localJSONLines() async throws {
+        let result = try await ToolProcess.run(["--json", "--command", "echo hi"])
+        #expect(result.status == 0)
+        let objects = try result.stdout.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        let events = objects.compactMap { $0["event"] as? String }
+        #expect(events.count == objects.count)
+        #expect(events.first == "master")
+        #expect(events.contains("subscribed"))
+        #expect(events.contains("launched"))
+        #expect(events.last == "result")
+        let states = objects.filter { $0["event"] as? String == "status" }.compactMap { $0["state"] as? String }
+        #expect(states == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"])
+        #expect(objects.contains { $0["event"] as? String == "output" && $0["data"] as? String == "hi\n" })
+        #expect(objects.last?["exit_code"] as? Int == 0)
+    }
+
+    @Test("local: Ctrl-C (SIGINT) kills the task and exits 130")
+    func localInterrupt() async throws {
+        let tool = try ToolProcess(["--command", "sleep 60"])
+        #expect(await tool.waitForOutput(containing: "TASK_RUNNING", timeout: .seconds(20)))
+        tool.interrupt()
+        let result = await tool.finish(timeout: .seconds(20))
+        #expect(result.status == 130)
+        #expect(result.stdout.contains("TASK_KILLED"))
+    }
+
+    @Test("local: --principal/--secret authenticate against the local cluster, which then requires them")
+    func localCredentials() async throws {
+        let result = try await ToolProcess.run(["--principal", "alice", "--secret", "s3cret", "--command", "true"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("TASK_FINISHED"))
+    }
+
+    @Test("local: no offer fits within --offer-timeout: one clear line, non-zero")
+    func localNoFittingOffer() async throws {
+        let result = try await ToolProcess.run(["--resources", "cpus:100000;mem:32", "--offer-timeout", "1s", "--command", "true"])
+        #expect(result.status == 1)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("mesos-execute: error: No offer fitting cpus:100000;mem:32"))
+    }
+
+    @Test("bad input: one line on standard error, exit 64, never a stack trace", arguments: [
+        ["--resources", "cpus:abc", "--command", "true"],
+        ["--bogus-option"],
+        [],
+        ["--content-type", "xml", "--command", "true"],
+        ["--kill-after", "soon", "--command", "true"],
+        ["--master", "zk://", "--command", "true"],
+        ["--env", "NOEQUALS", "--command", "true"],
+    ])
+    func badInput(arguments: [String]) async throws {
+        let result = try await ToolProcess.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("mesos-execute: error: "))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("an unreachable --master ends with one clear line and a non-zero exit within a bounded time")
+    func unreachableMaster() async throws {
+        let result = try await ToolProcess.run(["--master", "http://127.0.0.1:1", "--command", "echo hi"], timeout: .seconds(60))
+        #expect(result.status == 1)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("mesos-execute: error: Cannot subscribe to the master at http://127.0.0.1:1"))
+        #expect(result.elapsed < .seconds(30))
+    }
+
+    // MARK: Real master
+
+    @Test("real master: echo hi exits 0 with TASK_FINISHED", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"),
+          arguments: [["--content-type", "protobuf", "--transport", "curl"], ["--content-type", "json", "--transport", "urlsession"]])
+    func realEchoFinishes(options: [String]) async throws {
+        let url = try #require(RealMaster.url)
+        let result = try await ToolProcess.run(["--master", url] + options + ["--command", "echo hi"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("TASK_FINISHED: Command exited with status 0"))
+        #expect(result.stdout.contains("Mesos 1.11"))
+    }
+
+    @Test("real master: exit 3 exits 3 with TASK_FAILED", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"))
+    func realExitThreeFails() async throws {
+        let url = try #require(RealMaster.url)
+        let result = try await ToolProcess.run(["--master", url, "--command", "exit 3"])
+        #expect(result.status == 3)
+        #expect(result.stdout.contains("TASK_FAILED: Command exited with status 3"))
+    }
+
+    @Test("real master: sleep 60 with --kill-after 1s ends TASK_KILLED", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"))
+    func realKillAfter() async throws {
+        let url = try #require(RealMaster.url)
+        let result = try await ToolProcess.run(["--master", url, "--json", "--kill-after", "1s", "--command", "sleep 60"])
+        #expect(result.status == 1)
+        let last = try #require(result.stdout.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        #expect(object["event"] as? String == "result")
+        #expect(object["state"] as? String == "TASK_KILLED")
+        #expect(result.elapsed < .seconds(30))
+    }
+
+    @Test("real master: Ctrl-C kills the task and tears the framework down", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"))
+    func realInterrupt() async throws {
+        let url = try #require(RealMaster.url)
+        let tool = try ToolProcess(["--master", url, "--json", "--command", "sleep 60"])
+        #expect(await tool.waitForOutput(containing: "TASK_RUNNING", timeout: .seconds(30)))
+        tool.interrupt()
+        let result = await tool.finish(timeout: .seconds(30))
+        #expect(result.status == 130)
+        let objects = result.stdout.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        #expect(objects.last?["state"] as? String == "TASK_KILLED")
+        let frameworkID = try #require(objects.first { $0["event"] as? String == "subscribed" }?["framework_id"] as? String)
+        let state = try await MasterState.fetch()
+        #expect(!state.activeFrameworkIDs.contains(frameworkID))
+        #expect(state.completedFrameworkIDs.contains(frameworkID))
+    }
+}
+
+/// Fails loudly when the tool is missing, instead of letting the suite above be skipped unnoticed.
+@Test("mesos-execute is built next to the test bundle (or named by MESOS_EXECUTE_BINARY)")
+func mesosExecuteIsBuilt() {
+    #expect(ToolProcess.binary != nil, "build it with `swift build --product mesos-execute` (swift test builds it too)")
+}
+
+/// One run of the built `mesos-execute`, its output collected as it arrives.
+final class ToolProcess: Sendable {
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var elapsed: Duration
+
+        var stderrLines: [Substring] { self.stderr.split(separator: "\n") }
+    }
+
+    /// The tool next to the test bundle (both live in the build's bin directory), or `$MESOS_EXECUTE_BINARY`.
+    static let binary: URL? = {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [URL] = []
+        if let path = environment["MESOS_EXECUTE_BINARY"] { candidates.append(URL(fileURLWithPath: path)) }
+        if let executable = Bundle.main.executableURL {
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("mesos-execute"))
+        }
+        for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("mesos-execute"))
+        }
+        if let first = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("mesos-execute"))
+        }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    private struct Output: Sendable {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+    }
+
+    /// Holds the output for the pipes' reading handlers.
+    private final class OutputBox: Sendable {
+        let output = Mutex(Output())
+    }
+
+    private let process: Process
+    private let box = OutputBox()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let started = ContinuousClock.now
+
+    init(_ arguments: [String]) throws {
+        guard let binary = Self.binary else {
+            throw MesosError(code: .invalidConfiguration, message: "mesos-execute is not built (swift build --product mesos-execute)")
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = self.stdoutPipe
+        process.standardError = self.stderrPipe
+        self.process = process
+        let box = self.box
+        self.stdoutPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            box.output.withLock { $0.stdout.append(contentsOf: data) }
+        }
+        self.stderrPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            box.output.withLock { $0.stderr.append(contentsOf: data) }
+        }
+        try process.run()
+    }
+
+    /// Runs the tool to its end; kills it if it takes longer than `timeout`.
+    static func run(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Result {
+        let tool = try ToolProcess(arguments)
+        return await tool.finish(timeout: timeout)
+    }
+
+    var stdout: String {
+        self.box.output.withLock { String(decoding: $0.stdout, as: UTF8.self) }
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    func interrupt() {
+        self.process.interrupt()
+    }
+
+    /// Waits until standard output contains `text`.
+    func waitForOutput(containing text: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if self.stdout.contains(text) { return true }
+            if !self.process.isRunning { return self.stdout.contains(text) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    /// Waits for the process to exit (killing it after `timeout`) and collects the rest of its output.
+    func finish(timeout: Duration) async -> Result {
+        let deadline = ContinuousClock.now + timeout
+        while self.process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if self.process.isRunning {
+            Issue.record("mesos-execute did not exit within \(timeout); killing it")
+            self.process.terminate()
+            while self.process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        }
+        let elapsed = ContinuousClock.now - self.started
+        for pipe in [self.stdoutPipe, self.stderrPipe] {
+            pipe.fileHandleForReading.readabilityHandler = nil
+        }
+        let restOut = (try? self.stdoutPipe.fileHandleForReading.readToEnd()) ?? nil
+        let restErr = (try? self.stderrPipe.fileHandleForReading.readToEnd()) ?? nil
+        return self.box.output.withLock { output in
+            output.stdout.append(contentsOf: restOut ?? Data())
+            output.stderr.append(contentsOf: restErr ?? Data())
+            return Result(
+                status: self.process.terminationStatus,
+                stdout: String(decoding: output.stdout, as: UTF8.self),
+                stderr: String(decoding: output.stderr, as: UTF8.self),
+                elapsed: elapsed
+            )
+        }
+    }
+}

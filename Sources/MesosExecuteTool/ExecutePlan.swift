@@ -1,0 +1,142 @@
+import Foundation
+import MesosCore
+import MesosCurlTransport
+import MesosDiscovery
+import MesosLocalCluster
+import MesosURLSessionTransport
+import MesosZooKeeper
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The command line turned into what the run needs: where the master is, the framework, the task.
+struct ExecutePlan: Sendable {
+    enum Target: Sendable {
+        /// The embedded local cluster.
+        case local(LocalCluster.Configuration)
+        /// A real master, found by a detector.
+        case remote(url: String, transport: any MesosTransport, detector: MasterDetector)
+    }
+
+    var target: Target
+    var frameworkInfo: FrameworkInfo
+    var contentType: MesosContentType
+    var authenticator: BasicAuthenticator?
+    var task: TaskInfo
+    var role: String
+    var resourceText: String
+    var killAfter: Duration?
+    var offerTimeout: Duration
+    var connectTimeout: Duration
+
+    init(_ options: MesosExecute) throws {
+        self.role = options.role
+        self.contentType = MesosContentType(name: options.contentType) ?? .protobuf
+        self.killAfter = options.killAfter?.duration
+        self.offerTimeout = options.offerTimeout.duration
+        self.connectTimeout = options.connectTimeout.duration
+        if let principal = options.principal {
+            self.authenticator = try BasicAuthenticator(principal: principal, secret: options.secret ?? "")
+        }
+
+        var info = FrameworkInfo()
+        info.user = Self.currentUser()
+        info.name = options.frameworkName
+        info.roles = [options.role]
+        info.capabilities = [FrameworkInfo.Capability.TypeEnum.multiRole, .taskKillingState].map { type in
+            var capability = FrameworkInfo.Capability()
+            capability.type = type
+            return capability
+        }
+        if options.checkpoint { info.checkpoint = true }
+        if options.failoverTimeout.seconds > 0 { info.failoverTimeout = options.failoverTimeout.seconds }
+        if let principal = options.principal { info.principal = principal }
+        if let hostname = ProcessInfo.processInfo.environment["HOSTNAME"], !hostname.isEmpty { info.hostname = hostname }
+        self.frameworkInfo = info
+
+        let resources = try ResourceText.parse(options.resources, allocationRole: options.role)
+        self.resourceText = ResourceText.format(resources)
+        var task = TaskInfo()
+        task.name = options.name
+        task.taskID = TaskID("\(options.name)-\(UUID().uuidString.prefix(8).lowercased())")
+        task.resources = resources
+        if !options.argv.isEmpty {
+            task.command.shell = false
+            task.command.value = options.argv[0]
+            task.command.arguments = options.argv
+        } else if let command = options.command {
+            if options.shell {
+                task.command.shell = true
+                task.command.value = command
+            } else {
+                let words = command.split(whereSeparator: \.isWhitespace).map(String.init)
+                task.command.shell = false
+                task.command.value = words.first ?? command
+                task.command.arguments = words
+            }
+        } else {
+            // A Docker image without a command runs the image's entrypoint.
+            task.command.shell = false
+        }
+        let environment: [(name: String, value: String)]
+        do {
+            environment = try EnvironmentArgument.parse(options.environment)
+        } catch {
+            throw MesosError(code: .invalidConfiguration, message: "\(error)")
+        }
+        if !environment.isEmpty {
+            task.command.environment.variables = environment.map { entry in
+                var variable = Environment.Variable()
+                variable.name = entry.name
+                variable.value = entry.value
+                return variable
+            }
+        }
+        if let image = options.dockerImage {
+            var container = ContainerInfo()
+            container.type = .docker
+            container.docker.image = image
+            container.docker.network = .host
+            task.container = container
+        }
+        self.task = task
+
+        let master = options.master?.trimmingCharacters(in: .whitespaces) ?? "local"
+        if master.isEmpty || master.lowercased() == "local" {
+            let agentResources = try options.agentResources.map { text throws(MesosError) in try LocalCluster.AgentResources(parsing: text) }
+                ?? .thisMachine()
+            var configuration = LocalCluster.Configuration(agents: options.agents, agentResources: agentResources)
+            if let principal = options.principal {
+                configuration.credentials = [principal: options.secret ?? ""]
+            }
+            self.target = .local(configuration)
+        } else {
+            let transport: any MesosTransport = options.transport.lowercased() == "urlsession"
+                ? MesosURLSessionTransport(configuration: .init())
+                : MesosCurlTransport(configuration: .init())
+            let detector = try MasterDetectors.make(url: master, transport: transport, registry: .withZooKeeper)
+            self.target = .remote(url: master, transport: transport, detector: detector)
+        }
+    }
+
+    /// The name of the user this process runs as.
+    static func currentUser() -> String {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name {
+            return String(cString: name)
+        }
+        return ProcessInfo.processInfo.environment["USER"] ?? "root"
+    }
+
+    /// The command as a person would type it.
+    var commandText: String {
+        let command = self.task.command
+        if command.shell { return command.value }
+        if command.arguments.isEmpty { return command.value.isEmpty ? "(the image's entrypoint)" : command.value }
+        return command.arguments.joined(separator: " ")
+    }
+}

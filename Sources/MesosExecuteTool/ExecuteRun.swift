@@ -1,0 +1,444 @@
+import Foundation
+import Logging
+import MesosCore
+import MesosLocalCluster
+import MesosScheduler
+import Synchronization
+
+/// One run of the tool: subscribe, wait for a fitting offer, launch, follow the task to its end, tear down.
+final class ExecuteRun: Sendable {
+    /// How the run ended.
+    enum Outcome: Sendable {
+        /// The task reached a terminal state.
+        case task(TaskStatus)
+        /// The run failed before that, with a message and an exit status.
+        case failure(String, Int32)
+        /// Ctrl-C before the task was launched, or while waiting too long for it to die.
+        case interrupted
+    }
+
+    private struct State: Sendable {
+        var startedAt = ContinuousClock.now
+        var frameworkID: FrameworkID?
+        var subscribedAt: ContinuousClock.Instant?
+        var launched = false
+        var runningAt: ContinuousClock.Instant?
+        var killSent = false
+        var lastStatus: TaskStatus?
+        var outcome: Outcome?
+        var interrupts = 0
+        var interruptedAt: ContinuousClock.Instant?
+        var lastProgress = 0
+        var largestOffer: String?
+        var lastFailure: MesosError?
+    }
+
+    private enum Decision: Sendable {
+        case none
+        case progress(Int)
+        case kill(String)
+        case stop
+    }
+
+    let plan: ExecutePlan
+    let console: Console
+    let scheduler: MesosScheduler
+    let masterName: String
+    let output: OutputGate
+    private let state = Mutex(State())
+
+    private init(plan: ExecutePlan, console: Console, scheduler: MesosScheduler, masterName: String, output: OutputGate) {
+        self.plan = plan
+        self.console = console
+        self.scheduler = scheduler
+        self.masterName = masterName
+        self.output = output
+    }
+
+    /// Runs the plan; returns the exit status.
+    static func run(_ plan: ExecutePlan, console: Console) async -> Int32 {
+        var cluster: LocalCluster?
+        let transport: any MesosTransport
+        let detector: MasterDetector
+        let masterName: String
+        let output = OutputGate(console: console)
+        switch plan.target {
+        case .local(var configuration):
+            configuration.output = { chunk in
+                output.write(stderr: chunk.stream == .stderr, bytes: chunk.bytes)
+            }
+            let local = LocalCluster(configuration: configuration)
+            cluster = local
+            transport = local.transport
+            detector = local.detector
+            masterName = "the embedded local cluster"
+            let agents = configuration.agents
+            let resources = configuration.agentResources.description
+            console.say("Master: embedded local cluster (\(agents) agent\(agents == 1 ? "" : "s"), each with \(resources))")
+            console.event("master", ["master": .string("local"), "agents": .number(Double(agents)), "resources": .string(resources)])
+        case .remote(let url, let remoteTransport, let remoteDetector):
+            transport = remoteTransport
+            detector = remoteDetector
+            masterName = url
+            console.say("Master: \(url)")
+            console.event("master", ["master": .string(url)])
+        }
+        var configuration = MesosSchedulerConfiguration(frameworkInfo: plan.frameworkInfo, master: detector, transport: transport)
+        configuration.contentType = plan.contentType
+        configuration.authenticator = plan.authenticator
+        let scheduler = MesosScheduler(configuration: configuration, logger: Logger(label: "mesos.scheduler"))
+        let run = ExecuteRun(plan: plan, console: console, scheduler: scheduler, masterName: masterName, output: output)
+        let status = await run.drive()
+        if let cluster {
+            await cluster.shutdown()
+        }
+        return status
+    }
+
+    private func drive() async -> Int32 {
+        let interrupts = InterruptSignals()
+        defer { interrupts.cancel() }
+        let lifecycle = self.scheduler.lifecycleEvents()
+        self.state.withLock { $0.startedAt = .now }
+        do {
+            try await self.scheduler.withSubscription { events in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.watchLifecycle(lifecycle) }
+                    group.addTask { await self.watchClock() }
+                    group.addTask { await self.watchInterrupts(interrupts.signals) }
+                    defer { group.cancelAll() }
+                    try await self.consume(events)
+                }
+            }
+        } catch {
+            self.conclude(.failure(self.describe(error), 1))
+        }
+        return self.report()
+    }
+
+    // MARK: - Events
+
+    private func consume(_ events: SchedulerEventStream) async throws {
+        for try await event in events {
+            switch event {
+            case .subscribed(let subscribed):
+                self.subscribed(subscribed)
+            case .offers(let offers):
+                await self.handle(offers)
+            case .update(let status):
+                await self.handle(status)
+            case .error(let message):
+                if self.conclude(.failure("The master refused the framework: \(message)", 1)) {
+                    await self.stop()
+                }
+            case .heartbeat:
+                self.console.detail("HEARTBEAT")
+            case .rescind(let id):
+                self.console.detail("Offer \(id.value) rescinded")
+            case .failure(let failure):
+                self.console.detail("FAILURE on agent \(failure.agentID.value)")
+            default:
+                self.console.detail("\(event.typeName) event")
+            }
+        }
+    }
+
+    private func subscribed(_ subscribed: SchedulerEvent.Subscribed) {
+        let first = self.state.withLock { state -> Bool in
+            defer {
+                state.frameworkID = subscribed.frameworkID
+                if state.subscribedAt == nil { state.subscribedAt = .now }
+            }
+            return state.frameworkID == nil
+        }
+        let info = subscribed.masterInfo
+        let address = info.hasAddress ? "\(info.address.hostname.isEmpty ? info.address.ip : info.address.hostname):\(info.address.port)"
+            : "\(info.hostname):\(info.port)"
+        let version = info.version.isEmpty ? "" : " (Mesos \(info.version))"
+        self.console.say("\(first ? "Subscribed" : "Re-subscribed") to master \(address)\(version) as framework \(subscribed.frameworkID.value)")
+        self.console.event("subscribed", [
+            "framework_id": .string(subscribed.frameworkID.value),
+            "master": .string(address),
+            "version": .string(info.version),
+            "resubscribed": .bool(!first),
+        ])
+        if first {
+            self.console.say("Waiting for an offer that fits \(self.plan.resourceText) (role \(self.plan.role))...")
+        }
+    }
+
+    private func handle(_ offers: [Offer]) async {
+        let (chosen, waiting) = self.state.withLock { state -> (Offer?, Bool) in
+            for offer in offers {
+                let summary = OfferMatcher.summary(offer)
+                if state.largestOffer == nil || summary.count > (state.largestOffer?.count ?? 0) { state.largestOffer = summary }
+            }
+            guard !state.launched, state.outcome == nil, state.interrupts == 0 else { return (nil, false) }
+            guard let offer = offers.first(where: { OfferMatcher.fits(self.plan.task.resources, in: $0, role: self.plan.role) }) else {
+                return (nil, true)
+            }
+            state.launched = true
+            return (offer, false)
+        }
+        for offer in offers where offer.id != chosen?.id {
+            self.console.detail("Declining offer \(offer.id.value) (\(OfferMatcher.summary(offer)))")
+            try? await self.scheduler.decline([offer.id], filters: .refuse(seconds: waiting ? 1 : 3600))
+        }
+        guard let offer = chosen else { return }
+        var task = self.plan.task
+        task.agentID = offer.agentID
+        self.console.say("Launching task \(task.taskID.value) on agent \(offer.agentID.value) (\(offer.hostname)): \(self.plan.commandText)")
+        do {
+            try await self.scheduler.accept(offer, operations: [.launch([task])], filters: .refuse(seconds: 3600))
+        } catch {
+            if self.conclude(.failure("Cannot launch the task: \(error.message)", 1)) {
+                await self.stop()
+            }
+            return
+        }
+        try? await self.scheduler.suppress()
+        self.console.event("launched", [
+            "task_id": .string(task.taskID.value),
+            "agent_id": .string(offer.agentID.value),
+            "hostname": .string(offer.hostname),
+            "offer_id": .string(offer.id.value),
+            "command": .string(self.plan.commandText),
+        ])
+    }
+
+    private func handle(_ status: TaskStatus) async {
+        guard status.taskID == self.plan.task.taskID else {
+            self.console.detail("Update for another task \(status.taskID.value): \(Console.wireName(status.state))")
+            return
+        }
+        let state = Console.wireName(status.state)
+        var line = "[\(Console.clock(status.timestamp))] \(state)"
+        if status.hasMessage, !status.message.isEmpty { line += ": \(status.message)" }
+        if self.console.verbose {
+            line += " (source \(Console.wireName(status.source, prefix: "SOURCE_"))"
+                + (status.hasReason ? ", reason \(Console.wireName(status.reason, prefix: "REASON_"))" : "") + ")"
+        }
+        if status.state.isTerminal { self.output.open() }
+        self.console.say(line)
+        if status.state == .taskRunning { self.output.open() }
+        var fields: [String: JSONValue] = [
+            "task_id": .string(status.taskID.value),
+            "state": .string(state),
+            "timestamp": .number(status.timestamp),
+            "source": .string(Console.wireName(status.source, prefix: "SOURCE_")),
+        ]
+        if status.hasMessage { fields["message"] = .string(status.message) }
+        if status.hasReason { fields["reason"] = .string(Console.wireName(status.reason, prefix: "REASON_")) }
+        if status.hasAgentID { fields["agent_id"] = .string(status.agentID.value) }
+        self.console.event("status", fields)
+        self.state.withLock { state in
+            state.lastStatus = status
+            if status.state == .taskRunning, state.runningAt == nil { state.runningAt = .now }
+        }
+        if status.state.isTerminal, self.conclude(.task(status)) {
+            await self.stop()
+        }
+    }
+
+    // MARK: - Watchers
+
+    private func watchLifecycle(_ lifecycle: AsyncStream<SchedulerLifecycleEvent>) async {
+        for await event in lifecycle {
+            switch event {
+            case .disconnected(let reason, let retryAfter):
+                let wasSubscribed = self.state.withLock { state -> Bool in
+                    state.lastFailure = reason
+                    return state.frameworkID != nil
+                }
+                if wasSubscribed {
+                    self.console.say("Lost the master (\(Console.oneLine(reason.message))); re-subscribing")
+                }
+                self.console.detail("Subscription attempt failed: \(reason); retrying in \(retryAfter)")
+            case .failed(let error):
+                self.state.withLock { $0.lastFailure = error }
+            case .subscribed, .resubscribed, .stopped:
+                break
+            }
+        }
+    }
+
+    private func watchClock() async {
+        while true {
+            do {
+                try await Task.sleep(for: .milliseconds(200))
+            } catch {
+                return
+            }
+            let now = ContinuousClock.now
+            let decision = self.state.withLock { state -> Decision in
+                guard state.outcome == nil else { return .none }
+                guard let subscribedAt = state.subscribedAt else {
+                    if now - state.startedAt >= self.plan.connectTimeout {
+                        let reason = state.lastFailure.map { ": \(Console.oneLine($0.message))" } ?? ""
+                        state.outcome = .failure(
+                            "Cannot subscribe to the master at \(self.masterName) within \(self.plan.connectTimeout)\(reason)", 1)
+                        return .stop
+                    }
+                    return .none
+                }
+                if let interruptedAt = state.interruptedAt, now - interruptedAt >= .seconds(20) {
+                    state.outcome = .interrupted
+                    return .stop
+                }
+                if !state.launched {
+                    if now - subscribedAt >= self.plan.offerTimeout {
+                        let largest = state.largestOffer.map { "; the largest offer was \($0)" } ?? "; no offers arrived"
+                        state.outcome = .failure(
+                            "No offer fitting \(self.plan.resourceText) (role \(self.plan.role)) within \(self.plan.offerTimeout)\(largest)", 1)
+                        return .stop
+                    }
+                    let elapsed = Int((now - subscribedAt).components.seconds)
+                    if elapsed >= state.lastProgress + 5 {
+                        state.lastProgress = elapsed - elapsed % 5
+                        return .progress(state.lastProgress)
+                    }
+                    return .none
+                }
+                if let killAfter = self.plan.killAfter, let runningAt = state.runningAt, !state.killSent,
+                    now - runningAt >= killAfter
+                {
+                    state.killSent = true
+                    return .kill("--kill-after \(killAfter) elapsed")
+                }
+                return .none
+            }
+            switch decision {
+            case .none:
+                break
+            case .progress(let seconds):
+                self.console.say("Still waiting for an offer that fits \(self.plan.resourceText) (\(seconds)s)")
+                self.console.event("waiting", ["elapsed_seconds": .number(Double(seconds)), "resources": .string(self.plan.resourceText)])
+            case .kill(let reason):
+                await self.killTask(reason)
+            case .stop:
+                await self.stop()
+            }
+        }
+    }
+
+    private func watchInterrupts(_ signals: AsyncStream<Int32>) async {
+        for await _ in signals {
+            let (count, decision) = self.state.withLock { state -> (Int, Decision) in
+                state.interrupts += 1
+                if state.interrupts == 1 {
+                    state.interruptedAt = .now
+                    let taskAlive = state.launched && state.lastStatus?.state.isTerminal != true
+                    if taskAlive, state.outcome == nil {
+                        state.killSent = true
+                        return (1, .kill("interrupted (press Ctrl-C again to stop waiting)"))
+                    }
+                }
+                if state.outcome == nil { state.outcome = .interrupted }
+                return (state.interrupts, .stop)
+            }
+            if count >= 3 {
+                self.console.error("Interrupted three times; exiting without waiting", exitCode: 130)
+                Foundation.exit(130)
+            }
+            switch decision {
+            case .kill(let reason): await self.killTask(reason)
+            default: await self.stop()
+            }
+        }
+    }
+
+    // MARK: - Actions
+
+    private func killTask(_ reason: String) async {
+        self.console.say("Killing task \(self.plan.task.taskID.value): \(reason)")
+        self.console.event("kill", ["task_id": .string(self.plan.task.taskID.value), "reason": .string(reason)])
+        do {
+            try await self.scheduler.kill(self.plan.task.taskID)
+        } catch {
+            self.console.detail("KILL failed: \(error)")
+        }
+    }
+
+    /// Records the outcome unless one was recorded already; returns whether this one counts.
+    @discardableResult
+    private func conclude(_ outcome: Outcome) -> Bool {
+        self.state.withLock { state in
+            guard state.outcome == nil else { return false }
+            state.outcome = outcome
+            return true
+        }
+    }
+
+    /// Tears the framework down (killing whatever it still runs), or stops trying to subscribe.
+    private func stop() async {
+        if self.scheduler.status.isSubscribed {
+            do {
+                try await self.scheduler.teardown()
+                return
+            } catch {
+                self.console.detail("TEARDOWN failed: \(error)")
+            }
+        }
+        self.scheduler.disconnect()
+    }
+
+    /// Prints the result and returns the exit status.
+    private func report() -> Int32 {
+        let (outcome, interrupted) = self.state.withLock { ($0.outcome, $0.interrupts > 0) }
+        let taskID = self.plan.task.taskID.value
+        switch outcome {
+        case .task(let status):
+            var code = Self.exitStatus(for: status)
+            if interrupted, code != 0 { code = 130 }
+            let state = Console.wireName(status.state)
+            let detail = status.message.isEmpty ? "" : ": \(status.message)"
+            switch status.state {
+            case .taskFinished: self.console.say("Task \(taskID) finished\(detail)")
+            case .taskFailed: self.console.say("Task \(taskID) failed\(detail)")
+            case .taskKilled: self.console.say("Task \(taskID) was killed\(detail)")
+            default: self.console.say("Task \(taskID) ended \(state)\(detail)")
+            }
+            self.console.event("result", [
+                "task_id": .string(taskID),
+                "state": .string(state),
+                "message": .string(status.message),
+                "exit_code": .number(Double(code)),
+            ])
+            return code
+        case .failure(let message, let code):
+            self.console.error(message, exitCode: code)
+            return code
+        case .interrupted:
+            self.console.error("Interrupted", exitCode: 130)
+            return 130
+        case nil:
+            self.console.error("The connection to \(self.masterName) ended before the task finished", exitCode: 1)
+            return 1
+        }
+    }
+
+    /// 0 for TASK_FINISHED, the command's exit status for "Command exited with status N", else 1.
+    static func exitStatus(for status: TaskStatus) -> Int32 {
+        if status.state == .taskFinished { return 0 }
+        if let range = status.message.range(of: "exited with status ") {
+            let digits = status.message[range.upperBound...].prefix { $0.isNumber }
+            if let code = Int32(digits), (1...255).contains(code) { return code }
+        }
+        return 1
+    }
+
+    private func describe(_ error: any Error) -> String {
+        guard let error = error as? MesosError else { return "\(error)" }
+        let message = Console.oneLine(error.message)
+        switch error.code {
+        case .unauthenticated, .authenticationFailed:
+            return "The master at \(self.masterName) refused the credentials: \(message)"
+        case .forbidden:
+            return "The master at \(self.masterName) refused the framework: \(message)"
+        case .transportFailure, .timeout, .noLeader:
+            return "Cannot reach the master at \(self.masterName): \(message)"
+        default:
+            return message
+        }
+    }
+}

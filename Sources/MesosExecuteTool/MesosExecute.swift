@@ -1,0 +1,201 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MesosCore
+import MesosLocalCluster
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `mesos-execute`: runs one command as a Mesos task and exits with its outcome, like Mesos's own tool. With no
+/// `--master` it runs the task on an embedded local cluster.
+@main
+struct MesosExecute: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesos-execute",
+        abstract: "Run one command as a Mesos task and wait for it to end.",
+        discussion: """
+            Without --master (or with --master local) the task runs on an embedded local cluster: a master and \
+            agents inside this process that run the command on this machine. Exit status: 0 when the task ends \
+            TASK_FINISHED; the command's exit status when it failed with one; 1 for any other end or error; 130 \
+            when interrupted; 64 for bad arguments.
+
+            Examples:
+              mesos-execute --command 'echo hello'
+              mesos-execute --master http://127.0.0.1:5050 --command 'exit 3'
+              mesos-execute --kill-after 1s --command 'sleep 60'
+              mesos-execute --json --env GREETING=hi -- /bin/sh -c 'echo $GREETING'
+            """
+    )
+
+    @Option(help: ArgumentHelp(
+        "The master: http(s)://host:port[,host:port...], zk://host:port[,...]/path, file:///path, or 'local'.",
+        valueName: "url"))
+    var master: String?
+
+    @Option(help: "The task's name (its id is the name plus a random suffix).")
+    var name: String = "mesos-execute"
+
+    @Option(help: "The command to run.")
+    var command: String?
+
+    @Flag(inversion: .prefixedNo, help: "Run --command with /bin/sh -c (default); with --no-shell it is split on spaces into argv.")
+    var shell: Bool = true
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command as argv, after '--' (runs without a shell).", valueName: "argv"))
+    var argv: [String] = []
+
+    @Option(help: "The task's resources.")
+    var resources: String = "cpus:0.1;mem:32"
+
+    @Option(help: "The framework's role; the task's resources are allocated to it.")
+    var role: String = "*"
+
+    @Option(name: .customLong("env"), help: ArgumentHelp(
+        "An environment variable for the task, NAME=VALUE (repeatable), or a JSON object of them.", valueName: "NAME=VALUE"))
+    var environment: [String] = []
+
+    @Option(help: "The principal to authenticate as (HTTP Basic).")
+    var principal: String?
+
+    @Option(help: "The secret for --principal.")
+    var secret: String?
+
+    @Option(name: .customLong("content-type"), help: "The encoding of calls and events: json or protobuf.")
+    var contentType: String = "protobuf"
+
+    @Option(help: "The HTTP transport for a remote master: curl or urlsession.")
+    var transport: String = "curl"
+
+    @Flag(help: "Ask agents to checkpoint the framework's tasks.")
+    var checkpoint = false
+
+    @Option(name: .customLong("failover-timeout"), help: "How long the master keeps the framework after a lost connection.")
+    var failoverTimeout: DurationArgument = DurationArgument(argument: "0s")!
+
+    @Option(name: .customLong("kill-after"), help: "Kill the task this long after it started running (e.g. 1s, 2m).")
+    var killAfter: DurationArgument?
+
+    @Option(name: .customLong("framework-name"), help: "The framework's name.")
+    var frameworkName: String = "mesos-execute"
+
+    @Option(name: .customLong("docker-image"), help: "Run the task in this Docker image (DOCKER ContainerInfo).")
+    var dockerImage: String?
+
+    @Option(name: .customLong("offer-timeout"), help: "Give up when no fitting offer came within this long.")
+    var offerTimeout: DurationArgument = DurationArgument(argument: "60s")!
+
+    @Option(name: .customLong("connect-timeout"), help: "Give up when the master could not be subscribed to within this long.")
+    var connectTimeout: DurationArgument = DurationArgument(argument: "10s")!
+
+    @Option(help: "Agents of the embedded local cluster.")
+    var agents: Int = 1
+
+    @Option(name: .customLong("agent-resources"), help: "What each local agent offers (default: this machine's cores, memory, disk).")
+    var agentResources: String?
+
+    @Flag(help: "Print one JSON object per event on standard output.")
+    var json = false
+
+    @Flag(help: "Log what the library and the master do, on standard error.")
+    var verbose = false
+
+    /// Checks the options together. Run after parsing (not as `validate()`), so that an unknown option is reported
+    /// before a missing one.
+    func check() throws {
+        if self.command != nil, !self.argv.isEmpty {
+            throw ValidationError("Give the command either with --command or after '--', not both")
+        }
+        if self.command == nil, self.argv.isEmpty, self.dockerImage == nil {
+            throw ValidationError("Missing --command (or a command after '--')")
+        }
+        if let command = self.command, command.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--command is empty")
+        }
+        do {
+            _ = try ResourceText.parse(self.resources)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        if let agentResources = self.agentResources {
+            do {
+                _ = try LocalCluster.AgentResources(parsing: agentResources)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        _ = try EnvironmentArgument.parse(self.environment)
+        guard MesosContentType(name: self.contentType) != nil else {
+            throw ValidationError("--content-type must be json or protobuf, not '\(self.contentType)'")
+        }
+        guard ["curl", "urlsession"].contains(self.transport.lowercased()) else {
+            throw ValidationError("--transport must be curl or urlsession, not '\(self.transport)'")
+        }
+        if self.secret != nil, self.principal == nil {
+            throw ValidationError("--secret needs --principal")
+        }
+        if let principal = self.principal, principal.isEmpty || principal.contains(":") {
+            throw ValidationError("--principal must be non-empty and contain no ':'")
+        }
+        if self.agents < 1 || self.agents > 64 {
+            throw ValidationError("--agents must be between 1 and 64")
+        }
+        if self.role != "*", self.role.isEmpty || self.role.hasPrefix("/") || self.role.hasSuffix("/") || self.role.contains(" ") {
+            throw ValidationError("--role '\(self.role)' is not a valid role name")
+        }
+        if self.name.isEmpty || self.name.contains("/") {
+            throw ValidationError("--name must be non-empty and contain no '/'")
+        }
+    }
+
+    /// Parses the command line itself so that any mistake is reported in one line (no usage dump).
+    static func main() async {
+        let command: MesosExecute
+        do {
+            command = try Self.parse()
+        } catch {
+            if Self.exitCode(for: error) == .success {
+                Self.exit(withError: error)
+            }
+            let message = Console.oneLine(Self.message(for: error))
+            FileHandle.standardError.write(Data("mesos-execute: error: \(message) (see mesos-execute --help)\n".utf8))
+            Foundation.exit(Self.exitCode(for: error).rawValue)
+        }
+        let status = await command.execute()
+        Foundation.exit(status)
+    }
+
+    mutating func run() async throws {
+        let status = await self.execute()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs the task; returns the exit status.
+    func execute() async -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let verbose = self.verbose
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .critical
+            return handler
+        }
+        let console = Console(json: self.json, verbose: self.verbose)
+        let plan: ExecutePlan
+        do {
+            try self.check()
+            plan = try ExecutePlan(self)
+        } catch let error as MesosError {
+            console.error(error.message, exitCode: 64)
+            return 64
+        } catch {
+            console.error("\(error) (see mesos-execute --help)", exitCode: 64)
+            return 64
+        }
+        return await ExecuteRun.run(plan, console: console)
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import MesosCore
+
+/// ACCEPT, DECLINE, REVIVE, SUPPRESS, KILL, ACKNOWLEDGE and RECONCILE.
+extension LocalMaster {
+    /// Mesos's default `refuse_seconds`, and its cap (365 days).
+    static let defaultRefuseSeconds = 5.0
+    static let maximumRefuseSeconds = 365.0 * 24 * 3600
+
+    func accept(_ accept: SchedulerCall.Accept, key: String, state: inout State) {
+        guard var framework = state.frameworks[key] else { return }
+        var problem: String?
+        var seen = Set<String>()
+        var agentIndex: Int?
+        var role: String?
+        for id in accept.offerIds {
+            guard seen.insert(id.value).inserted else {
+                problem = "Duplicate offer \(id.value) in ACCEPT"
+                break
+            }
+            guard let offer = state.offers[id.value] else {
+                problem = "Offer \(id.value) is no longer valid"
+                break
+            }
+            guard offer.frameworkKey == key else {
+                problem = "Offer \(id.value) is not for this framework"
+                break
+            }
+            if let agentIndex, agentIndex != offer.agentIndex {
+                problem = "Aggregated offers must belong to the same agent"
+                break
+            }
+            if let role, role != offer.role {
+                problem = "Aggregated offers must be allocated to the same role"
+                break
+            }
+            agentIndex = offer.agentIndex
+            role = offer.role
+        }
+
+        guard problem == nil, let agentIndex, let role else {
+            let message = problem ?? "No offers given"
+            for id in accept.offerIds where state.offers[id.value]?.frameworkKey == key {
+                self.dropOffer(id.value, state: &state)
+            }
+            let lostState: TaskState = framework.has(.partitionAware) ? .taskDropped : .taskLost
+            for operation in accept.operations {
+                for task in operation.launch.taskInfos + operation.launchGroup.taskGroup.tasks {
+                    framework.connection?.send(.update(self.masterStatus(
+                        task.taskID, agentID: task.agentID, state: lostState,
+                        message: "Task launched with invalid offers: \(message)", reason: .invalidOffers)))
+                }
+            }
+            state.frameworks[key] = framework
+            self.allocate(state: &state)
+            return
+        }
+
+        var available = ResourceBag()
+        for id in accept.offerIds {
+            if let offer = self.dropOffer(id.value, state: &state) {
+                available.add(offer.resources)
+            }
+        }
+        let agent = state.agents[agentIndex]
+        var launched: [String] = []
+        for operation in accept.operations {
+            switch operation.type {
+            case .launch:
+                for task in operation.launch.taskInfos {
+                    if let error = self.taskProblem(task, framework: framework, agent: agent, role: role, available: available) {
+                        self.logger.info("Task refused", metadata: ["mesos.task_id": "\(task.taskID.value)", "mesos.error": "\(error)"])
+                        framework.connection?.send(.update(self.masterStatus(
+                            task.taskID, agentID: task.agentID, state: .taskError, message: error, reason: .taskInvalid)))
+                        continue
+                    }
+                    let resources = ResourceBag(task.resources)
+                    available.subtract(resources)
+                    state.agents[agentIndex].used.add(resources)
+                    let sandbox = URL(fileURLWithPath: self.workDirectory)
+                        .appendingPathComponent("agents/\(agent.id.value)/frameworks/\(key)/executors/\(task.taskID.value)/runs/\(UUID().uuidString.lowercased())")
+                        .path
+                    framework.tasks[task.taskID.value] = TaskRecord(
+                        info: task, agentIndex: agentIndex, resources: resources, process: TaskProcess(), sandbox: sandbox)
+                    framework.taskOrder.append(task.taskID.value)
+                    launched.append(task.taskID.value)
+                }
+            case .launchGroup:
+                for task in operation.launchGroup.taskGroup.tasks {
+                    framework.connection?.send(.update(self.masterStatus(
+                        task.taskID, agentID: task.agentID, state: .taskError,
+                        message: "Task groups (LAUNCH_GROUP) are not supported by the local cluster", reason: .taskGroupInvalid)))
+                }
+            default:
+                self.logger.warning("Offer operation not supported by the local cluster; ignored", metadata: ["mesos.operation": "\(operation.type)"])
+                if operation.hasID {
+                    var status = OperationStatus()
+                    status.operationID = operation.id
+                    status.state = .operationError
+                    status.message = "\(operation.type) is not supported by the local cluster"
+                    status.agentID = agent.id
+                    framework.connection?.send(.updateOperationStatus(status))
+                }
+            }
+        }
+        if !available.isEmpty {
+            self.addFilter(to: &framework, agentIndex: agentIndex, role: role, resources: available,
+                           filters: accept.hasFilters ? accept.filters : nil)
+        }
+        state.frameworks[key] = framework
+        for taskID in launched {
+            self.agentQueue.async { [self] in
+                self.runTask(frameworkKey: key, taskID: taskID)
+            }
+        }
+        self.allocate(state: &state)
+    }
+
+    /// Why the master refuses a task (TASK_ERROR), or `nil`.
+    private func taskProblem(
+        _ task: TaskInfo,
+        framework: FrameworkRecord,
+        agent: AgentRecord,
+        role: String,
+        available: ResourceBag
+    ) -> String? {
+        let id = task.taskID.value
+        if let existing = framework.tasks[id], !existing.state.isTerminal || !existing.pending.isEmpty {
+            return "Task has duplicate ID: \(id)"
+        }
+        if task.agentID != agent.id {
+            return "Task uses agent \(task.agentID.value), but the offers are for agent \(agent.id.value)"
+        }
+        if task.hasExecutor {
+            return "Custom executors are not supported by the local cluster; give the task a CommandInfo"
+        }
+        if !task.command.hasValue || task.command.value.isEmpty {
+            return "'CommandInfo.value' must be set"
+        }
+        if task.hasContainer, task.container.type == .docker, !task.container.hasDocker {
+            return "DockerInfo 'docker' is not set for DOCKER typed ContainerInfo"
+        }
+        if task.resources.isEmpty {
+            return "Task uses no resources"
+        }
+        let multiRole = framework.has(.multiRole)
+        for resource in task.resources {
+            if !resource.reservations.isEmpty || (resource.hasRole && resource.role != "*") || resource.hasReservation {
+                return "Task uses reserved resources (\(resource.name)); the local cluster offers unreserved resources only"
+            }
+            if resource.type == .scalar, !resource.scalar.value.isFinite || resource.scalar.value < 0 {
+                return "Task uses an invalid amount of \(resource.name): \(resource.scalar.value)"
+            }
+            if multiRole {
+                guard resource.hasAllocationInfo, resource.allocationInfo.hasRole else {
+                    return "Resource \(resource.name) has no allocation_info.role; a MULTI_ROLE framework must set it to the offer's role ('\(role)')"
+                }
+                if resource.allocationInfo.role != role {
+                    return "Resource \(resource.name) is allocated to role '\(resource.allocationInfo.role)', but the offer is for role '\(role)'"
+                }
+            } else if resource.hasAllocationInfo, resource.allocationInfo.role != role {
+                return "Resource \(resource.name) is allocated to role '\(resource.allocationInfo.role)', but the offer is for role '\(role)'"
+            }
+        }
+        let wanted = ResourceBag(task.resources)
+        if !available.contains(wanted) {
+            return "Task uses more resources \(wanted.summary) than available \(available.summary) (\(available.shortfall(of: wanted)))"
+        }
+        return nil
+    }
+
+    /// Refuses `resources` on an agent for `filters.refuse_seconds` (default 5 s; 0 refuses nothing).
+    private func addFilter(to framework: inout FrameworkRecord, agentIndex: Int, role: String, resources: ResourceBag, filters: Filters?) {
+        var seconds = filters?.refuseSeconds ?? Self.defaultRefuseSeconds
+        if !seconds.isFinite || seconds < 0 { seconds = Self.defaultRefuseSeconds }
+        seconds = min(seconds, Self.maximumRefuseSeconds)
+        guard seconds > 0 else { return }
+        framework.filters.append(OfferFilter(
+            agentIndex: agentIndex, role: role, resources: resources,
+            expires: .now + .milliseconds(Int64(seconds * 1000))))
+    }
+
+    func decline(_ offerIDs: [OfferID], filters: Filters?, key: String, state: inout State) {
+        guard var framework = state.frameworks[key] else { return }
+        for id in offerIDs {
+            guard state.offers[id.value]?.frameworkKey == key, let offer = self.dropOffer(id.value, state: &state) else { continue }
+            self.addFilter(to: &framework, agentIndex: offer.agentIndex, role: offer.role, resources: offer.resources, filters: filters)
+        }
+        state.frameworks[key] = framework
+        self.allocate(state: &state)
+    }
+
+    func revive(roles: [String], key: String, state: inout State) {
+        guard var framework = state.frameworks[key] else { return }
+        let roles = Set(roles.isEmpty ? framework.roles : roles)
+        framework.suppressedRoles.subtract(roles)
+        framework.filters.removeAll { roles.contains($0.role) }
+        state.frameworks[key] = framework
+        self.allocate(state: &state)
+    }
+
+    func suppress(roles: [String], key: String, state: inout State) {
+        guard var framework = state.frameworks[key] else { return }
+        framework.suppressedRoles.formUnion(roles.isEmpty ? framework.roles : roles)
+        state.frameworks[key] = framework
+    }
+
+    func kill(_ kill: SchedulerCall.Kill, key: String, state: inout State) {
+        guard let framework = state.frameworks[key] else { return }
+        let taskID = kill.taskID.value
+        guard let task = framework.tasks[taskID] else {
+            // Mesos answers a KILL of an unknown task with a reconciliation answer.
+            framework.connection?.send(.update(self.unknownTaskStatus(
+                kill.taskID, agentID: kill.hasAgentID ? kill.agentID : nil, framework: framework, state: state)))
+            return
+        }
+        guard !task.state.isTerminal else { return }
+        if framework.has(.taskKillingState), !task.killingSent, task.state == .taskStarting || task.state == .taskRunning {
+            state.frameworks[key]?.tasks[taskID]?.killingSent = true
+            self.apply(
+                self.agentStatus(task, framework: framework, agents: state.agents, state: .taskKilling, message: "Killing the task", source: .executor),
+                frameworkKey: key, taskID: taskID, state: &state)
+        }
+        task.process.terminate(grace: self.gracePeriod(for: task.info, override: kill.hasKillPolicy ? kill.killPolicy : nil))
+    }
+
+    func acknowledge(_ acknowledge: SchedulerCall.Acknowledge, key: String, state: inout State) {
+        let taskID = acknowledge.taskID.value
+        guard var framework = state.frameworks[key], var task = framework.tasks[taskID],
+            let head = task.pending.first, head.uuid == acknowledge.uuid
+        else {
+            return
+        }
+        task.pending.removeFirst()
+        task.lastSent = nil
+        framework.tasks[taskID] = task
+        state.frameworks[key] = framework
+        if task.pending.isEmpty {
+            if task.state.isTerminal {
+                self.complete(taskID, frameworkKey: key, state: &state)
+            }
+        } else {
+            self.forwardPendingUpdates(frameworkKey: key, state: &state)
+        }
+    }
+
+    func reconcile(_ tasks: [SchedulerCall.Reconcile.Task], key: String, state: inout State) {
+        guard let framework = state.frameworks[key], let connection = framework.connection else { return }
+        if tasks.isEmpty {
+            for taskID in framework.taskOrder {
+                guard let task = framework.tasks[taskID] else { continue }
+                connection.send(.update(self.reconciliationStatus(task, framework: framework, agents: state.agents)))
+            }
+            return
+        }
+        for entry in tasks {
+            if let task = framework.tasks[entry.taskID.value] {
+                connection.send(.update(self.reconciliationStatus(task, framework: framework, agents: state.agents)))
+            } else {
+                connection.send(.update(self.unknownTaskStatus(
+                    entry.taskID, agentID: entry.hasAgentID ? entry.agentID : nil, framework: framework, state: state)))
+            }
+        }
+    }
+
+    // MARK: - Statuses made by the master
+
+    /// An update the master makes up itself: source MASTER, no uuid (never acknowledged, never re-sent).
+    func masterStatus(_ taskID: TaskID, agentID: AgentID?, state: TaskState, message: String, reason: TaskStatus.Reason) -> TaskStatus {
+        var status = TaskStatus()
+        status.taskID = taskID
+        status.state = state
+        status.message = message
+        status.source = .master
+        status.reason = reason
+        if let agentID, !agentID.value.isEmpty { status.agentID = agentID }
+        status.timestamp = Self.now()
+        return status
+    }
+
+    /// The latest state of a known task, as a reconciliation answer.
+    func reconciliationStatus(_ task: TaskRecord, framework: FrameworkRecord, agents: [AgentRecord]) -> TaskStatus {
+        var status = task.latest ?? self.masterStatus(
+            task.info.taskID, agentID: agents[task.agentIndex].id, state: task.state, message: "", reason: .reconciliation)
+        status.clearUuid()
+        status.source = .master
+        status.reason = .reconciliation
+        status.message = "Reconciliation: Latest task state"
+        status.timestamp = Self.now()
+        return status
+    }
+
+    /// The answer for a task the master does not know.
+    func unknownTaskStatus(_ taskID: TaskID, agentID: AgentID?, framework: FrameworkRecord, state: State) -> TaskStatus {
+        let partitionAware = framework.has(.partitionAware)
+        if let agentID, state.agents.contains(where: { $0.id == agentID }) {
+            return self.masterStatus(taskID, agentID: agentID, state: partitionAware ? .taskGone : .taskLost,
+                                     message: "Reconciliation: Task is unknown to the agent", reason: .reconciliation)
+        }
+        return self.masterStatus(taskID, agentID: agentID, state: partitionAware ? .taskUnknown : .taskLost,
+                                 message: "Reconciliation: Task is unknown", reason: .reconciliation)
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import MesosCore
+
+/// SUBSCRIBE, lost connections, failover timeouts and framework removal.
+extension LocalMaster {
+    func subscribe(_ call: SchedulerCall, request: MesosHTTPRequest, principal: String?) -> Reply {
+        guard let contentType = Self.negotiate(accept: request.headers["Accept"]) else {
+            return .text(406, "Expecting 'Accept' to allow application/json or application/x-protobuf")
+        }
+        guard request.headers["Mesos-Stream-Id"] == nil else {
+            return .text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+        }
+        var info = call.subscribe.frameworkInfo
+        if let principal, info.principal != principal {
+            return .text(
+                400,
+                "Authenticated principal '\(principal)' does not match principal '\(info.principal)' set in `FrameworkInfo`"
+            )
+        }
+        let codec = MesosCodec(contentType)
+        let streamID = UUID().uuidString.lowercased()
+        let headers: MesosHTTPHeaders = ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID]
+        let (stream, continuation) = AsyncStream<ArraySlice<UInt8>>.makeStream()
+        let connection = Connection(streamID: streamID, codec: codec, continuation: continuation, lastHeartbeat: .now)
+
+        return self.state.withLock { state -> Reply in
+            let key: String
+            if call.hasFrameworkID, !call.frameworkID.value.isEmpty {
+                key = call.frameworkID.value
+            } else {
+                key = "\(self.masterInfo.id)-\(String(format: "%04d", state.nextFrameworkNumber))"
+                state.nextFrameworkNumber += 1
+            }
+            let lifetime = ConnectionLifetime { [weak self] in
+                self?.connectionClosed(frameworkKey: key, streamID: streamID)
+            }
+            let body = SubscriptionBody(stream: stream, lifetime: lifetime)
+            continuation.onTermination = { [weak self] termination in
+                if case .cancelled = termination {
+                    self?.connectionClosed(frameworkKey: key, streamID: streamID)
+                }
+            }
+
+            if let existing = state.frameworks[key], existing.isRemoved {
+                // The master answers 200 and refuses inside the stream, then closes it.
+                connection.send(.error(message: "Framework has been removed"))
+                connection.close()
+                return .stream(headers, body)
+            }
+            if let problem = Self.subscriptionProblem(info) {
+                connection.send(.error(message: problem))
+                connection.close()
+                return .stream(headers, body)
+            }
+
+            info.id = FrameworkID(key)
+            if var framework = state.frameworks[key] {
+                if let old = framework.connection {
+                    old.send(.error(message: "Framework failed over"))
+                    old.close()
+                }
+                framework.info = info
+                framework.connection = connection
+                framework.disconnectedAt = nil
+                framework.suppressedRoles = Set(call.subscribe.suppressedRoles)
+                for taskID in framework.taskOrder {
+                    framework.tasks[taskID]?.lastSent = nil
+                }
+                state.frameworks[key] = framework
+                self.logger.info("Framework re-subscribed", metadata: ["mesos.framework_id": "\(key)"])
+            } else {
+                var framework = FrameworkRecord(id: FrameworkID(key), info: info)
+                framework.connection = connection
+                framework.suppressedRoles = Set(call.subscribe.suppressedRoles)
+                state.frameworks[key] = framework
+                state.frameworkOrder.append(key)
+                self.logger.info("Framework subscribed", metadata: ["mesos.framework_id": "\(key)", "mesos.framework": "\(info.name)"])
+            }
+
+            var subscribed = SchedulerEvent.Subscribed()
+            subscribed.frameworkID = FrameworkID(key)
+            subscribed.heartbeatIntervalSeconds = self.configuration.heartbeatInterval.seconds
+            subscribed.masterInfo = self.masterInfo
+            connection.send(.subscribed(subscribed))
+            connection.send(.heartbeat)
+            // Updates that waited for the framework go out again, oldest first.
+            self.forwardPendingUpdates(frameworkKey: key, state: &state)
+            self.allocate(state: &state)
+            return .stream(headers, body)
+        }
+    }
+
+    /// Why the master refuses a subscription inside the stream (an ERROR event), or `nil`.
+    private static func subscriptionProblem(_ info: FrameworkInfo) -> String? {
+        let multiRole = info.capabilities.contains { $0.type == .multiRole }
+        if multiRole, info.roles.isEmpty {
+            return "Framework with MULTI_ROLE capability must have at least one role"
+        }
+        if !multiRole, info.hasRole, info.role.isEmpty {
+            return "The framework's role must not be empty"
+        }
+        if info.hasFailoverTimeout, !info.failoverTimeout.isFinite || info.failoverTimeout < 0 {
+            return "Invalid failover_timeout: \(info.failoverTimeout)"
+        }
+        return nil
+    }
+
+    /// The client went away. The framework's offers are withdrawn; it is removed after its failover timeout.
+    func connectionClosed(frameworkKey key: String, streamID: String) {
+        self.state.withLock { state in
+            guard var framework = state.frameworks[key], framework.connection?.streamID == streamID else { return }
+            framework.connection?.close()
+            framework.connection = nil
+            framework.disconnectedAt = .now
+            state.frameworks[key] = framework
+            self.removeOffers(of: key, state: &state)
+            self.logger.info("Framework disconnected", metadata: ["mesos.framework_id": "\(key)"])
+            if framework.failoverTimeout <= .zero {
+                self.removeFramework(key, reason: "its connection closed and its failover timeout is 0", state: &state)
+            } else {
+                self.allocate(state: &state)
+            }
+        }
+    }
+
+    /// Removes a framework for good: kills its tasks, withdraws its offers, closes its stream.
+    func removeFramework(_ key: String, reason: String, state: inout State) {
+        guard var framework = state.frameworks[key], !framework.isRemoved else { return }
+        self.logger.info("Removing framework", metadata: ["mesos.framework_id": "\(key)", "mesos.reason": "\(reason)"])
+        framework.isRemoved = true
+        framework.connection?.close()
+        framework.connection = nil
+        for taskID in framework.taskOrder {
+            guard let task = framework.tasks[taskID] else { continue }
+            framework.tasks[taskID]?.pending = []
+            if !task.state.isTerminal {
+                task.process.terminate(grace: self.gracePeriod(for: task.info, override: nil))
+            }
+        }
+        state.frameworks[key] = framework
+        self.removeOffers(of: key, state: &state)
+        self.allocate(state: &state)
+    }
+
+    /// Drops every outstanding offer of a framework, returning the resources to their agents.
+    func removeOffers(of key: String, state: inout State) {
+        for offerID in state.offerOrder {
+            guard let offer = state.offers[offerID], offer.frameworkKey == key else { continue }
+            self.dropOffer(offerID, state: &state)
+        }
+    }
+
+    /// Removes one offer and returns its resources to the agent.
+    @discardableResult
+    func dropOffer(_ offerID: String, state: inout State) -> OfferRecord? {
+        guard let offer = state.offers.removeValue(forKey: offerID) else { return nil }
+        state.offerOrder.removeAll { $0 == offerID }
+        state.agents[offer.agentIndex].offered.subtract(offer.resources)
+        return offer
+    }
+
+    /// The grace period between SIGTERM and SIGKILL for a task.
+    func gracePeriod(for task: TaskInfo, override: KillPolicy?) -> Duration {
+        if let override, override.hasGracePeriod {
+            return max(.zero, Duration(override.gracePeriod))
+        }
+        if task.hasKillPolicy, task.killPolicy.hasGracePeriod {
+            return max(.zero, Duration(task.killPolicy.gracePeriod))
+        }
+        return self.configuration.defaultKillGracePeriod
+    }
+
+    /// Chooses the SUBSCRIBE response encoding from `Accept` as the master does: JSON first, then protobuf; the
+    /// most specific matching media range decides and `q=0` refuses; no header accepts everything.
+    static func negotiate(accept: String?) -> MesosContentType? {
+        guard let accept, !accept.allSatisfy({ $0 == " " || $0 == "\t" }) else {
+            return .json
+        }
+        var ranges: [(type: String, subtype: String, quality: Double)] = []
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
+            guard let media = parts.first else { continue }
+            let pieces = media.split(separator: "/", maxSplits: 1)
+            guard pieces.count == 2 else { continue }
+            var quality = 1.0
+            for parameter in parts.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1)
+                if pair.count == 2, pair[0].trimmingWhitespace() == "q", let value = Double(pair[1].trimmingWhitespace()) {
+                    quality = value
+                }
+            }
+            ranges.append((String(pieces[0]), String(pieces[1]), quality))
+        }
+        func accepts(_ subtype: String) -> Bool {
+            let exact = ranges.filter { $0.type == "application" && $0.subtype == subtype }
+            let partial = ranges.filter { $0.type == "application" && $0.subtype == "*" }
+            let any = ranges.filter { $0.type == "*" && $0.subtype == "*" }
+            guard let best = [exact, partial, any].first(where: { !$0.isEmpty }) else { return false }
+            return best.contains { $0.quality > 0 }
+        }
+        if accepts("json") { return .json }
+        if accepts("x-protobuf") { return .protobuf }
+        return nil
+    }
+}

@@ -1,0 +1,402 @@
+import Dispatch
+import Foundation
+import Logging
+import MesosCore
+import Synchronization
+
+/// The local cluster's master and agents: one lock-protected state, driven by scheduler calls, by the agents'
+/// processes and by a timer. Nothing here waits on the Swift concurrency pool: calls are answered at once,
+/// processes are watched by threads, and time-based work runs on a dispatch timer.
+final class LocalMaster: Sendable {
+    let configuration: LocalCluster.Configuration
+    let logger: Logger
+    let masterInfo: MasterInfo
+    let location: MasterLocation
+    let workDirectory: String
+    let ownsWorkDirectory: Bool
+    let state: Mutex<State>
+    let agentQueue = DispatchQueue(label: "mesos.local-cluster.agent")
+    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+
+    /// The most tasks a framework keeps in its completed list.
+    static let completedTaskLimit = 200
+    /// The most bytes of each output stream kept per task.
+    static let outputTailLimit = 64 * 1024
+
+    struct State: Sendable {
+        var isShutDown = false
+        var agents: [AgentRecord]
+        var frameworks: [String: FrameworkRecord] = [:]
+        var frameworkOrder: [String] = []
+        var offers: [String: OfferRecord] = [:]
+        var offerOrder: [String] = []
+        var nextFrameworkNumber = 0
+        var nextOfferNumber = 0
+        var allocationRound = 0
+    }
+
+    struct AgentRecord: Sendable {
+        var id: AgentID
+        var index: Int
+        var hostname: String
+        var total: ResourceBag
+        var used = ResourceBag()
+        var offered = ResourceBag()
+
+        var free: ResourceBag { self.total.subtracting(self.used).subtracting(self.offered) }
+
+        var info: AgentInfo {
+            var info = AgentInfo()
+            info.id = self.id
+            info.hostname = self.hostname
+            info.port = Int32(5051 + self.index)
+            info.resources = self.total.resources(role: "*", allocationRole: nil)
+            return info
+        }
+    }
+
+    struct OfferRecord: Sendable {
+        var offer: Offer
+        var frameworkKey: String
+        var agentIndex: Int
+        var resources: ResourceBag
+        var role: String
+    }
+
+    struct OfferFilter: Sendable {
+        var agentIndex: Int
+        var role: String
+        var resources: ResourceBag
+        var expires: ContinuousClock.Instant
+    }
+
+    struct TaskRecord: Sendable {
+        var info: TaskInfo
+        var agentIndex: Int
+        var resources: ResourceBag
+        var state: TaskState = .taskStaging
+        var latest: TaskStatus?
+        /// Updates waiting for acknowledgement; the first is the one sent.
+        var pending: [TaskStatus] = []
+        var lastSent: ContinuousClock.Instant?
+        var process: TaskProcess
+        var sandbox: String
+        var resourcesReleased = false
+        var killingSent = false
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+    }
+
+    struct FrameworkRecord: Sendable {
+        var id: FrameworkID
+        var info: FrameworkInfo
+        var connection: Connection?
+        var disconnectedAt: ContinuousClock.Instant?
+        var isRemoved = false
+        var suppressedRoles: Set<String> = []
+        var filters: [OfferFilter] = []
+        var tasks: [String: TaskRecord] = [:]
+        var taskOrder: [String] = []
+        var completed: [TaskRecord] = []
+
+        func has(_ capability: FrameworkInfo.Capability.TypeEnum) -> Bool {
+            self.info.capabilities.contains { $0.type == capability }
+        }
+
+        /// The roles the framework subscribed with: `roles` for MULTI_ROLE frameworks, else `role`.
+        var roles: [String] {
+            self.has(.multiRole) ? self.info.roles : [self.info.role]
+        }
+
+        var failoverTimeout: Duration {
+            let seconds = self.info.failoverTimeout
+            guard seconds.isFinite, seconds > 0 else { return .zero }
+            return .milliseconds(Int64(min(seconds, 1e9) * 1000))
+        }
+    }
+
+    init(configuration: LocalCluster.Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        let masterID = UUID().uuidString.lowercased()
+        var info = MasterInfo()
+        info.id = masterID
+        info.hostname = configuration.hostname
+        info.port = UInt32(clamping: configuration.port)
+        info.ip = 0x0100007F
+        info.pid = "master@127.0.0.1:\(configuration.port)"
+        info.version = configuration.version
+        info.address.hostname = configuration.hostname
+        info.address.ip = "127.0.0.1"
+        info.address.port = Int32(clamping: configuration.port)
+        self.masterInfo = info
+        self.location = MasterLocation(scheme: "http", host: configuration.hostname, port: configuration.port, masterInfo: info)
+        if let directory = configuration.workDirectory {
+            self.workDirectory = directory
+            self.ownsWorkDirectory = false
+        } else {
+            self.workDirectory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("mesos-local-\(getpid())-\(masterID.prefix(8))").path
+            self.ownsWorkDirectory = true
+        }
+        let total = ResourceBag(configuration.agentResources.resources)
+        let agents = (0..<max(1, configuration.agents)).map { index in
+            AgentRecord(id: AgentID("\(masterID)-S\(index)"), index: index, hostname: configuration.hostname, total: total)
+        }
+        self.state = Mutex(State(agents: agents))
+    }
+
+    // MARK: - Timer
+
+    /// Starts the timer that sends heartbeats, re-sends unacknowledged updates, expires failover timeouts and
+    /// offers resources whose filters ran out.
+    func startTimer() {
+        let interval = min(self.configuration.allocationInterval, self.configuration.heartbeatInterval, self.configuration.statusUpdateRetryInterval)
+        let nanoseconds = max(10_000_000, interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
+        self.timer.withLock { slot in
+            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mesos.local-cluster.timer"))
+            timer.schedule(
+                deadline: .now() + .nanoseconds(Int(nanoseconds)),
+                repeating: .nanoseconds(Int(nanoseconds)),
+                leeway: .milliseconds(10)
+            )
+            timer.setEventHandler { [weak self] in
+                self?.tick()
+            }
+            timer.resume()
+            slot = timer
+        }
+    }
+
+    func stopTimer() {
+        self.timer.withLock { timer in
+            timer?.cancel()
+            timer = nil
+        }
+    }
+
+    // MARK: - HTTP
+
+    /// What the master answers.
+    enum Reply {
+        case text(Int, String = "", headers: MesosHTTPHeaders = [:])
+        case json(Int, String)
+        case stream(MesosHTTPHeaders, SubscriptionBody)
+    }
+
+    /// Answers one HTTP request, as the master's HTTP server would.
+    func handle(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+        if self.state.withLock({ $0.isShutDown }) {
+            throw MesosError(
+                code: .transportFailure,
+                message: "Connection refused: the local cluster at \(self.location) has shut down"
+            )
+        }
+        var path = request.url.path
+        if path.count > 1, path.hasSuffix("/") { path.removeLast() }
+        let reply: Reply
+        switch path {
+        case "/api/v1/scheduler", "/master/api/v1/scheduler":
+            reply = self.schedulerEndpoint(request)
+        case "/redirect", "/master/redirect":
+            reply = .text(307, headers: ["Location": "//\(self.location.host):\(self.location.port)"])
+        case "/version", "/master/version":
+            reply = .json(200, #"{"version":"\#(self.configuration.version)","build_user":"swift-mesos local cluster"}"#)
+        case "/health", "/master/health":
+            reply = .text(200)
+        default:
+            reply = .text(404)
+        }
+        return Self.response(reply)
+    }
+
+    static func response(_ reply: Reply) -> (MesosHTTPResponse, MesosResponseBody) {
+        switch reply {
+        case .text(let status, let text, var headers):
+            let bytes = Array(text.utf8)
+            if !bytes.isEmpty { headers["Content-Type"] = "text/plain; charset=utf-8" }
+            headers["Content-Length"] = String(bytes.count)
+            return (MesosHTTPResponse(status: status, headers: headers), MesosResponseBody(bytes: bytes))
+        case .json(let status, let text):
+            let bytes = Array(text.utf8)
+            let headers: MesosHTTPHeaders = ["Content-Type": "application/json", "Content-Length": String(bytes.count)]
+            return (MesosHTTPResponse(status: status, headers: headers), MesosResponseBody(bytes: bytes))
+        case .stream(var headers, let body):
+            headers["Transfer-Encoding"] = "chunked"
+            return (MesosHTTPResponse(status: 200, headers: headers), MesosResponseBody(body))
+        }
+    }
+
+    /// `POST /api/v1/scheduler`, with the master's checks in the master's order (PROTOCOL.md §1.1).
+    private func schedulerEndpoint(_ request: MesosHTTPRequest) -> Reply {
+        var principal: String?
+        if !self.configuration.credentials.isEmpty {
+            guard let authenticated = self.authenticate(request.headers["Authorization"]) else {
+                return .text(401, "Unauthorized", headers: ["WWW-Authenticate": #"Basic realm="mesos-master-scheduler""#])
+            }
+            principal = authenticated
+        }
+        guard request.method == "POST" else {
+            return .text(405, "Expecting 'POST', received '\(request.method)'", headers: ["Allow": "POST"])
+        }
+        guard let contentType = request.headers["Content-Type"] else {
+            return .text(400, "Expecting 'Content-Type' to be present")
+        }
+        let codec: MesosCodec
+        switch contentType {
+        case "application/json": codec = MesosCodec(.json)
+        case "application/x-protobuf": codec = MesosCodec(.protobuf)
+        default: return .text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
+        }
+        let call: SchedulerCall
+        do {
+            call = try codec.decode(SchedulerCall.self, from: (request.body ?? [])[...])
+        } catch {
+            return .text(400, "Failed to parse body into Call protobuf: \(error.message)")
+        }
+        guard call.hasType else {
+            return .text(400, "Failed to validate scheduler::Call: Expecting 'type' to be present")
+        }
+        if call.type == .unknown {
+            guard call.hasFrameworkID, !call.frameworkID.value.isEmpty else {
+                return .text(400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present")
+            }
+        } else {
+            do {
+                try call.validate()
+            } catch {
+                return .text(400, "Failed to validate scheduler::Call: \(error.message)")
+            }
+        }
+        if call.type == .subscribe {
+            return self.subscribe(call, request: request, principal: principal)
+        }
+        return self.state.withLock { state -> Reply in
+            let key = call.frameworkID.value
+            guard let framework = state.frameworks[key], !framework.isRemoved else {
+                return .text(400, "Framework cannot be found")
+            }
+            if let principal, framework.info.principal != principal {
+                return .text(
+                    400,
+                    "Authenticated principal '\(principal)' does not match principal '\(framework.info.principal)' set in `FrameworkInfo`"
+                )
+            }
+            guard let connection = framework.connection else {
+                return .text(403, "Framework is not subscribed")
+            }
+            guard let streamID = request.headers["Mesos-Stream-Id"] else {
+                return .text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+            }
+            guard streamID == connection.streamID else {
+                return .text(
+                    400,
+                    "The stream ID '\(streamID)' included in this request didn't match the stream ID currently "
+                        + "associated with framework ID \(key)"
+                )
+            }
+            return self.dispatch(call, key: key, state: &state)
+        }
+    }
+
+    /// Checks `Authorization: Basic …` against the configured credentials; returns the principal.
+    private func authenticate(_ header: String?) -> String? {
+        guard let header, header.lowercased().hasPrefix("basic ") else { return nil }
+        let encoded = header.dropFirst("basic ".count).trimmingWhitespace()
+        guard let data = Data(base64Encoded: String(encoded)), let text = String(data: data, encoding: .utf8),
+            let colon = text.firstIndex(of: ":")
+        else { return nil }
+        let principal = String(text[..<colon])
+        let secret = String(text[text.index(after: colon)...])
+        guard let expected = self.configuration.credentials[principal], expected == secret else { return nil }
+        return principal
+    }
+
+    /// Runs a call whose framework and stream were checked.
+    private func dispatch(_ call: SchedulerCall, key: String, state: inout State) -> Reply {
+        switch call.type {
+        case .unknown:
+            return .text(501, "Received 'UNKNOWN' call")
+        case .subscribe:
+            return .text(400, "Unexpected SUBSCRIBE")
+        case .teardown:
+            self.removeFramework(key, reason: "TEARDOWN", state: &state)
+            return .text(202)
+        case .accept:
+            self.accept(call.accept, key: key, state: &state)
+            return .text(202)
+        case .decline:
+            self.decline(call.decline.offerIds, filters: call.decline.hasFilters ? call.decline.filters : nil, key: key, state: &state)
+            return .text(202)
+        case .revive:
+            self.revive(roles: call.revive.roles, key: key, state: &state)
+            return .text(202)
+        case .suppress:
+            self.suppress(roles: call.suppress.roles, key: key, state: &state)
+            return .text(202)
+        case .kill:
+            self.kill(call.kill, key: key, state: &state)
+            return .text(202)
+        case .shutdown:
+            // Command tasks run under an executor whose id is the task id.
+            var kill = SchedulerCall.Kill()
+            kill.taskID = TaskID(call.shutdown.executorID.value)
+            kill.agentID = call.shutdown.agentID
+            if state.frameworks[key]?.tasks[kill.taskID.value] != nil {
+                self.kill(kill, key: key, state: &state)
+            }
+            return .text(202)
+        case .acknowledge:
+            self.acknowledge(call.acknowledge, key: key, state: &state)
+            return .text(202)
+        case .reconcile:
+            self.reconcile(call.reconcile.tasks, key: key, state: &state)
+            return .text(202)
+        case .updateFramework:
+            guard var framework = state.frameworks[key] else { return .text(409, "Framework removed") }
+            var info = call.updateFramework.frameworkInfo
+            info.id = framework.id
+            framework.info = info
+            framework.suppressedRoles = Set(call.updateFramework.suppressedRoles)
+            state.frameworks[key] = framework
+            self.allocate(state: &state)
+            return .text(200)
+        case .acceptInverseOffers, .declineInverseOffers, .acknowledgeOperationStatus, .reconcileOperations,
+            .message, .request:
+            // No inverse offers, operations with feedback, or custom executors exist here.
+            return .text(202)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// 16 random bytes in the form of a version 4 UUID, as status update uuids are.
+    static func randomUUID() -> Data {
+        let uuid = UUID().uuid
+        return withUnsafeBytes(of: uuid) { Data($0) }
+    }
+
+    static func now() -> Double {
+        Date().timeIntervalSince1970
+    }
+
+    /// Appends to a bounded tail buffer.
+    static func appendTail(_ bytes: [UInt8], to tail: inout [UInt8]) {
+        tail.append(contentsOf: bytes)
+        if tail.count > Self.outputTailLimit {
+            tail.removeFirst(tail.count - Self.outputTailLimit)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double {
+        Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18
+    }
+
+    /// Mesos's `DurationInfo`.
+    init(_ info: DurationInfo) {
+        self = .nanoseconds(info.nanoseconds)
+    }
+}
