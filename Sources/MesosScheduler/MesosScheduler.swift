@@ -36,7 +36,10 @@ public final class MesosScheduler: Service, Sendable {
     let logger: Logger
     let codec: MesosCodec
     let exchange: MasterExchange
-    let buffer: EventBuffer
+    /// The event buffer of the current (or last) run; a new run after a finished one gets a fresh buffer.
+    var buffer: EventBuffer {
+        self.state.withLock { $0.buffer }
+    }
     let metrics: SchedulerMetrics
     let state: Mutex<State>
 
@@ -49,6 +52,7 @@ public final class MesosScheduler: Service, Sendable {
 
     struct State {
         var machine: SubscriptionStateMachine
+        var buffer: EventBuffer
         var master: MasterLocation?
         var masterInfo: MasterInfo?
         var running = false
@@ -79,7 +83,6 @@ public final class MesosScheduler: Service, Sendable {
             contentType: configuration.contentType,
             maximumRedirects: configuration.maximumRedirects
         )
-        self.buffer = EventBuffer(capacity: max(1, configuration.eventBufferSize))
         self.metrics = SchedulerMetrics()
         let machine = SubscriptionStateMachine(
             configuration: .init(
@@ -91,7 +94,7 @@ public final class MesosScheduler: Service, Sendable {
             frameworkID: configuration.frameworkInfo.hasID ? configuration.frameworkInfo.id : nil,
             suppressedRoles: configuration.suppressedRoles
         )
-        self.state = Mutex(State(machine: machine))
+        self.state = Mutex(State(machine: machine, buffer: EventBuffer(capacity: max(1, configuration.eventBufferSize))))
     }
 
     // MARK: - Observing
@@ -141,7 +144,13 @@ public final class MesosScheduler: Service, Sendable {
     /// an update is acknowledged when the loop asks for the next event (that is, after the loop body handled
     /// it). The sequence ends when the scheduler stops, or throws the ``MesosError`` that ended it.
     public var events: SchedulerEventStream {
-        self.state.withLock { $0.streamAttached = true }
+        self.state.withLock { state in
+            state.streamAttached = true
+            if !state.running, state.buffer.isFinished {
+                // A new consumer before the next run(): give it the buffer that run will fill.
+                state.buffer = EventBuffer(capacity: max(1, self.configuration.eventBufferSize))
+            }
+        }
         return SchedulerEventStream(scheduler: self)
     }
 
@@ -168,6 +177,10 @@ public final class MesosScheduler: Service, Sendable {
                 throw MesosError(code: .invalidState, message: "The scheduler is already running")
             }
             state.running = true
+            if state.buffer.isFinished {
+                // Running again (after disconnect()): the previous run's event stream has ended.
+                state.buffer = EventBuffer(capacity: max(1, self.configuration.eventBufferSize))
+            }
         }
         defer {
             self.state.withLock { $0.running = false }

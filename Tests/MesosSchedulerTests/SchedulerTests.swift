@@ -247,4 +247,24 @@ struct SchedulerTests {
         #expect(frameworkID.value.hasSuffix("-0000"))
         try await master.waitUntil { $0.subscribedFrameworkIDs.isEmpty }
     }
+
+    @Test("after disconnect, running again resubscribes with the same framework id and delivers events")
+    func runAgain() async throws {
+        let master = makeMaster()
+        let scheduler = makeScheduler(master: master)
+        func firstSubscribed() async throws -> FrameworkID {
+            try await scheduler.withSubscription { events in
+                for try await event in events {
+                    if case .subscribed(let subscribed) = event { return subscribed.frameworkID }
+                }
+                throw MesosError(code: .streamEnded, message: "no SUBSCRIBED")
+            }
+        }
+        let first = try await firstSubscribed()
+        let second = try await firstSubscribed()
+        #expect(first == second)
+        let subscribes = await master.receivedCalls.filter { $0.type == .subscribe }
+        #expect(subscribes.count == 2)
+        #expect(subscribes.last?.call?.subscribe.frameworkInfo.id == first)
+    }
 }

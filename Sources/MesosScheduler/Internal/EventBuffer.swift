@@ -25,6 +25,11 @@ final class EventBuffer: Sendable {
         self.capacity = capacity
     }
 
+    /// Whether ``finish(throwing:)`` was called.
+    var isFinished: Bool {
+        state.withLock { $0.finished }
+    }
+
     /// The number of queued elements.
     var depth: Int {
         state.withLock { $0.count }
