@@ -56,7 +56,7 @@ struct LeaderProbe {
                     )
                 )
             }
-            guard let leader = RedirectLocation.parse(location, relativeTo: master) else {
+            guard let leader = MasterLocation(redirectLocation: location, relativeTo: master) else {
                 return .failed(
                     MesosError(
                         code: .decodingFailed,

@@ -71,7 +71,7 @@ struct MasterExchange: Sendable {
             if [301, 302, 303, 307, 308].contains(response.status) {
                 let locationHeader = response.headers["Location"]
                 _ = try? await responseBody.collect(upTo: 1 << 16)
-                guard let locationHeader, let next = Self.resolve(locationHeader, against: current) else {
+                guard let locationHeader, let next = MasterLocation(redirectLocation: locationHeader, relativeTo: current) else {
                     throw MesosError.httpStatus(response.status, body: "redirect without a usable Location", location: locationHeader)
                 }
                 hops += 1
@@ -87,39 +87,6 @@ struct MasterExchange: Sendable {
             }
             return Answer(response: response, body: responseBody, location: current)
         }
-    }
-
-    /// Resolves a redirect's `Location` (`//host:port/path`, `http://host:port/…`, or `host:port`) against the
-    /// master that sent it, keeping its scheme when the location has none.
-    static func resolve(_ location: String, against base: MasterLocation) -> MasterLocation? {
-        var text = location.trimmingCharacters(in: .whitespaces)
-        var scheme = base.scheme
-        if let range = text.range(of: "://") {
-            scheme = String(text[..<range.lowerBound]).lowercased()
-            text = String(text[range.upperBound...])
-        } else if text.hasPrefix("//") {
-            text = String(text.dropFirst(2))
-        }
-        let authority = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        guard !authority.isEmpty else { return nil }
-        var host = authority
-        var port = scheme == "https" ? 443 : 80
-        if authority.hasPrefix("[") {
-            // IPv6 literal: [::1]:5050
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let rest = authority[authority.index(after: close)...]
-            if rest.hasPrefix(":") {
-                guard let parsed = Int(rest.dropFirst()) else { return nil }
-                port = parsed
-            }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            guard let parsed = Int(authority[authority.index(after: colon)...]) else { return nil }
-            port = parsed
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-        return MasterLocation(scheme: scheme, host: host, port: port)
     }
 }
 

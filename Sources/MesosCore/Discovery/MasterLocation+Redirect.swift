@@ -1,18 +1,18 @@
-import MesosCore
+import Foundation
 
-/// Reads the `Location` of a master's 307: `//host:port[/path]` (scheme-relative, what Mesos sends) or an
-/// absolute `http(s)://host:port[/path]`.
-enum RedirectLocation {
-    /// Resolves a `Location` value.
+extension MasterLocation {
+    /// Reads the `Location` of a master's redirect: `//host:port[/path]` (scheme-relative, what Mesos sends) or
+    /// an absolute `http(s)://host:port[/path]`.
     ///
-    /// The scheme is the probed master's unless the value carries one. Without a port, the scheme's default
-    /// applies (80 or 443), as for any URL; Mesos itself always sends one.
+    /// The scheme is that of the master that answered unless the value carries one. Without a port, the scheme's
+    /// default applies (80 or 443), as for any URL; Mesos itself always sends one. Both the scheduler service
+    /// (following 307s) and the static-list detector (probing `/master/redirect`) use this.
     ///
     /// - Parameters:
-    ///   - value: The header value.
+    ///   - value: The `Location` header value.
     ///   - master: The master that answered.
-    /// - Returns: The leader, or `nil` for a value that is not such a URL.
-    static func parse(_ value: String, relativeTo master: MasterLocation) -> MasterLocation? {
+    /// - Returns: `nil` for a value that is not such a URL.
+    public init?(redirectLocation value: String, relativeTo master: MasterLocation) {
         var rest = Substring(value.trimmingCharacters(in: .whitespaces))
         var scheme = master.scheme
         if let separator = rest.range(of: "://") {
@@ -32,10 +32,6 @@ enum RedirectLocation {
             rest = rest[rest.index(after: at)...]
         }
         guard let authority = HostPort.parse(rest) else { return nil }
-        return MasterLocation(
-            scheme: scheme,
-            host: authority.host,
-            port: authority.port ?? (scheme == "https" ? 443 : 80)
-        )
+        self.init(scheme: scheme, host: authority.host, port: authority.port ?? (scheme == "https" ? 443 : 80))
     }
 }

@@ -1,5 +1,3 @@
-import MesosCore
-
 /// A `host[:port]` authority: a DNS name, an IPv4 address or a bracketed IPv6 address.
 package struct HostPort: Sendable, Hashable {
     /// The host; an IPv6 address keeps its brackets (`[::1]`), as URLs need them.
