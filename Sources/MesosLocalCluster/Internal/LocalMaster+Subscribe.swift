@@ -31,13 +31,17 @@ extension LocalMaster {
                 key = "\(self.masterInfo.id)-\(String(format: "%04d", state.nextFrameworkNumber))"
                 state.nextFrameworkNumber += 1
             }
+            // Both callbacks can run while the stream holds its own lock (a cancelled consumer) or while another
+            // thread holds the master's lock and is yielding to this stream; taking the master's lock right there
+            // deadlocks, so the close is handled off that thread.
             let lifetime = ConnectionLifetime { [weak self] in
-                self?.connectionClosed(frameworkKey: key, streamID: streamID)
+                guard let master = self else { return }
+                DispatchQueue.global().async { master.connectionClosed(frameworkKey: key, streamID: streamID) }
             }
             let body = SubscriptionBody(stream: stream, lifetime: lifetime)
             continuation.onTermination = { [weak self] termination in
-                if case .cancelled = termination {
-                    self?.connectionClosed(frameworkKey: key, streamID: streamID)
+                if case .cancelled = termination, let master = self {
+                    DispatchQueue.global().async { master.connectionClosed(frameworkKey: key, streamID: streamID) }
                 }
             }
 
