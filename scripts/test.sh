@@ -73,7 +73,8 @@ for target in $targets; do
     # Linux URLSession busy-polls and shares sessions: its tests run one at a time.
     [ "$target" = "MesosURLSessionTransportTests" ] && mode="--no-parallel"
     # shellcheck disable=SC2086
-    if ! swift test --skip-build $mode --filter "^$target\." ${SWIFT_TEST_ARGS:-}; then
+    # A hung test target fails after 15 minutes instead of stalling CI.
+    if ! timeout 900 swift test --skip-build $mode --filter "^$target\." ${SWIFT_TEST_ARGS:-}; then
         failed+=("$target")
     fi
 done
