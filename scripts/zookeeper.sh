@@ -22,7 +22,8 @@ die() { echo "zookeeper.sh: ERROR: $*" >&2; exit 1; }
 usage() { die "usage: zookeeper.sh start PORT DIR | stop DIR | pause DIR | resume DIR | pid DIR"; }
 ours() { [ -n "$1" ] && grep -qzxF "SWIFT_MESOS_ZK=$2" "/proc/$1/environ" 2>/dev/null; }
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-ruok() { (exec 3<>"/dev/tcp/127.0.0.1/$1" && echo ruok >&3 && timeout 2 cat <&3) 2>/dev/null || true; }
+# Bounded as a whole: against a paused or half-started server the connect or the write can block.
+ruok() { timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && echo ruok >&3 && timeout 2 cat <&3' _ "$1" 2>/dev/null || true; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 absolute() { mkdir -p "$1" && (cd "$1" && pwd); }
 server_pid() {  # server_pid DIR: the pid if our server runs, else nothing
