@@ -158,10 +158,8 @@ struct RealMasterSchedulerTests {
             }
             throw MesosError(code: .streamEnded, message: "no TASK_RUNNING")
         }
-        // `withSubscription` disconnected without tearing down: the framework and task survive. The transport
-        // closes the old connection asynchronously; if the master sees that close after the new SUBSCRIBE it marks
-        // the framework disconnected again (observed as an occasional 403), so give the close a moment first.
-        try await Task.sleep(for: .milliseconds(500))
+        // `withSubscription` disconnected without tearing down: the framework and task survive. The new
+        // SUBSCRIBE follows at once; Mesos ignores the old connection's close if it sees it after the new one.
         let second = try Self.scheduler("it-failover", frameworkID: frameworkID)
         try await second.withSubscription { events in
             var iterator = events.makeAsyncIterator()

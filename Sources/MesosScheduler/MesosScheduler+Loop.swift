@@ -234,7 +234,16 @@ extension MesosScheduler {
                     await self.deliver(event)
                     return action
                 default:
-                    guard self.state.withLock({ $0.machine.canSendCalls }) else {
+                    let (canSendCalls, stopping) = self.state.withLock { state in
+                        (state.machine.canSendCalls, state.machine.state == .unsubscribed)
+                    }
+                    if stopping {
+                        // A stop is under way: disconnect() closes the stream at once, but teardown() keeps it
+                        // open until its TEARDOWN call is answered (Mesos answers 403 to a framework whose
+                        // stream has closed). Events arriving meanwhile are dropped, not a protocol violation.
+                        continue
+                    }
+                    guard canSendCalls else {
                         let error = MesosError(code: .malformedStream, message: "\(event.typeName) arrived before SUBSCRIBED")
                         return self.transition { machine throws(MesosError) in try machine.streamEnded(error) }
                     }

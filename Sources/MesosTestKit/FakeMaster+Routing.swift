@@ -10,7 +10,11 @@ extension FakeMaster {
     /// - Returns: The response, after any injected ``FakeMasterFault/delayHead(_:)``.
     /// - Throws: `CancellationError` if cancelled during a head delay, or what a custom route throws.
     public nonisolated func respond(to request: FakeMasterRequest) async throws -> FakeMasterResponse {
-        let plan = await self.plan(request)
+        let (call, faults) = await self.receive(request)
+        for case .delayArrival(let delay) in faults {
+            try await Task.sleep(for: delay)
+        }
+        let plan = await self.plan(request, call: call, faults: faults)
         if let delay = plan.headDelay {
             try await Task.sleep(for: delay)
         }
@@ -32,10 +36,14 @@ extension FakeMaster {
         var headDelay: Duration?
     }
 
-    private func plan(_ request: FakeMasterRequest) -> Plan {
+    /// Records the request and takes the faults that apply to it.
+    private func receive(_ request: FakeMasterRequest) -> (SchedulerCall?, [FakeMasterFault]) {
         self.receivedRequests.append(request)
         let call = request.isSchedulerEndpoint ? Self.lenientlyDecode(request) : nil
-        let faults = self.consumeFaults(for: request, call: call)
+        return (call, self.consumeFaults(for: request, call: call))
+    }
+
+    private func plan(_ request: FakeMasterRequest, call: SchedulerCall?, faults: [FakeMasterFault]) -> Plan {
         var headDelay: Duration?
         var replacement: FakeMasterResponse?
         for fault in faults {
@@ -52,7 +60,7 @@ extension FakeMaster {
                 replacement = .neverAnswer
             case .delayHead(let delay):
                 headDelay = delay
-            case .rechunk, .slowStream, .cutMidRecord, .garbage, .goSilent:
+            case .delayArrival, .rechunk, .slowStream, .cutMidRecord, .garbage, .goSilent:
                 break
             }
         }

@@ -5,7 +5,9 @@ import MesosCore
 /// Faults come in three groups:
 /// - **Instead of the answer**: ``redirect(to:)``, ``noLeader``, ``respond(_:)``, ``closeConnection``,
 ///   ``neverAnswer``.
-/// - **Before the answer**: ``delayHead(_:)`` waits, then answers normally.
+/// - **Before the answer**: ``delayArrival(_:)`` holds the request back before the master looks at it (a slow
+///   network: what happens meanwhile, such as a stream closing, is seen first); ``delayHead(_:)`` handles the
+///   request at once and waits before sending the answer.
 /// - **Inside a streamed body**: ``rechunk(_:)`` and ``slowStream(delay:bytesPerWrite:)`` reshape any streamed
 ///   body; ``cutMidRecord(afterEvents:)``, ``garbage(afterEvents:bytes:)`` and ``goSilent(afterEvents:)`` act on
 ///   a SUBSCRIBE event stream, counting whole events written before they strike.
@@ -28,8 +30,11 @@ public enum FakeMasterFault: Sendable {
     case closeConnection
     /// Keep the connection open and never answer.
     case neverAnswer
-    /// Wait this long before sending the response head.
+    /// Handle the request at once, but wait this long before sending the response head.
     case delayHead(Duration)
+    /// Hold the request this long before the master handles it, as if it were slow on the network: a stream
+    /// closed meanwhile is closed when the request is handled.
+    case delayArrival(Duration)
     /// Split or merge the body's writes differently.
     case rechunk(Chunking)
     /// Sleep `delay` between writes of at most `bytesPerWrite` bytes each.

@@ -234,6 +234,23 @@ struct SchedulerTests {
         #expect(leaving.status.state == .unsubscribed)
     }
 
+    @Test("teardown keeps the stream open until TEARDOWN is answered, though events keep arriving meanwhile")
+    func teardownWhileEventsArrive() async throws {
+        // Mesos answers 403 "Framework is not subscribed" to a TEARDOWN that arrives after the framework's stream
+        // closed. Here the TEARDOWN takes 200 ms to reach the master while heartbeats flow every 5 ms: an event
+        // that arrives in that window must not make the scheduler close the stream early.
+        let master = makeMaster(heartbeat: .milliseconds(5))
+        await master.inject(.delayArrival(.milliseconds(200)), matching: .call(.teardown))
+        let scheduler = makeScheduler(master: master)
+        let error = try await whileRunning(scheduler) {
+            _ = try await waitUntilSubscribed(scheduler)
+            try await scheduler.teardown()
+        }
+        #expect(error == nil)
+        #expect(await master.frameworks.first?.isRemoved == true)
+        #expect(await master.receivedCalls.last?.status == 202)
+    }
+
     @Test("withSubscription scopes the subscription to its body")
     func scoped() async throws {
         let master = makeMaster()
