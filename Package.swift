@@ -208,7 +208,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "MesosFuzzEvents",
-            dependencies: ["MesosCore", "MesosRecordIO"],
+            dependencies: ["MesosCore", "MesosRecordIO", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Fuzz/MesosFuzzEvents",
             swiftSettings: strictSettings
         ),
@@ -219,7 +219,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosCoreTests",
-            dependencies: ["MesosCore", "MesosRecordIO"],
+            dependencies: ["MesosCore", "MesosRecordIO", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strictSettings
         ),
         .testTarget(

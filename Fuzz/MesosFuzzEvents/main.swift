@@ -1,48 +1,86 @@
-// libFuzzer target for event decoding (JSON and protobuf) behind the RecordIO framing. Build with scripts/fuzz.sh.
-// Fuzzing builds are debug builds (testable), so they can reach the internal fast JSON decoder directly.
+// libFuzzer target for event decoding (JSON or protobuf, per FUZZ_ENCODING). Build and run with scripts/fuzz.sh.
+// Fuzzing builds are debug builds (testable), so they can reach the internal fast decoders directly.
 #if FUZZING
 @testable import MesosCore
 #else
 import MesosCore
 #endif
+import Foundation
 import MesosRecordIO
+import SwiftProtobuf
 
-/// The first byte picks the encoding; the rest is decoded as one event record and, if that works, re-encoded
-/// and decoded again. Any input must give an event or a typed error, never a crash.
+/// The encoding under test, from `FUZZ_ENCODING` (`json`, the default, or `protobuf`): scripts/fuzz.sh runs
+/// the target once per encoding, each with its own corpus.
+let fuzzCodec = MesosCodec(ProcessInfo.processInfo.environment["FUZZ_ENCODING"] == "protobuf" ? .protobuf : .json)
+
+/// Each input is one event record. Any input must give an event or a typed error, never a crash; a decoded
+/// event must survive a round trip; the purpose-built decoder must agree with swift-protobuf.
 func fuzzEvents(_ bytes: UnsafeRawBufferPointer) {
-    let input = [UInt8](bytes)
-    guard let first = input.first else { return }
-    let codec = MesosCodec(first & 1 == 0 ? .json : .protobuf)
-    let record = input[1...]
-    if codec.contentType == .json {
-        crossCheckFastJSON(record)
-    }
-    guard let event = try? codec.decodeEvent(record) else { return }
+    let record = [UInt8](bytes)[...]
+    crossCheckFastPath(record, codec: fuzzCodec)
+    guard let event = try? fuzzCodec.decodeEvent(record) else { return }
     _ = event.typeName
     if case .unknown = event { return }
-    guard let encoded = try? codec.encode(event.wireMessage) else { return }
-    guard let again = try? codec.decodeEvent(encoded[...]) else {
+    guard let encoded = try? fuzzCodec.encode(event.wireMessage) else { return }
+    guard let again = try? fuzzCodec.decodeEvent(encoded[...]) else {
         preconditionFailure("a re-encoded event no longer decodes")
     }
     precondition(again.typeName == event.typeName, "the event type changed in a round trip")
 }
 
-/// The purpose-built JSON event decoder (tried first by ``MesosCodec/decodeEvent(_:)``) must give exactly
-/// what swift-protobuf gives for every input it accepts; inputs it declines go to swift-protobuf anyway.
-func crossCheckFastJSON(_ record: ArraySlice<UInt8>) {
-    let codec = MesosCodec(.json)
+/// The purpose-built event decoders (tried first by ``MesosCodec/decodeEvent(_:)``) must give exactly what
+/// swift-protobuf gives for every input they accept; inputs they decline go to swift-protobuf anyway.
+func crossCheckFastPath(_ record: ArraySlice<UInt8>, codec: MesosCodec) {
     let slow = try? codec.decode(SchedulerEventMessage.self, from: record)
     #if FUZZING
-    if let fast = FastEventJSONDecoder.decode(record) {
+    let fast = codec.contentType == .json ? FastEventJSONDecoder.decode(record) : FastEventProtobufDecoder.decode(record)
+    if let fast {
         guard let slow else {
-            preconditionFailure("the fast JSON decoder accepted an event swift-protobuf rejects")
+            preconditionFailure("the fast \(codec.contentType) decoder accepted an event swift-protobuf rejects")
         }
-        precondition(fast == slow, "the fast JSON decoder and swift-protobuf disagree")
+        // NaN scalars are unequal to themselves: then compare what both would write.
+        precondition(
+            fast == slow || (try? fast.serializedBytes() as [UInt8]) == (try? slow.serializedBytes() as [UInt8]),
+            "the fast \(codec.contentType) decoder and swift-protobuf disagree"
+        )
     }
     #endif
     // Through the public API: the codec (fast path first) and swift-protobuf accept the same inputs.
     let viaCodec = try? codec.decodeEvent(record)
     precondition((viaCodec == nil) == (slow == nil), "decodeEvent and swift-protobuf disagree on validity")
+}
+
+/// `FUZZ_WRITE_SEEDS=DIR FUZZ_SAMPLES=samples.json`: writes the event samples in the encoding under test as
+/// seed files and exits (scripts/fuzz.sh seeds the protobuf corpus this way).
+func writeSeedsIfAsked() {
+    let environment = ProcessInfo.processInfo.environment
+    guard let directory = environment["FUZZ_WRITE_SEEDS"], let samplesPath = environment["FUZZ_SAMPLES"] else {
+        return
+    }
+    do {
+        let data = try Data(contentsOf: URL(fileURLWithPath: samplesPath))
+        guard let samples = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            print("FUZZ_SAMPLES is not a JSON object")
+            exit(1)
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var written = 0
+        for (name, sample) in samples {
+            let json = try JSONSerialization.data(withJSONObject: sample)
+            // Calls are in the samples too; only what decodes as an event with a known type is a seed.
+            guard let event = try? MesosCodec(.json).decode(SchedulerEventMessage.self, from: [UInt8](json)[...]),
+                event.type != .unknown
+            else { continue }
+            let bytes = try fuzzCodec.encode(event)
+            try Data(bytes).write(to: URL(fileURLWithPath: directory).appendingPathComponent(name))
+            written += 1
+        }
+        print("wrote \(written) \(fuzzCodec.contentType) seeds to \(directory)")
+        exit(0)
+    } catch {
+        print("writing seeds failed: \(error)")
+        exit(1)
+    }
 }
 
 #if FUZZING
@@ -66,6 +104,7 @@ public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
     return 0
 }
 
+writeSeedsIfAsked()
 var argc = CommandLine.argc
 var argv = Optional(CommandLine.unsafeArgv)
 exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in

@@ -94,9 +94,13 @@ public struct MesosCodec: Sendable, Hashable {
     /// - Returns: The typed event.
     /// - Throws: ``MesosError/Code/decodingFailed``.
     public func decodeEvent(_ bytes: ArraySlice<UInt8>) throws(MesosError) -> SchedulerEvent {
-        // JSON: the purpose-built decoder first (FastJSON/), swift-protobuf for whatever it does not handle.
+        // The purpose-built decoders first (FastJSON/, FastProtobuf/), swift-protobuf for whatever they do not
+        // handle.
+        let fast = self.contentType == .json
+            ? FastEventJSONDecoder.decode(bytes)
+            : FastEventProtobufDecoder.decode(bytes)
         let message: SchedulerEventMessage
-        if self.contentType == .json, let fast = FastEventJSONDecoder.decode(bytes) {
+        if let fast {
             message = fast
         } else {
             message = try self.decode(SchedulerEventMessage.self, from: bytes)
