@@ -51,17 +51,17 @@ func crossCheckFastPath(_ record: ArraySlice<UInt8>, codec: MesosCodec) {
 }
 
 /// `FUZZ_WRITE_SEEDS=DIR FUZZ_SAMPLES=samples.json`: writes the event samples in the encoding under test as
-/// seed files and exits (scripts/fuzz.sh seeds the protobuf corpus this way).
-func writeSeedsIfAsked() {
+/// seed files; the caller then exits with the returned status (scripts/fuzz.sh seeds the protobuf corpus this way).
+func writeSeedsIfAsked() -> Int32? {
     let environment = ProcessInfo.processInfo.environment
     guard let directory = environment["FUZZ_WRITE_SEEDS"], let samplesPath = environment["FUZZ_SAMPLES"] else {
-        return
+        return nil
     }
     do {
         let data = try Data(contentsOf: URL(fileURLWithPath: samplesPath))
         guard let samples = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             print("FUZZ_SAMPLES is not a JSON object")
-            exit(1)
+            return 1
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written = 0
@@ -76,10 +76,10 @@ func writeSeedsIfAsked() {
             written += 1
         }
         print("wrote \(written) \(fuzzCodec.contentType) seeds to \(directory)")
-        exit(0)
+        return 0
     } catch {
         print("writing seeds failed: \(error)")
-        exit(1)
+        return 1
     }
 }
 
@@ -104,7 +104,9 @@ public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
     return 0
 }
 
-writeSeedsIfAsked()
+if let status = writeSeedsIfAsked() {
+    exit(status)
+}
 var argc = CommandLine.argc
 var argv = Optional(CommandLine.unsafeArgv)
 exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
