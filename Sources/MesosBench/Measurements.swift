@@ -348,7 +348,9 @@ enum Measure {
 
     /// 16 random bytes that form a valid version-4 UUID (Mesos rejects other version nibbles).
     static func randomUUID() -> Data {
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        var random = SystemRandomNumberGenerator()
+        let (high, low) = (random.next() as UInt64, random.next() as UInt64)
+        var bytes = (0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? high : low) >> (UInt64($0 % 8) * 8)) }
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
         return Data(bytes)

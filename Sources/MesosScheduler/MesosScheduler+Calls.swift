@@ -49,7 +49,7 @@ extension MesosScheduler {
             throw MesosError(code: .notSubscribed, message: "No master known")
         }
         let body = try self.codec.encode(call)
-        let typeName = "\(call.type)"
+        let typeName = call.type.wireName
         let answer: MasterExchange.Answer
         do {
             answer = try await self.exchange.post(

@@ -46,7 +46,7 @@ struct ServiceAndAuthTests {
         // Other tests run in the same process and report too, so these are lower bounds.
         let subscribed = try metrics.expectCounter("mesos_scheduler_events_total", [("type", "SUBSCRIBED")])
         #expect(subscribed.totalValue >= 2)
-        let calls = try metrics.expectCounter("mesos_scheduler_calls_total", [("type", "revive"), ("status", "202")])
+        let calls = try metrics.expectCounter("mesos_scheduler_calls_total", [("type", "REVIVE"), ("status", "202")])
         #expect(calls.totalValue >= 1)
         let reconnects = metrics.counters.filter { $0.label == "mesos_scheduler_reconnects_total" }
         #expect(reconnects.map(\.totalValue).reduce(0, +) >= 1)

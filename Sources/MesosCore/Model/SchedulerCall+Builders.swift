@@ -456,3 +456,29 @@ extension ResourceProviderID {
     /// Creates an id with this value.
     public init(_ value: String) { self.init(); self.value = value }
 }
+
+extension SchedulerCall.TypeEnum {
+    /// The name Mesos uses for this call type (`ACKNOWLEDGE`, `UPDATE_FRAMEWORK`, …), for logs and metrics.
+    public var wireName: String {
+        switch self {
+        case .unknown: return "UNKNOWN"
+        case .subscribe: return "SUBSCRIBE"
+        case .teardown: return "TEARDOWN"
+        case .accept: return "ACCEPT"
+        case .decline: return "DECLINE"
+        case .acceptInverseOffers: return "ACCEPT_INVERSE_OFFERS"
+        case .declineInverseOffers: return "DECLINE_INVERSE_OFFERS"
+        case .revive: return "REVIVE"
+        case .kill: return "KILL"
+        case .shutdown: return "SHUTDOWN"
+        case .acknowledge: return "ACKNOWLEDGE"
+        case .acknowledgeOperationStatus: return "ACKNOWLEDGE_OPERATION_STATUS"
+        case .reconcile: return "RECONCILE"
+        case .reconcileOperations: return "RECONCILE_OPERATIONS"
+        case .message: return "MESSAGE"
+        case .request: return "REQUEST"
+        case .suppress: return "SUPPRESS"
+        case .updateFramework: return "UPDATE_FRAMEWORK"
+        }
+    }
+}

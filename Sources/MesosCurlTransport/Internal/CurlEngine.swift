@@ -40,6 +40,11 @@ final class CurlEngine: @unchecked Sendable {
         var commands: [Command] = []
         /// Set by the engine thread just before it destroys the multi handle; nothing is accepted afterwards.
         var closed = false
+        /// A wakeup has been sent since the thread last emptied the inbox: later posts need not send another.
+        var wakeupPending = false
+        /// Posters between taking the lock and finishing `curl_multi_wakeup` (which runs outside the lock):
+        /// the thread does not destroy the multi handle while any is left.
+        var wakersInFlight = 0
     }
 
     /// The longest the thread sleeps with nothing to do: it only bounds how stale a missed wakeup could be.
@@ -52,6 +57,9 @@ final class CurlEngine: @unchecked Sendable {
     // Engine thread only.
     private var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]
     private var stopRequested = false
+    /// Response heads ready during this turn of the loop, handed over once curl has done all it can: a call
+    /// whose whole response arrived at once then finds its body already ended and never waits again.
+    private var readyHeads: [(CurlTransfer.HeadWaiter, MesosHTTPResponse)] = []
 
     init(configuration: MesosCurlTransport.Configuration) {
         let multi: UnsafeMutableRawPointer? = curlGlobalInitialization == CURLE_OK ? curl_multi_init() : nil
@@ -83,14 +91,40 @@ final class CurlEngine: @unchecked Sendable {
     /// - Returns: `false` if the engine has shut down and will never run it.
     @discardableResult
     func post(_ command: Command) -> Bool {
-        self.inbox.withLock { inbox in
-            guard !inbox.closed, let multi = self.multi else {
-                return false
+        let (accepted, wake) = self.inbox.withLock { inbox -> (Bool, Bool) in
+            guard !inbox.closed, self.multi != nil else {
+                return (false, false)
             }
             inbox.commands.append(command)
-            // Under the lock, so the thread cannot destroy the multi handle in between.
+            guard !inbox.wakeupPending else {
+                return (true, false)
+            }
+            inbox.wakeupPending = true
+            inbox.wakersInFlight += 1
+            return (true, true)
+        }
+        if wake, let multi = self.multi {
+            // Outside the lock (a syscall; the thread it wakes goes straight for that lock), while
+            // `wakersInFlight` keeps the multi handle alive.
             _ = curl_multi_wakeup(multi)
-            return true
+            self.inbox.withLock { $0.wakersInFlight -= 1 }
+        }
+        return accepted
+    }
+
+    /// Engine thread: hands a response head to its waiter at the end of this turn of the loop.
+    func deliverLater(_ waiter: CurlTransfer.HeadWaiter, _ response: MesosHTTPResponse) {
+        self.readyHeads.append((waiter, response))
+    }
+
+    private func flushReadyHeads() {
+        guard !self.readyHeads.isEmpty else {
+            return
+        }
+        let ready = self.readyHeads
+        self.readyHeads.removeAll(keepingCapacity: true)
+        for (waiter, response) in ready {
+            waiter.resume(returning: .success(response))
         }
     }
 
@@ -128,16 +162,18 @@ final class CurlEngine: @unchecked Sendable {
 
     private func run(_ multi: UnsafeMutableRawPointer) {
         self.thread.withLock { $0 = pthread_self() }
+        var commands: [Command] = []
         while true {
-            let commands = self.inbox.withLock { inbox in
-                let commands = inbox.commands
-                inbox.commands.removeAll(keepingCapacity: true)
-                return commands
+            self.inbox.withLock { inbox in
+                swap(&commands, &inbox.commands)
+                inbox.wakeupPending = false
             }
             for command in commands {
                 self.apply(command, multi: multi)
             }
+            commands.removeAll(keepingCapacity: true)
             if self.stopRequested && self.transfers.isEmpty {
+                self.flushReadyHeads()
                 let exit = self.inbox.withLock { inbox in
                     guard inbox.commands.isEmpty else {
                         return false
@@ -154,6 +190,7 @@ final class CurlEngine: @unchecked Sendable {
             _ = curl_multi_perform(multi, &running)
             self.collectFinishedTransfers(multi)
             let wait = self.enforceIdleTimeouts(multi)
+            self.flushReadyHeads()
             if self.stopRequested && self.transfers.isEmpty {
                 // The last transfer just ended: exit without sleeping first.
                 continue
@@ -161,6 +198,10 @@ final class CurlEngine: @unchecked Sendable {
             _ = curl_multi_poll(multi, nil, 0, wait, nil)
         }
         self.thread.withLock { $0 = nil }
+        // A poster may still be inside curl_multi_wakeup (it posted before `closed` was set).
+        while self.inbox.withLock({ $0.wakersInFlight }) > 0 {
+            sched_yield()
+        }
         curl_multi_cleanup(multi)
     }
 

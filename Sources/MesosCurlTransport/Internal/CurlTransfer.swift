@@ -444,6 +444,8 @@ final class CurlTransfer: @unchecked Sendable {
         return code != 0 ? code : self.parsedStatus
     }
 
+    /// Engine thread: records the head; its waiter is resumed at the end of the engine's turn (after curl has
+    /// read whatever else arrived with it, often the whole body).
     private func deliverHead(_ response: MesosHTTPResponse) {
         let waiter = self.state.withLock { state -> HeadWaiter? in
             guard state.headResult == nil else {
@@ -453,7 +455,9 @@ final class CurlTransfer: @unchecked Sendable {
             defer { state.headWaiter = nil }
             return state.headWaiter
         }
-        waiter?.resume(returning: .success(response))
+        if let waiter {
+            self.engine.deliverLater(waiter, response)
+        }
     }
 
     private func terminate(_ outcome: Result<Void, MesosError>, discardBuffered: Bool) {
@@ -501,18 +505,20 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    /// The header callback: one header line at a time (status lines and the blank line included).
+    /// The header callback: one header line at a time (status lines and the blank line included). Parsed as
+    /// bytes: only names and values become strings.
     fileprivate func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) -> Int {
         self.lastActivity = .now
         guard !self.headComplete else {
             // Trailers of a chunked body: not part of the head.
             return bytes.count
         }
-        var line = Substring(String(decoding: bytes, as: UTF8.self))
-        while let last = line.last, last == "\r\n" || last == "\n" || last == "\r" {
-            line.removeLast()
+        let line = bytes.bindMemory(to: UInt8.self)
+        var end = line.count
+        while end > 0, line[end - 1] == 0x0D || line[end - 1] == 0x0A {
+            end -= 1
         }
-        if line.isEmpty {
+        if end == 0 {
             guard self.parsedStatus != 0 || !self.headerFields.isEmpty else {
                 return bytes.count
             }
@@ -526,29 +532,66 @@ final class CurlTransfer: @unchecked Sendable {
             self.deliverHead(MesosHTTPResponse(status: self.responseCode(), headers: MesosHTTPHeaders(self.headerFields)))
             return bytes.count
         }
-        if line.hasPrefix("HTTP/") {
+        if end >= 5, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"), line[2] == UInt8(ascii: "T"),
+            line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/")
+        {
+            // A status line: "HTTP/1.1 202 Accepted".
             self.headerFields.removeAll()
-            let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
-            self.parsedStatus = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
+            self.parsedStatus = Self.statusCode(in: UnsafeBufferPointer(rebasing: line[..<end]))
             return bytes.count
         }
-        if let first = line.first, first == " " || first == "\t" {
+        if line[0] == 0x20 || line[0] == 0x09 {
             // An obsolete folded continuation of the previous field.
             if !self.headerFields.isEmpty {
-                let more = line.trimmingCharacters(in: .whitespaces)
-                self.headerFields[self.headerFields.count - 1].value += " " + more
+                let more = Self.trimmed(UnsafeBufferPointer(rebasing: line[..<end]))
+                self.headerFields[self.headerFields.count - 1].value += " " + String(decoding: more, as: UTF8.self)
             }
             return bytes.count
         }
-        guard let colon = line.firstIndex(of: ":") else {
+        guard let colon = line[..<end].firstIndex(of: UInt8(ascii: ":")) else {
             return bytes.count
         }
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        let name = Self.trimmed(UnsafeBufferPointer(rebasing: line[..<colon]))
+        let value = Self.trimmed(UnsafeBufferPointer(rebasing: line[(colon + 1)..<end]))
         if !name.isEmpty {
-            self.headerFields.append((name: name, value: value))
+            self.headerFields.append((name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
         }
         return bytes.count
+    }
+
+    /// The bytes without leading and trailing spaces and tabs.
+    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 {
+            start += 1
+        }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 {
+            end -= 1
+        }
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// The status code of a status line (the digits after the first run of spaces), 0 if there is none.
+    private static func statusCode(in line: UnsafeBufferPointer<UInt8>) -> Int {
+        var index = 0
+        while index < line.count, line[index] != 0x20 {
+            index += 1
+        }
+        while index < line.count, line[index] == 0x20 {
+            index += 1
+        }
+        var code = 0
+        var digits = 0
+        while index < line.count, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9"), digits < 4 {
+            code = code * 10 + Int(line[index] - UInt8(ascii: "0"))
+            index += 1
+            digits += 1
+        }
+        guard digits > 0, index == line.count || line[index] == 0x20 else {
+            return 0
+        }
+        return code
     }
 
     /// The write callback: queues a body chunk, or pauses the transfer when the queue is full.

@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import Synchronization
 
 /// Sends requests to the master: content headers, authorization (refreshed once on 401), and redirects to
 /// the leader (307 with a scheme-relative `Location`, bounded and loop-guarded).
@@ -8,6 +9,9 @@ struct MasterExchange: Sendable {
     let authenticator: (any MesosAuthenticator)?
     let contentType: MesosContentType
     let maximumRedirects: Int
+    /// The last endpoint URL built: every call goes to the same master and path, and building a URL costs
+    /// more than the rest of a call's bookkeeping.
+    private let endpoint = EndpointCache()
 
     /// The answer to a request, and the master that gave it (after redirects).
     struct Answer: Sendable {
@@ -26,7 +30,7 @@ struct MasterExchange: Sendable {
         idleTimeout: Duration?
     ) async throws(MesosError) -> Answer {
         var current = location
-        var visited: Set<String> = [current.description]
+        var visited: Set<String> = []
         var refreshed = false
         var hops = 0
         while true {
@@ -48,7 +52,7 @@ struct MasterExchange: Sendable {
                     throw MesosError(code: .authenticationFailed, message: "Could not obtain credentials", cause: error)
                 }
             }
-            let url = current.baseURL.appendingPathComponent(String(path.drop { $0 == "/" }))
+            let url = self.endpoint.url(for: current, path: path)
             let request = MesosHTTPRequest(
                 method: "POST", url: url, headers: headers, body: body, timeout: timeout, idleTimeout: idleTimeout)
             let response: MesosHTTPResponse
@@ -75,6 +79,9 @@ struct MasterExchange: Sendable {
                     throw MesosError.httpStatus(response.status, body: "redirect without a usable Location", location: locationHeader)
                 }
                 hops += 1
+                if visited.isEmpty {
+                    visited.insert(location.description)
+                }
                 guard hops <= self.maximumRedirects, visited.insert(next.description).inserted else {
                     throw MesosError(
                         code: .tooManyRedirects,
@@ -87,6 +94,27 @@ struct MasterExchange: Sendable {
             }
             return Answer(response: response, body: responseBody, location: current)
         }
+    }
+}
+
+/// Remembers the URL of the last (master, path) pair asked for.
+final class EndpointCache: Sendable {
+    private struct Entry {
+        var location: MasterLocation
+        var path: String
+        var url: URL
+    }
+
+    private let last = Mutex<Entry?>(nil)
+
+    /// `path` on `location`, built once per pair in a row.
+    func url(for location: MasterLocation, path: String) -> URL {
+        if let entry = self.last.withLock({ $0 }), entry.location == location, entry.path == path {
+            return entry.url
+        }
+        let url = location.baseURL.appendingPathComponent(String(path.drop { $0 == "/" }))
+        self.last.withLock { $0 = Entry(location: location, path: path, url: url) }
+        return url
     }
 }
 
