@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 runs=${FUZZ_RUNS:-1000000}
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=(recordio json protobuf)
-scratch=.build-fuzz
+scratch=${FUZZ_SCRATCH:-.build-fuzz}
 for product in MesosFuzzRecordIO MesosFuzzEvents; do
     swift build -c debug --scratch-path "$scratch" --product "$product" \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld >/dev/null

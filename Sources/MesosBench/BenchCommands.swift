@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MesosCore
+import MesosScheduler
 
 /// `mesos-bench`: with no subcommand, the self-contained run (`local`).
 struct MesosBenchCommand: AsyncParsableCommand {
@@ -67,6 +68,9 @@ struct LocalRun: BenchMode {
     @Option(help: "Comma-separated parts to run: json, protobuf, calls, idle (default: all).")
     var parts = "json,protobuf,calls,idle"
 
+    @Option(help: "Batches decoded at once in the typed ingest runs (MesosScheduler's default: the core count).")
+    var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
+
     func runBenchmark() async throws {
         let payloads = try BenchPayloads.make()
         let server = try await LocalMaster.start(payloads: payloads)
@@ -87,16 +91,25 @@ struct LocalRun: BenchMode {
         where parts.contains(contentType == .json ? "json" : "protobuf") {
             let floor = try await Measure.floor(
                 transport: transport, url: streamURL, contentType: contentType, events: self.events)
-            let typed = try await Measure.typed(
+            let sequential = try await Measure.typed(
                 transport: transport, url: streamURL, contentType: contentType, events: self.events)
+            let typed = try await Measure.typed(
+                transport: transport, url: streamURL, contentType: contentType, events: self.events,
+                decodingConcurrency: self.decodingConcurrency)
             let name = contentType == .json ? "json" : "protobuf"
             say(
                 "floor \(name): events_per_s=\(fmt(floor.eventsPerSecond, 0)) mb_per_s=\(fmt(floor.megabytesPerSecond)) "
                     + "(transport + RecordIO framing, no decoding; \(floor.events) events)"
             )
             say(
+                "typed \(name), decoded on the reading task: events_per_s=\(fmt(sequential.eventsPerSecond, 0)) "
+                    + "ratio_to_floor=\(fmt(sequential.eventsPerSecond / floor.eventsPerSecond, 3)) (\(sequential.events) events)"
+            )
+            say(
                 "typed \(name): events_per_s=\(fmt(typed.eventsPerSecond, 0)) mb_per_s=\(fmt(typed.megabytesPerSecond)) "
-                    + "ratio_to_floor=\(fmt(typed.eventsPerSecond / floor.eventsPerSecond, 3)) (\(typed.events) events)"
+                    + "ratio_to_floor=\(fmt(typed.eventsPerSecond / floor.eventsPerSecond, 3)) "
+                    + "(schedulerEvents with decodingConcurrency=\(self.decodingConcurrency), as MesosScheduler reads; "
+                    + "\(typed.events) events)"
             )
             if contentType == .json {
                 let generic = try await Measure.typed(

@@ -91,8 +91,14 @@ enum Measure {
         contentType: MesosContentType,
         events: Int,
         declineTo: URL? = nil,
-        genericDecoder: Bool = false
+        genericDecoder: Bool = false,
+        decodingConcurrency: Int? = nil
     ) async throws -> IngestResult {
+        if let decodingConcurrency {
+            return try await Self.typedParallel(
+                transport: transport, url: url, contentType: contentType, events: events, declineTo: declineTo,
+                decodingConcurrency: decodingConcurrency)
+        }
         let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
         guard response.status == 200 else {
             throw BenchError("SUBSCRIBE answered \(response.status)")
@@ -140,6 +146,65 @@ enum Measure {
             if count == events { break }
         }
         return IngestResult(events: count, bytes: bytes, seconds: Self.seconds(clock.now - start), checksum: checksum)
+    }
+
+    /// Typed ingest the way `MesosScheduler` reads its stream: `schedulerEvents(codec:decodingConcurrency:)`
+    /// frames on a reader task and decodes batches on up to `decodingConcurrency` cores, in order. Megabytes
+    /// count the body bytes (RecordIO headers included).
+    static func typedParallel(
+        transport: any MesosTransport,
+        url: URL,
+        contentType: MesosContentType,
+        events: Int,
+        declineTo: URL?,
+        decodingConcurrency: Int
+    ) async throws -> IngestResult {
+        let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
+        guard response.status == 200 else {
+            throw BenchError("SUBSCRIBE answered \(response.status)")
+        }
+        let streamID = response.headers["Mesos-Stream-Id"] ?? ""
+        let codec = MesosCodec(contentType)
+        let received = Counter()
+        let counted = body.map { chunk in
+            received.value.add(chunk.count, ordering: .relaxed)
+            return chunk
+        }
+        var frameworkID: FrameworkID?
+        var count = 0
+        var checksum = 0.0
+        var bytesAtStart = 0
+        let clock = ContinuousClock()
+        var start = clock.now
+        for try await event in MesosResponseBody(counted).schedulerEvents(codec: codec, decodingConcurrency: decodingConcurrency) {
+            switch event {
+            case .subscribed(let subscribed):
+                frameworkID = subscribed.frameworkID
+                start = clock.now
+                bytesAtStart = received.value.load(ordering: .relaxed)
+            case .offers(let offers):
+                checksum += Self.touch(offers)
+                count += 1
+                if let declineTo, let frameworkID {
+                    let call = SchedulerCall.decline(
+                        offerIDs: offers.map(\.id), filters: .refuse(seconds: 0), frameworkID: frameworkID)
+                    let request = MesosHTTPRequest(
+                        url: declineTo,
+                        headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
+                        body: try codec.encode(call: call)
+                    )
+                    Task { _ = try? await transport.send(request).0 }
+                }
+            case .error(let message):
+                throw BenchError("The master sent ERROR: \(message)")
+            default:
+                break
+            }
+            if count == events { break }
+        }
+        let seconds = Self.seconds(clock.now - start)
+        let bytes = received.value.load(ordering: .relaxed) - bytesAtStart
+        return IngestResult(events: count, bytes: bytes, seconds: seconds, checksum: checksum)
     }
 
     /// What a consumer does with each offer: reads its ids, hostname and resources.

@@ -207,7 +207,10 @@ extension MesosScheduler {
         }
 
         do {
-            for try await event in answer.body.schedulerEvents(codec: codec, maximumRecordSize: self.configuration.maximumEventSize) {
+            let events = answer.body.schedulerEvents(
+                codec: codec, maximumRecordSize: self.configuration.maximumEventSize,
+                decodingConcurrency: self.configuration.decodingConcurrency)
+            for try await event in events {
                 self.metrics.event(event)
                 switch event {
                 case .subscribed(let subscribed):

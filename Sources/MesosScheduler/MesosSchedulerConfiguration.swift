@@ -1,3 +1,4 @@
+import Foundation
 import MesosCore
 import MesosRecordIO
 
@@ -38,6 +39,13 @@ public struct MesosSchedulerConfiguration: Sendable {
     public var offerConstraints: OfferConstraints?
     /// The largest event accepted, in bytes.
     public var maximumEventSize: Int = RecordIODecoder.defaultMaximumRecordSize
+    /// How many batches of events may be decoded at once, on separate cores, ahead of delivery (events are
+    /// always delivered in stream order). 1 still decodes on a reader task, off the delivering one.
+    public var decodingConcurrency: Int = MesosSchedulerConfiguration.defaultDecodingConcurrency
+    /// The default ``decodingConcurrency``: the number of active cores, at most 4.
+    public static var defaultDecodingConcurrency: Int {
+        min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
     /// The scheduler endpoint's path on the master.
     public var schedulerPath: String = "/api/v1/scheduler"
 

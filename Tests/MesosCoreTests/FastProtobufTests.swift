@@ -77,6 +77,9 @@ import Testing
             ("a truncated varint", [0x08, 0x88]),
             ("an 11-byte varint", [0x08] + [UInt8](repeating: 0xFF, count: 10) + [0x01]),
             ("field number 0", [0x00, 0x01]),
+            // Found by the fuzzer: the type tag spelled in 8 bytes; swift-protobuf takes at most 5.
+            ("an over-long tag", [0x88, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]),
+            ("a 5-byte tag whose last byte exceeds 15", [0x88, 0x80, 0x80, 0x80, 0x10, 0x00]),
             ("a group", [0x0B, 0x0C]),
             ("a length past the end", [0x1A, 0x05, 0x0A]),
             ("invalid UTF-8 in a rescind id", [0x08, 0x03, 0x22, 0x04, 0x0A, 0x02, 0xC3, 0x28]),
@@ -96,6 +99,7 @@ import Testing
         #expect(Self.agree([0x08, 0x02, 0x1A, 0x04, 0x0A, 0x02, 0x0A, 0x00], "offer with an empty id"))
         #expect(Self.agree([0x08, 0x02, 0x1A, 0x00], "offers without offers"))
         #expect(Self.agree([0x08] + [0x88] + [UInt8](repeating: 0x80, count: 8) + [0x01], "a 10-byte varint"))
+        #expect(Self.agree([0x88, 0x80, 0x80, 0x80, 0x00, 0x08], "a tag spelled in 5 bytes"))
     }
 
     @Test func mutatedInputsAgree() throws {

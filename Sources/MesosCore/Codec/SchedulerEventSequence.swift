@@ -52,14 +52,8 @@ where Upstream.Element == ArraySlice<UInt8> {
             let record: ArraySlice<UInt8>?
             do {
                 record = try await self.records.next()
-            } catch let error as RecordIOError {
-                throw MesosError.recordIO(error)
-            } catch let error as MesosError {
-                throw error
-            } catch is CancellationError {
-                throw MesosError(code: .cancelled, message: "Reading the event stream was cancelled")
             } catch {
-                throw MesosError(code: .transportFailure, message: "Reading the event stream failed: \(error)", cause: error)
+                throw eventStreamError(error)
             }
             guard let record else {
                 return nil
@@ -70,6 +64,22 @@ where Upstream.Element == ArraySlice<UInt8> {
 }
 
 extension SchedulerEventSequence: Sendable where Upstream: Sendable {}
+
+/// What a failure while reading an event stream becomes: framing errors as their ``MesosError`` codes,
+/// cancellation as ``MesosError/Code/cancelled``, anything else from the byte source as
+/// ``MesosError/Code/transportFailure`` (a ``MesosError`` passes through).
+func eventStreamError(_ error: any Error) -> MesosError {
+    switch error {
+    case let error as RecordIOError:
+        return MesosError.recordIO(error)
+    case let error as MesosError:
+        return error
+    case is CancellationError:
+        return MesosError(code: .cancelled, message: "Reading the event stream was cancelled")
+    default:
+        return MesosError(code: .transportFailure, message: "Reading the event stream failed: \(error)", cause: error)
+    }
+}
 
 extension AsyncSequence where Element == ArraySlice<UInt8> {
     /// Reads this byte stream as a scheduler event stream.

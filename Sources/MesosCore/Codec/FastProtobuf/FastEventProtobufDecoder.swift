@@ -78,13 +78,26 @@ struct FastProtobufReader {
         }
     }
 
-    /// The next field's number and wire type, or `nil` at `end`.
+    /// The next field's number and wire type, or `nil` at `end`. Like swift-protobuf, a tag takes at most five
+    /// bytes and the fifth must not exceed 15 (longer, over-long encodings are declined).
     @inline(__always)
     private mutating func tag(end: Int) throws(FastProtobufFallback) -> (field: UInt64, wireType: UInt64)? {
         guard self.position < end else { return nil }
-        let tag = try self.varint(end: end)
-        guard tag <= UInt64(UInt32.max), tag >> 3 != 0 else { throw FastProtobufFallback() }
-        return (tag >> 3, tag & 7)
+        var tag: UInt64 = 0
+        var shift: UInt64 = 0
+        for index in 0..<5 {
+            guard self.position < end else { throw FastProtobufFallback() }
+            let byte = self.base.load(fromByteOffset: self.position, as: UInt8.self)
+            self.position &+= 1
+            if index == 4, byte > 15 { throw FastProtobufFallback() }
+            tag |= UInt64(byte & 0x7F) &<< shift
+            if byte & 0x80 == 0 {
+                guard tag >> 3 != 0 else { throw FastProtobufFallback() }
+                return (tag >> 3, tag & 7)
+            }
+            shift &+= 7
+        }
+        throw FastProtobufFallback()
     }
 
     /// Checks the wire type, reads a length and returns where the delimited value ends.
@@ -98,8 +111,18 @@ struct FastProtobufReader {
 
     private mutating func string(_ wireType: UInt64, end: Int) throws(FastProtobufFallback) -> String {
         let stop = try self.delimited(wireType, end: end)
-        let bytes = UnsafeRawBufferPointer(start: self.base + self.position, count: stop - self.position)
+        let bytes = UnsafeBufferPointer(
+            start: (self.base + self.position).assumingMemoryBound(to: UInt8.self), count: stop - self.position)
         self.position = stop
+        // ASCII (nearly every Mesos string) is valid UTF-8 as it stands: skip the generic validating initializer.
+        var ascii = true
+        for byte in bytes where byte >= 0x80 {
+            ascii = false
+            break
+        }
+        if ascii {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         guard let string = String(validating: bytes, as: UTF8.self) else { throw FastProtobufFallback() }
         return string
     }
