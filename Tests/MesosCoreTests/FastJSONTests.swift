@@ -157,6 +157,9 @@ import Testing
             (#"{"type":"OFFERS","offers":{"offers":[{"hostname":"\ud83d"}]}}"#, false),
             (#"{"type":"OFFERS","offers":{"offers":[{"id":{"value":"o"},"frameworkId":{"value":"f"},"framework_id":{"value":"g"}}]}}"#, false),
             (String(repeating: #"{"x":"#, count: 60) + "1" + String(repeating: "}", count: 60), false),
+            // Found by the fuzzer: swift-protobuf rejects a number of 128 characters or more, even in a skipped field.
+            (#"{"pe":"# + String(repeating: "7", count: 140) + "}", false),
+            (#"{"type":"OFFERS","offers":{"offers":[{"resources":[{"name":"c","scalar":{"value":"# + String(repeating: "1", count: 130) + "}}]}]}}", false),
             ("", false),
         ]
         for (input, mustAccept) in cases {

@@ -266,6 +266,9 @@ struct FastJSONReader {
             guard self.isDigit() else { throw FastJSONFallback() }
             while self.isDigit() { self.index += 1 }
         }
+        // swift-protobuf parses numbers through a 128-byte buffer and rejects longer ones (even when skipping an
+        // unknown field): leave anything near that length to it (a fuzzer find).
+        guard self.index - start < 100 else { throw FastJSONFallback() }
         return (start, self.index - start, integer)
     }
 
