@@ -8,7 +8,7 @@ struct MesosBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesos-bench",
         abstract: "Throughput, latency, memory and idle-CPU benchmarks for swift-mesos.",
-        subcommands: [LocalRun.self, Ingest.self, Calls.self],
+        subcommands: [LocalRun.self, Ingest.self, Calls.self, Serve.self],
         defaultSubcommand: LocalRun.self
     )
 }
@@ -71,10 +71,19 @@ struct LocalRun: BenchMode {
     @Option(help: "Batches decoded at once in the typed ingest runs (MesosScheduler's default: the core count).")
     var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
 
+    @Flag(help: "After the RSS figure, list the mappings holding the most resident memory.")
+    var showMappings = false
+
+    @Flag(help: "Run the local server inside this process (by default it runs in a child process, so that the peak RSS is the client's alone).")
+    var inProcessServer = false
+
     func runBenchmark() async throws {
         let payloads = try BenchPayloads.make()
-        let server = try await LocalMaster.start(payloads: payloads)
-        say("mesos-bench local: server http://127.0.0.1:\(server.port), transport \(self.transport.rawValue)")
+        let server: any BenchServer =
+            self.inProcessServer ? try await LocalMaster.start(payloads: payloads) : try ChildServer.start()
+        say(
+            "mesos-bench local: server http://127.0.0.1:\(server.port) (\(self.inProcessServer ? "in this process" : "child process")), "
+                + "transport \(self.transport.rawValue)")
         say(
             "payload: offers_event_json_bytes=\(payloads.offersJSON.count) "
                 + "offers_event_protobuf_bytes=\(payloads.offersProtobuf.count) offers_per_event=4"
@@ -87,15 +96,19 @@ struct LocalRun: BenchMode {
         _ = try await Measure.typed(transport: transport, url: streamURL, contentType: .protobuf, events: 2_000)
 
         let parts = Set(self.parts.split(separator: ",").map(String.init))
+        var typedPeaks: [Double] = []
         for (contentType, goal) in [(MesosContentType.json, 100_000.0), (.protobuf, 200_000.0)]
         where parts.contains(contentType == .json ? "json" : "protobuf") {
             let floor = try await Measure.floor(
                 transport: transport, url: streamURL, contentType: contentType, events: self.events)
             let sequential = try await Measure.typed(
                 transport: transport, url: streamURL, contentType: contentType, events: self.events)
+            ProcessStats.resetPeak()
             let typed = try await Measure.typed(
                 transport: transport, url: streamURL, contentType: contentType, events: self.events,
                 decodingConcurrency: self.decodingConcurrency)
+            let typedPeak = ProcessStats.peakRSSMegabytes() ?? .nan
+            typedPeaks.append(typedPeak)
             let name = contentType == .json ? "json" : "protobuf"
             say(
                 "floor \(name): events_per_s=\(fmt(floor.eventsPerSecond, 0)) mb_per_s=\(fmt(floor.megabytesPerSecond)) "
@@ -109,7 +122,7 @@ struct LocalRun: BenchMode {
                 "typed \(name): events_per_s=\(fmt(typed.eventsPerSecond, 0)) mb_per_s=\(fmt(typed.megabytesPerSecond)) "
                     + "ratio_to_floor=\(fmt(typed.eventsPerSecond / floor.eventsPerSecond, 3)) "
                     + "(schedulerEvents with decodingConcurrency=\(self.decodingConcurrency), as MesosScheduler reads; "
-                    + "\(typed.events) events)"
+                    + "\(typed.events) events) peak_rss_mb=\(fmt(typedPeak))"
             )
             if contentType == .json {
                 let generic = try await Measure.typed(
@@ -139,13 +152,19 @@ struct LocalRun: BenchMode {
             say("  (the wrk reference targets need a real master: use `mesos-bench calls --master URL` and wrk)")
         }
 
-        let peak = ProcessStats.peakRSSMegabytes() ?? .nan
+        // The peak while the scheduler's own read path ingests (the typed runs above), else over the whole run.
+        let peak = typedPeaks.max() ?? ProcessStats.peakRSSMegabytes() ?? .nan
         let now = ProcessStats.currentRSSMegabytes()
         say(
-            "peak_rss_mb=\(fmt(peak)) (VmHWM; now: rss_mb=\(fmt(now?.total ?? .nan)) "
+            "peak_rss_mb=\(fmt(peak)) (VmHWM during the typed ingest runs; now: rss_mb=\(fmt(now?.total ?? .nan)) "
                 + "anonymous_mb=\(fmt(now?.anonymous ?? .nan)) file_backed_mb=\(fmt(now?.file ?? .nan)))"
         )
-        target("peak RSS < 40 MB", peak < 40, fmt(peak))
+        if self.showMappings {
+            for mapping in ProcessStats.largestMappings(12) {
+                say("  rss_kib=\(mapping.kilobytes) \(mapping.name)")
+            }
+        }
+        target("peak RSS < 40 MB", peak < 40, fmt(peak) + (self.inProcessServer ? " (server included)" : " (client alone)"))
 
         for kind in TransportKind.allCases where parts.contains("idle") {
             let scheduler = try Measure.scheduler(master: server.baseURL, transport: kind.make(), contentType: .protobuf)
@@ -233,5 +252,25 @@ struct Calls: BenchMode {
             say("first_error=\(error)")
         }
         say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
+    }
+}
+
+/// `serve`: the local server alone, for `local`'s child process (prints `port=N`, runs until stdin closes).
+struct Serve: BenchMode {
+    static let configuration = CommandConfiguration(
+        abstract: "Run only the local benchmark server; prints port=N, stops when standard input closes."
+    )
+
+    func runBenchmark() async throws {
+        let server = try await LocalMaster.start(payloads: try BenchPayloads.make())
+        FileHandle.standardOutput.write(Data("port=\(server.port)\n".utf8))
+        // Block a thread (not the cooperative pool) until the parent closes our stdin or goes away.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                while readLine() != nil {}
+                done.resume()
+            }
+        }
+        await server.shutdown()
     }
 }

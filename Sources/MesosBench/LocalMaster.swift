@@ -69,10 +69,7 @@ struct BenchPayloads: Sendable {
         let json = MesosCodec(.json)
         let protobuf = MesosCodec(.protobuf)
         // Mesos writes 64-bit integers as bare numbers; swift-protobuf quotes them.
-        let offersJSON = Array(
-            String(decoding: try json.encode(offers), as: UTF8.self)
-                .replacing(#/"(begin|end)":"([0-9]+)"/#) { "\"\($0.output.1)\":\($0.output.2)" }.utf8
-        )
+        let offersJSON = Self.unquotingIntegers(of: ["begin", "end"], in: try json.encode(offers))
         // Both encodings must decode back to the event (this also runs the JSON fast path once).
         guard try json.decodeEvent(offersJSON[...]).wireMessage == offers,
             try json.decode(SchedulerEventMessage.self, from: offersJSON[...]) == offers
@@ -90,6 +87,32 @@ struct BenchPayloads: Sendable {
         )
     }
 
+    /// `"key":"123"` → `"key":123` for the given keys (no regular expressions: they would load the regex
+    /// libraries into the measured process).
+    static func unquotingIntegers(of keys: [String], in json: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(json.count)
+        var index = 0
+        outer: while index < json.count {
+            for key in keys {
+                let prefix = Array("\"\(key)\":\"".utf8)
+                if json[index...].starts(with: prefix) {
+                    var end = index + prefix.count
+                    while end < json.count, json[end] >= UInt8(ascii: "0"), json[end] <= UInt8(ascii: "9") { end += 1 }
+                    if end > index + prefix.count, end < json.count, json[end] == UInt8(ascii: "\"") {
+                        output.append(contentsOf: prefix.dropLast())
+                        output.append(contentsOf: json[(index + prefix.count)..<end])
+                        index = end + 1
+                        continue outer
+                    }
+                }
+            }
+            output.append(json[index])
+            index += 1
+        }
+        return output
+    }
+
     /// About `size` bytes of back-to-back framed records.
     static func repeated(_ record: [UInt8], toAbout size: Int) -> ByteBuffer {
         let copies = max(1, size / record.count)
@@ -101,13 +124,69 @@ struct BenchPayloads: Sendable {
     }
 }
 
+/// Where the self-contained run's server is.
+protocol BenchServer: Sendable {
+    /// The port on 127.0.0.1.
+    var port: Int { get }
+    /// Stops it.
+    func shutdown() async
+}
+
+extension BenchServer {
+    var baseURL: URL { URL(string: "http://127.0.0.1:\(self.port)")! }
+}
+
+/// The local server in a child process (`mesos-bench serve`), so that it adds nothing to this process's RSS.
+final class ChildServer: BenchServer {
+    let port: Int
+    private let process: Process
+    private let input: Pipe
+
+    private init(port: Int, process: Process, input: Pipe) {
+        self.port = port
+        self.process = process
+        self.input = input
+    }
+
+    static func start() throws -> ChildServer {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["serve"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        var line: [UInt8] = []
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard let first = byte.first else {
+                throw BenchError("The server process ended before printing its port")
+            }
+            if first == UInt8(ascii: "\n") { break }
+            line.append(first)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("port="), let port = Int(text.dropFirst(5)) else {
+            throw BenchError("The server process printed \(text)")
+        }
+        return ChildServer(port: port, process: process, input: input)
+    }
+
+    func shutdown() async {
+        try? self.input.fileHandleForWriting.close()
+        self.process.terminate()
+        self.process.waitUntilExit()
+    }
+}
+
 /// A minimal Mesos master on 127.0.0.1 for the self-contained run.
 ///
 /// - `POST /stream/api/v1/scheduler` (any call): 200 and an endless stream of the prebuilt OFFERS records in
 ///   the encoding the `Accept` header asks for, written as large prebuilt buffers.
 /// - `POST /api/v1/scheduler` with SUBSCRIBE: 200, a SUBSCRIBED event, then silence (the idle stream).
 /// - `POST /api/v1/scheduler` with any other call: 202 with an empty body, on a kept-alive connection.
-final class LocalMaster: Sendable {
+final class LocalMaster: BenchServer {
     let port: Int
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: any Channel
@@ -119,8 +198,6 @@ final class LocalMaster: Sendable {
         self.serverChannel = serverChannel
         self.acceptTask = acceptTask
     }
-
-    var baseURL: URL { URL(string: "http://127.0.0.1:\(self.port)")! }
 
     static func start(payloads: BenchPayloads) async throws -> LocalMaster {
         // The shared singleton group: it lives as long as the process and needs no shutdown.

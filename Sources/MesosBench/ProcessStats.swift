@@ -7,6 +7,12 @@ enum ProcessStats {
         Self.statusField("VmHWM:").map { $0 / 1024 }
     }
 
+    /// Starts a new peak: `VmHWM` restarts from the current RSS (Linux: `5` into `/proc/self/clear_refs`).
+    @discardableResult
+    static func resetPeak() -> Bool {
+        (try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)) != nil
+    }
+
     /// Current resident set size in MB (`VmRSS`), split into anonymous memory (heap, stacks) and file-backed
     /// pages (the mapped libraries: Foundation, ICU data, libcurl, …).
     static func currentRSSMegabytes() -> (total: Double, anonymous: Double, file: Double)? {
@@ -32,6 +38,22 @@ enum ProcessStats {
         }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         return (user + system) / ticks
+    }
+
+    /// The mappings holding the most resident memory, largest first: (KiB, path or "[anonymous]").
+    static func largestMappings(_ count: Int) -> [(kilobytes: Int, name: String)] {
+        guard let text = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return [] }
+        var totals: [String: Int] = [:]
+        var current = "[anonymous]"
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                current = fields.count >= 6 ? String(fields[5...].joined(separator: " ")) : "[anonymous]"
+            } else if fields.first == "Rss:", fields.count >= 2, let kilobytes = Int(fields[1]) {
+                totals[current, default: 0] += kilobytes
+            }
+        }
+        return totals.map { (kilobytes: $0.value, name: $0.key) }.sorted { $0.kilobytes > $1.kilobytes }.prefix(count).map { $0 }
     }
 
     private static func statusField(_ name: String) -> Double? {

@@ -24,7 +24,7 @@ extension MesosCurlTransport {
 
         /// The most unread response bytes kept for one response before the transport stops reading from the
         /// socket (backpressure). Reading resumes when the consumer has drained half of it. One network read
-        /// (at most 16 KiB) may go over the limit. Default: 1 MiB. Values below 1 are treated as 1.
+        /// (at most 16 KiB) may go over the limit. Default: 256 KiB. Values below 1 are treated as 1.
         public var maximumBufferedBytesPerResponse: Int
 
         /// The most connections opened to one host at a time, or `nil` for no limit (the default). Requests
@@ -50,7 +50,7 @@ extension MesosCurlTransport {
         public init(
             connectTimeout: Duration = .seconds(10),
             defaultCallTimeout: Duration? = nil,
-            maximumBufferedBytesPerResponse: Int = 1 << 20,
+            maximumBufferedBytesPerResponse: Int = 256 << 10,
             maximumConnectionsPerHost: Int? = nil,
             tls: TLS = TLS(),
             verbose: Bool = false
