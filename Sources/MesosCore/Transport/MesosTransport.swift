@@ -115,14 +115,31 @@ public struct MesosHTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLite
     /// The first value for `name` (case-insensitive); setting replaces every field with that name.
     public subscript(name: String) -> String? {
         get {
-            let lowered = name.lowercased()
-            return self.fields.first { $0.name.lowercased() == lowered }?.value
+            self.fields.first { Self.sameName($0.name, name) }?.value
         }
         set {
-            let lowered = name.lowercased()
-            self.fields.removeAll { $0.name.lowercased() == lowered }
+            self.fields.removeAll { Self.sameName($0.name, name) }
             if let newValue {
                 self.fields.append((name: name, value: newValue))
+            }
+        }
+    }
+
+    /// Compares field names ASCII-case-insensitively (HTTP field names are ASCII tokens), without allocating.
+    static func sameName(_ lhs: String, _ rhs: String) -> Bool {
+        var left = lhs.utf8.makeIterator()
+        var right = rhs.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil):
+                return true
+            case (let a?, let b?):
+                if a == b { continue }
+                let lowerA = a &- 65 < 26 ? a | 0x20 : a
+                let lowerB = b &- 65 < 26 ? b | 0x20 : b
+                if lowerA != lowerB { return false }
+            default:
+                return false
             }
         }
     }
@@ -140,7 +157,7 @@ public struct MesosHTTPHeaders: Sendable, Equatable, ExpressibleByDictionaryLite
     /// Compares names case-insensitively and values exactly, in order.
     public static func == (lhs: MesosHTTPHeaders, rhs: MesosHTTPHeaders) -> Bool {
         lhs.fields.count == rhs.fields.count
-            && zip(lhs.fields, rhs.fields).allSatisfy { $0.name.lowercased() == $1.name.lowercased() && $0.value == $1.value }
+            && zip(lhs.fields, rhs.fields).allSatisfy { Self.sameName($0.name, $1.name) && $0.value == $1.value }
     }
 }
 
