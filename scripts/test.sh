@@ -4,7 +4,8 @@
 #   2. sets up and starts a REAL Apache Mesos 1.11 master with one agent on 127.0.0.1 (../shared/realmesos),
 #      a private ZooKeeper 3.8 (scripts/zookeeper.sh) and three real HA masters electing through another one;
 #   3. runs `swift test` (unit, conformance and integration tests) with MESOS_MASTER_URL pointing at it;
-#   4. stops them all.
+#   4. runs the unit targets again under ThreadSanitizer (scripts/tsan.sh);
+#   5. stops them all.
 # Environment: REALMESOS_DIR (where realmesos lives), SWIFT_MESOS_MASTER_PORT (default 5151),
 #              SWIFT_TEST_ARGS (extra arguments for swift test, e.g. "--filter Codec").
 set -euo pipefail
@@ -78,6 +79,12 @@ for target in $targets; do
         failed+=("$target")
     fi
 done
+# The unit targets again under ThreadSanitizer (its own build in .build-tsan; SWIFT_MESOS_SKIP_TSAN=1 skips it).
+if [ "${SWIFT_MESOS_SKIP_TSAN:-0}" != 1 ]; then
+    if ! scripts/tsan.sh; then
+        failed+=("ThreadSanitizer")
+    fi
+fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "test.sh: FAILED: ${failed[*]}" >&2
     exit 1

@@ -58,7 +58,7 @@ public final class DCOSAuthenticator: MesosAuthenticator, Sendable {
     private let loginTokenLifetime: Duration
     private let tokenRefreshInterval: Duration
     private let logger: Logger
-    private let cache = Mutex<(token: String, obtained: ContinuousClock.Instant)?>(nil)
+    private let cache = LockedValue<(token: String, obtained: ContinuousClock.Instant)?>(nil)
 
     /// Creates the authenticator.
     ///

@@ -16,7 +16,7 @@ import Darwin
 final class Console: Sendable {
     let json: Bool
     let verbose: Bool
-    private let lock = Mutex(())
+    private let lock = LockedValue(())
 
     init(json: Bool, verbose: Bool) {
         self.json = json
@@ -113,7 +113,7 @@ final class OutputGate: Sendable {
     }
 
     private let console: Console
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     /// Beyond this much held output, the gate opens by itself.
     private static let limit = 1 << 20
 

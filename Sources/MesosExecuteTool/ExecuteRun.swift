@@ -45,7 +45,7 @@ final class ExecuteRun: Sendable {
     let scheduler: MesosScheduler
     let masterName: String
     let output: OutputGate
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     private init(plan: ExecutePlan, console: Console, scheduler: MesosScheduler, masterName: String, output: OutputGate) {
         self.plan = plan

@@ -1,3 +1,4 @@
+import MesosCore
 import Dispatch
 import Synchronization
 
@@ -13,7 +14,7 @@ import Darwin
 final class InterruptSignals: Sendable {
     /// Each signal received, by number.
     let signals: AsyncStream<Int32>
-    private let sources = Mutex<[any DispatchSourceSignal]>([])
+    private let sources = LockedValue<[any DispatchSourceSignal]>([])
 
     init() {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()

@@ -41,7 +41,7 @@ public final class MesosScheduler: Service, Sendable {
         self.state.withLock { $0.buffer }
     }
     let metrics: SchedulerMetrics
-    let state: Mutex<State>
+    let state: LockedValue<State>
 
     /// Why a live subscription is being interrupted from outside its reading loop.
     enum Interruption: Sendable {
@@ -94,7 +94,7 @@ public final class MesosScheduler: Service, Sendable {
             frameworkID: configuration.frameworkInfo.hasID ? configuration.frameworkInfo.id : nil,
             suppressedRoles: configuration.suppressedRoles
         )
-        self.state = Mutex(State(machine: machine, buffer: EventBuffer(capacity: max(1, configuration.eventBufferSize))))
+        self.state = LockedValue(State(machine: machine, buffer: EventBuffer(capacity: max(1, configuration.eventBufferSize))))
     }
 
     // MARK: - Observing

@@ -205,7 +205,7 @@ final class DecodedBatchQueue: Sendable {
     }
 
     private let capacity: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)

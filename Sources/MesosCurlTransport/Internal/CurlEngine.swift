@@ -50,9 +50,9 @@ final class CurlEngine: @unchecked Sendable {
     /// The longest the thread sleeps with nothing to do: it only bounds how stale a missed wakeup could be.
     private static let maximumPollMilliseconds: Int32 = 30_000
 
-    private let inbox = Mutex(Inbox())
+    private let inbox = LockedValue(Inbox())
     private let multi: UnsafeMutableRawPointer?
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread = LockedValue<pthread_t?>(nil)
 
     // Engine thread only.
     private var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]

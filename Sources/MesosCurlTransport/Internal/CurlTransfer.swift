@@ -38,7 +38,7 @@ final class CurlTransfer: @unchecked Sendable {
     private let engine: CurlEngine
     private let maximumBufferedBytes: Int
     private let resumeThreshold: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     // Engine thread (see the type's discussion).
     private(set) var easy: UnsafeMutableRawPointer?

@@ -14,9 +14,9 @@ final class LocalMaster: Sendable {
     let location: MasterLocation
     let workDirectory: String
     let ownsWorkDirectory: Bool
-    let state: Mutex<State>
+    let state: LockedValue<State>
     let agentQueue = DispatchQueue(label: "mesos.local-cluster.agent")
-    private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
+    private let timer = LockedValue<(any DispatchSourceTimer)?>(nil)
 
     /// The most tasks a framework keeps in its completed list.
     static let completedTaskLimit = 200
@@ -143,7 +143,7 @@ final class LocalMaster: Sendable {
         let agents = (0..<max(1, configuration.agents)).map { index in
             AgentRecord(id: AgentID("\(masterID)-S\(index)"), index: index, hostname: configuration.hostname, total: total)
         }
-        self.state = Mutex(State(agents: agents))
+        self.state = LockedValue(State(agents: agents))
     }
 
     // MARK: - Timer

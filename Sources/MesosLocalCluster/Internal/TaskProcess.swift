@@ -1,3 +1,4 @@
+import MesosCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -50,7 +51,7 @@ final class TaskProcess: Sendable {
         var killRequested = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Whether a kill was asked for (so that an exit is reported as TASK_KILLED).
     var wasKillRequested: Bool {
@@ -186,7 +187,7 @@ enum Spawner {
     }
 
     /// Pipes are created and marked close-on-exec under this lock, so that no other spawn of ours inherits them.
-    private static let lock = Mutex(())
+    private static let lock = LockedValue(())
 
     #if canImport(Darwin)
     typealias Actions = posix_spawn_file_actions_t?

@@ -17,7 +17,7 @@ final class EventBuffer: Sendable {
         var count: Int { elements.count - head }
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     let capacity: Int
 
     init(capacity: Int) {

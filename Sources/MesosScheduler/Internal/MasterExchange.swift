@@ -105,7 +105,7 @@ final class EndpointCache: Sendable {
         var url: URL
     }
 
-    private let last = Mutex<Entry?>(nil)
+    private let last = LockedValue<Entry?>(nil)
 
     /// `path` on `location`, built once per pair in a row.
     func url(for location: MasterLocation, path: String) -> URL {

@@ -1,3 +1,4 @@
+import MesosCore
 import Synchronization
 
 /// A one-shot signal carrying a value: the first `fire` wins, every `wait` (before or after) gets that value.
@@ -8,7 +9,7 @@ final class Signal<Value: Sendable>: Sendable {
         var cancelled = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Fires the signal; later calls are ignored. Returns whether this call fired it.
     @discardableResult

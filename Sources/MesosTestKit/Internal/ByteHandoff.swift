@@ -1,3 +1,4 @@
+import MesosCore
 import Synchronization
 
 /// Hands body chunks from a producing task to the consuming iterator, one at a time (a one-slot channel).
@@ -17,7 +18,7 @@ final class ByteHandoff: Sendable {
         var onClose: (@Sendable () -> Void)?
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Registers what to do when the consumer closes; runs at once if it already has.
     func setOnClose(_ action: @escaping @Sendable () -> Void) {

@@ -1,3 +1,4 @@
+import MesosCore
 import NIOCore
 import Synchronization
 
@@ -8,7 +9,7 @@ final class ConnectionTracker: Sendable {
         var open: [Int: any Channel] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     func opened(_ channel: any Channel) -> Int {
         self.state.withLock { state in

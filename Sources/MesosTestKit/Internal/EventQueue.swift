@@ -21,7 +21,7 @@ final class EventQueue: Sendable {
         var waiter: CheckedContinuation<[Item]?, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     func push(_ item: Item) {
         let handoff: (CheckedContinuation<[Item]?, Never>, [Item])? = self.state.withLock { state in

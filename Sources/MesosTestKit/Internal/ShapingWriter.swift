@@ -1,3 +1,4 @@
+import MesosCore
 import Synchronization
 
 /// Applies ``FakeMasterFault/rechunk(_:)`` and ``FakeMasterFault/slowStream(delay:bytesPerWrite:)`` to a body.
@@ -7,16 +8,16 @@ final class ShapingWriter: FakeMasterBodyWriter {
     let fixedSize: Int?
     /// Random piece sizes, drawn from `random`.
     let randomSizes: ClosedRange<Int>?
-    let random: Mutex<SplitMix64>
+    let random: LockedValue<SplitMix64>
     /// Sleep before every write but the first.
     let delay: Duration?
-    private let started = Mutex(false)
+    private let started = LockedValue(false)
 
     init(base: any FakeMasterBodyWriter, fixedSize: Int?, randomSizes: ClosedRange<Int>?, seed: UInt64, delay: Duration?) {
         self.base = base
         self.fixedSize = fixedSize.map { max(1, $0) }
         self.randomSizes = randomSizes.map { max(1, $0.lowerBound)...max(1, $0.upperBound) }
-        self.random = Mutex(SplitMix64(seed: seed))
+        self.random = LockedValue(SplitMix64(seed: seed))
         self.delay = delay
     }
 

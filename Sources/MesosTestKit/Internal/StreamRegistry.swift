@@ -1,8 +1,9 @@
+import MesosCore
 import Synchronization
 
 /// Thread-safe bookkeeping of every streamed body, updated on each write without hopping to the actor.
 final class StreamRegistry: Sendable {
-    private let streams = Mutex<[FakeResponseStream]>([])
+    private let streams = LockedValue<[FakeResponseStream]>([])
 
     /// Registers a stream that starts now and returns its id.
     func open(path: String, streamID: String?) -> Int {
