@@ -5,6 +5,7 @@
 #     json      MesosFuzzEvents with FUZZ_ENCODING=json: JSON event records, fast decoder cross-checked
 #     protobuf  MesosFuzzEvents with FUZZ_ENCODING=protobuf: protobuf event records, fast decoder cross-checked
 #   FUZZ_RUNS=1000000 (executions per run; run several invocations side by side to use more cores)
+#   FUZZ_TIMEOUT=10 (seconds one input may take; raise it on a loaded machine)
 # Crashes are written to fuzz-artifacts/<run>/; seeds come from Tests/Fixtures/vectors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ for run in "${selected[@]}"; do
     esac
     mkdir -p "fuzz-artifacts/$run"
     echo "== $run ($product, $runs runs)"
-    FUZZ_ENCODING=$encoding SWIFT_BACKTRACE=enable=no "$bin/$product" -runs="$runs" -max_len=4096 -timeout=10 \
+    FUZZ_ENCODING=$encoding SWIFT_BACKTRACE=enable=no "$bin/$product" -runs="$runs" -max_len=4096 -timeout="${FUZZ_TIMEOUT:-10}" \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="fuzz-artifacts/$run/" \
         "fuzz-artifacts/corpus-$run" 2>&1 | grep -E "^(stat::|Done|==[0-9]+==|SUMMARY|INFO: seed|.*(crash|leak|timeout|deadly))" | head -n 20 \
         || status=1
