@@ -23,7 +23,7 @@ struct HAFailoverTests {
 
     /// Subscribes, kills the leader, and measures the time until SUBSCRIBED on the new leader.
     static func failover(_ scheduler: MesosScheduler) async throws -> Duration {
-        _ = try await HACluster.agreedLeaderPort()
+        _ = try await HACluster.agreedLeader()
         let lifecycle = scheduler.lifecycleEvents()
         return try await withThrowingTaskGroup(of: Duration?.self) { group in
             group.addTask {
@@ -95,8 +95,9 @@ struct HAFailoverTests {
 
     @Test("a non-leader's 307 is followed to the leader")
     func redirectFollowed() async throws {
-        let leader = try await HACluster.agreedLeaderPort()
-        let follower = try #require(HACluster.ports.first { $0 != leader })
+        let (leader, answering) = try await HACluster.agreedLeader()
+        // A master restarted by an earlier test may still be coming up (or have failed to): ask one that answers.
+        let follower = try #require(answering.first { $0 != leader }, "no follower answers: \(answering)")
         let scheduler = Self.scheduler(master: .fixed(MasterLocation(host: "127.0.0.1", port: follower)), name: "ha-307")
         try await scheduler.withSubscription { events in
             for try await event in events {
@@ -132,19 +133,31 @@ enum HACluster {
         throw MesosError(code: .noLeader, message: "no master names a leader")
     }
 
-    /// Waits until every master names the same leader (after a failover and a restart they may briefly differ).
-    static func agreedLeaderPort() async throws -> Int {
-        let deadline = ContinuousClock.now + .seconds(20)
+    /// Waits until the masters that answer name one leader (after a failover and a restart they may briefly
+    /// differ), preferring the moment all of them answer; returns the leader and the ports that answered.
+    static func agreedLeader() async throws -> (leader: Int, answering: [Int]) {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var agreed: (leader: Int, answering: [Int])?
         while ContinuousClock.now < deadline {
-            let named = Set(ports.compactMap { port -> Int? in
+            var answers: [(port: Int, leader: Int)] = []
+            for port in ports {
                 let output = (try? run(["curl", "-s", "-o", "/dev/null", "-w", "%{redirect_url}", "--max-time", "5",
                                         "http://127.0.0.1:\(port)/master/redirect"])) ?? ""
-                return URL(string: output.trimmingCharacters(in: .whitespacesAndNewlines))?.port
-            })
-            if named.count == 1, let leader = named.first { return leader }
+                if let leader = URL(string: output.trimmingCharacters(in: .whitespacesAndNewlines))?.port {
+                    answers.append((port, leader))
+                }
+            }
+            let named = Set(answers.map(\.leader))
+            if named.count == 1, let leader = named.first, answers.count >= 2 {
+                agreed = (leader, answers.map(\.port))
+                if answers.count == ports.count { break }
+            }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw MesosError(code: .noLeader, message: "the masters do not agree on a leader")
+        guard let agreed else {
+            throw MesosError(code: .noLeader, message: "the masters do not agree on a leader")
+        }
+        return agreed
     }
 
     static func kill(port: Int) throws {
