@@ -38,6 +38,11 @@ echo "== setting up the real Mesos master ($realmesos)"
     tail -n 30 /tmp/swift-mesos-realmesos-setup.log >&2
     exit 1
 }
+# Build before starting the servers: the HA masters hold ZooKeeper sessions with a 2 s timeout, and a build
+# saturating both cores can starve them long enough for a session to expire (a master then exits on purpose).
+echo "== swift build --build-tests"
+swift build --build-tests
+
 zk_port=${SWIFT_MESOS_ZK_PORT:-2281}
 zkdir=$(mktemp -d /tmp/swift-mesos-zk.XXXXXX)
 cleanup() {
@@ -60,8 +65,6 @@ export ZOOKEEPER_CONNECT=127.0.0.1:$zk_port
 export MESOS_HA_ZK=zk://127.0.0.1:2381/mesos
 export MESOS_HA_MASTERS=http://127.0.0.1:5161,http://127.0.0.1:5162,http://127.0.0.1:5163
 
-echo "== swift build --build-tests"
-swift build --build-tests
 
 # Each test target runs in its own process, one after the other: the network tests measure timeouts and
 # memory, and on a 2-core machine they must not share the CPU with every other suite at once (Linux URLSession
