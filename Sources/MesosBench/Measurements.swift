@@ -126,17 +126,7 @@ enum Measure {
                 count += 1
                 bytes += record.count
                 if let declineTo, let frameworkID {
-                    let call = SchedulerCall.decline(
-                        offerIDs: offers.map(\.id),
-                        filters: .refuse(seconds: 0),
-                        frameworkID: frameworkID
-                    )
-                    let request = MesosHTTPRequest(
-                        url: declineTo,
-                        headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
-                        body: try codec.encode(call: call)
-                    )
-                    Task { _ = try? await transport.send(request).0 }
+                    try Self.decline(offers, to: declineTo, frameworkID: frameworkID, streamID: streamID, codec: codec, transport: transport)
                 }
             case .error(let message):
                 throw BenchError("The master sent ERROR: \(message)")
@@ -186,14 +176,7 @@ enum Measure {
                 checksum += Self.touch(offers)
                 count += 1
                 if let declineTo, let frameworkID {
-                    let call = SchedulerCall.decline(
-                        offerIDs: offers.map(\.id), filters: .refuse(seconds: 0), frameworkID: frameworkID)
-                    let request = MesosHTTPRequest(
-                        url: declineTo,
-                        headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
-                        body: try codec.encode(call: call)
-                    )
-                    Task { _ = try? await transport.send(request).0 }
+                    try Self.decline(offers, to: declineTo, frameworkID: frameworkID, streamID: streamID, codec: codec, transport: transport)
                 }
             case .error(let message):
                 throw BenchError("The master sent ERROR: \(message)")
@@ -205,6 +188,24 @@ enum Measure {
         let seconds = Self.seconds(clock.now - start)
         let bytes = received.value.load(ordering: .relaxed) - bytesAtStart
         return IngestResult(events: count, bytes: bytes, seconds: seconds, checksum: checksum)
+    }
+
+    /// Declines `offers` (refuse 0 s, so that a real master offers them again) without waiting for the answer.
+    static func decline(
+        _ offers: [Offer],
+        to url: URL,
+        frameworkID: FrameworkID,
+        streamID: String,
+        codec: MesosCodec,
+        transport: any MesosTransport
+    ) throws {
+        let call = SchedulerCall.decline(offerIDs: offers.map(\.id), filters: .refuse(seconds: 0), frameworkID: frameworkID)
+        let request = MesosHTTPRequest(
+            url: url,
+            headers: ["Content-Type": codec.contentType.mediaType, "Mesos-Stream-Id": streamID],
+            body: try codec.encode(call: call)
+        )
+        Task { _ = try? await transport.send(request).0 }
     }
 
     /// What a consumer does with each offer: reads its ids, hostname and resources.
