@@ -58,8 +58,12 @@ MESOS_MASTER_URL=$("$realmesos/start-master.sh" "$port" 1)
 echo "== real master at $MESOS_MASTER_URL"
 scripts/zookeeper.sh start "$zk_port" "$zkdir"
 echo "== ZooKeeper at 127.0.0.1:$zk_port"
+# ZooKeeper session timeout of the HA masters (realmesos defaults to 2 s). A master exits when its session
+# expires, and on a 2-core CI machine the discovery tests start several ZooKeeper JVMs at once, which has
+# starved the masters' ZooKeeper for about 5 s. Failover then takes about this long (the tests allow 15 s).
+export MESOS_ZK_SESSION_TIMEOUT=${MESOS_ZK_SESSION_TIMEOUT:-8secs}
 "$realmesos/start-ha.sh" local:2381 5161 5162 5163 >/dev/null
-echo "== HA masters on 5161 5162 5163 (ZooKeeper 127.0.0.1:2381)"
+echo "== HA masters on 5161 5162 5163 (ZooKeeper 127.0.0.1:2381, session timeout $MESOS_ZK_SESSION_TIMEOUT)"
 export MESOS_MASTER_URL REALMESOS_DIR="$realmesos"
 export ZOOKEEPER_CONNECT=127.0.0.1:$zk_port
 export MESOS_HA_ZK=zk://127.0.0.1:2381/mesos
