@@ -132,7 +132,12 @@ import Testing
             (#"{"type":"OFFERS","offers":{"offers":[{"id":{"value":"o"},"frameworkId":{"value":"f"},"agentId":{"value":"a"},"hostname":"h","allocationInfo":{"role":"r"}}]}}"#, true),
             (#"{"type":"HEARTBEAT","future_field":{"a":[1,2.5e3,-0,true,false,null,"x\u00e9"]}}"#, true),
             (#"{"type":"OFFERS","offers":{"offers":[{"id":{"value":"o","extra":1},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1e2}}]}]}}"#, true),
-            (#"{"type":"OFFERS","offers":{"offers":[{"hostname":"\ud83d\ude00 \u00e9 \/ \b\f\n\r\t"}]}}"#, true),
+            (#"{"type":"OFFERS","offers":{"offers":[{"hostname":"😀 \u00e9 \/ \b\f\n\r\t"}]}}"#, true),
+            // Escaped surrogate pairs go to swift-protobuf, which combines some of them differently (a fuzzer find:
+            // \udBfB\uddfB, \ud87e\udc00); whatever it decodes, the codec then agrees with it.
+            (#"{"type":"OFFERS","offers":{"offers":[{"hostname":"\ud83d\ude00"}]}}"#, false),
+            (#"{"type":"OFFERS","offers":{"offers":[{"id":{"value":"e\udBfB\uddfBe"}}]}}"#, false),
+            (#"{"type":"RESCIND","rescind":{"offer_id":{"value":"\ud87e\udc00"}}}"#, false),
             (#"{"type":"OFFERS","offers":{"offers":[{"resources":[{"name":"c","scalar":{"value":-0.0}}]}]}}"#, true),
             (#"{"type":"OFFERS","offers":{"offers":[{"url":{"address":{"port":-2147483648}}}]}}"#, true),
             (#"{"type":"OFFERS","offers":{"offers":[{"resources":[{"name":"c","reservations":[{"type":"DYNAMIC","role":"r","principal":"p","labels":{"labels":[{"key":"k","value":"v"}]}}]}]}]}}"#, true),
