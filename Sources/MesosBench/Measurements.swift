@@ -292,47 +292,19 @@ enum Measure {
     /// in flight through a subscribed scheduler. A call counts as 202 when `send` returns normally.
     static func calls(scheduler: MesosScheduler, calls: Int, concurrency: Int) async throws -> CallsResult {
         try await Self.whileSubscribed(scheduler) {
-            let next = Counter()
-            let clock = ContinuousClock()
-            let start = clock.now
-            let (accepted, errors, firstError) = await withTaskGroup(of: (Int, Int, String?).self) { group in
-                for worker in 0..<max(1, concurrency) {
-                    group.addTask {
-                        var accepted = 0
-                        var errors = 0
-                        var firstError: String?
-                        while next.value.add(1, ordering: .relaxed).oldValue < calls {
-                            let call = SchedulerCall.acknowledge(
-                                agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
-                                taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
-                                uuid: Self.randomUUID()
-                            )
-                            do {
-                                try await scheduler.send(call)
-                                accepted += 1
-                            } catch {
-                                errors += 1
-                                if firstError == nil { firstError = "\(error)" }
-                            }
-                        }
-                        return (accepted, errors, firstError)
-                    }
+            await Self.runCalls(calls, concurrency: concurrency) { worker in
+                let call = SchedulerCall.acknowledge(
+                    agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
+                    taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
+                    uuid: Self.randomUUID()
+                )
+                do {
+                    try await scheduler.send(call)
+                    return nil
+                } catch {
+                    return "\(error)"
                 }
-                var total = (0, 0, String?.none)
-                for await partial in group {
-                    total.0 += partial.0
-                    total.1 += partial.1
-                    total.2 = total.2 ?? partial.2
-                }
-                return total
             }
-            return CallsResult(
-                calls: calls,
-                accepted: accepted,
-                errors: errors,
-                seconds: Self.seconds(clock.now - start),
-                firstError: firstError
-            )
         }
     }
 
@@ -361,6 +333,35 @@ enum Measure {
             while (try? await records.next()) != nil {}
         }
         defer { reader.cancel() }
+        return await Self.runCalls(calls, concurrency: concurrency) { worker in
+            let call = SchedulerCall.acknowledge(
+                agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
+                taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
+                uuid: Self.randomUUID(),
+                frameworkID: frameworkID
+            )
+            do {
+                let request = MesosHTTPRequest(
+                    url: url,
+                    headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
+                    body: try codec.encode(call: call)
+                )
+                let (response, body) = try await transport.send(request)
+                _ = try await body.collect(upTo: 1 << 16)
+                return response.status == 202 ? nil : "status \(response.status)"
+            } catch {
+                return "\(error)"
+            }
+        }
+    }
+
+    /// Sends `calls` calls from `concurrency` workers and times them. `send(worker)` returns nil for a 202, or
+    /// what went wrong.
+    static func runCalls(
+        _ calls: Int,
+        concurrency: Int,
+        send: @escaping @Sendable (Int) async -> String?
+    ) async -> CallsResult {
         let next = Counter()
         let clock = ContinuousClock()
         let start = clock.now
@@ -371,29 +372,11 @@ enum Measure {
                     var errors = 0
                     var firstError: String?
                     while next.value.add(1, ordering: .relaxed).oldValue < calls {
-                        let call = SchedulerCall.acknowledge(
-                            agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
-                            taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
-                            uuid: Self.randomUUID(),
-                            frameworkID: frameworkID
-                        )
-                        do {
-                            let request = MesosHTTPRequest(
-                                url: url,
-                                headers: ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID],
-                                body: try codec.encode(call: call)
-                            )
-                            let (response, body) = try await transport.send(request)
-                            _ = try await body.collect(upTo: 1 << 16)
-                            if response.status == 202 {
-                                accepted += 1
-                            } else {
-                                errors += 1
-                                if firstError == nil { firstError = "status \(response.status)" }
-                            }
-                        } catch {
+                        if let failure = await send(worker) {
                             errors += 1
-                            if firstError == nil { firstError = "\(error)" }
+                            if firstError == nil { firstError = failure }
+                        } else {
+                            accepted += 1
                         }
                     }
                     return (accepted, errors, firstError)
