@@ -88,6 +88,34 @@ struct RealMasterSchedulerTests {
         #expect(statuses.last?.message == "Command exited with status 0")
     }
 
+    @Test("calls from tasks on the curl transport's own thread (taskExecutor): 200 ACKNOWLEDGEs and a task's launch")
+    func callsOnTheTransportThread() async throws {
+        let scheduler = try Self.scheduler("it-executor", contentType: .protobuf)
+        let executor = try #require(scheduler.configuration.transport.taskExecutor)
+        let statuses = try await scheduler.withSubscription { events in
+            let statuses = try await withTaskExecutorPreference(executor) {
+                try await Self.run("echo hi", on: scheduler, events: events)
+            }
+            // Made-up updates: the master answers 202 to an ACKNOWLEDGE it cannot match.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask(executorPreference: executor) {
+                        for _ in 0..<25 {
+                            try await scheduler.send(
+                                .acknowledge(
+                                    agentID: AgentID("it-agent-\(worker)"), taskID: TaskID("it-task-\(worker)"),
+                                    uuid: Data(UUID().uuid16)))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await scheduler.teardown()
+            return statuses
+        }
+        #expect(statuses.map(\.state) == [.taskStarting, .taskRunning, .taskFinished])
+    }
+
     @Test("exit 3 → TASK_FAILED; sleep 60 + KILL → TASK_KILLED")
     func failureAndKill() async throws {
         let scheduler = try Self.scheduler("it-fail-kill")
@@ -203,5 +231,12 @@ struct MasterState {
             activeFrameworkIDs: active.compactMap { $0["id"] as? String },
             completedFrameworkIDs: completed.compactMap { $0["id"] as? String }
         )
+    }
+}
+
+extension UUID {
+    /// The 16 bytes of the UUID.
+    fileprivate var uuid16: [UInt8] {
+        withUnsafeBytes(of: self.uuid) { Array($0) }
     }
 }

@@ -140,13 +140,17 @@ struct LocalRun: BenchMode {
         }
 
         for concurrency in [1, 16] where parts.contains("calls") {
-            let scheduler = try Measure.scheduler(master: server.baseURL, transport: transport, contentType: .protobuf)
-            let result = try await Measure.calls(scheduler: scheduler, calls: self.calls, concurrency: concurrency)
-            say(
-                "calls concurrency=\(concurrency): calls_per_s=\(fmt(result.callsPerSecond, 0)) "
-                    + "status_202=\(result.accepted) errors=\(result.errors)"
-                    + (result.firstError.map { " first_error=\($0)" } ?? "")
-            )
+            for executor in CallExecutor.allCases where executor == .default || transport.taskExecutor != nil {
+                let scheduler = try Measure.scheduler(master: server.baseURL, transport: transport, contentType: .protobuf)
+                let result = try await Measure.calls(
+                    scheduler: scheduler, calls: self.calls, concurrency: concurrency, executor: executor)
+                say(
+                    "calls concurrency=\(concurrency) executor=\(executor.rawValue): "
+                        + "calls_per_s=\(fmt(result.callsPerSecond, 0)) "
+                        + "status_202=\(result.accepted) errors=\(result.errors)"
+                        + (result.firstError.map { " first_error=\($0)" } ?? "")
+                )
+            }
         }
         if parts.contains("calls") {
             say("  (the wrk reference targets need a real master: use `mesos-bench calls --master URL` and wrk)")
@@ -234,12 +238,15 @@ struct Calls: BenchMode {
     @Option(help: "scheduler (MesosScheduler.send, the default) or transport (MesosTransport.send directly).")
     var via: CallPath = .scheduler
 
+    @Option(help: "default (workers on the cooperative pool) or transport (on the transport's own thread).")
+    var executor: CallExecutor = .default
+
     func runBenchmark() async throws {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
         if self.via == .transport {
             let result = try await Measure.callsDirect(
                 transport: self.transport.make(), master: base, contentType: self.contentType, calls: self.calls,
-                concurrency: self.concurrency)
+                concurrency: self.concurrency, executor: self.executor)
             if let error = result.firstError {
                 say("first_error=\(error)")
             }
@@ -247,7 +254,8 @@ struct Calls: BenchMode {
             return
         }
         let scheduler = try Measure.scheduler(master: base, transport: self.transport.make(), contentType: self.contentType)
-        let result = try await Measure.calls(scheduler: scheduler, calls: self.calls, concurrency: self.concurrency)
+        let result = try await Measure.calls(
+            scheduler: scheduler, calls: self.calls, concurrency: self.concurrency, executor: self.executor)
         if let error = result.firstError {
             say("first_error=\(error)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ArgumentParser
 import MesosCore
 import MesosCurlTransport
 import MesosRecordIO
@@ -290,9 +291,16 @@ enum Measure {
 
     /// Sends `calls` ACKNOWLEDGE calls (random version-4 uuids, made-up agent and task ids) with `concurrency`
     /// in flight through a subscribed scheduler. A call counts as 202 when `send` returns normally.
-    static func calls(scheduler: MesosScheduler, calls: Int, concurrency: Int) async throws -> CallsResult {
+    static func calls(
+        scheduler: MesosScheduler,
+        calls: Int,
+        concurrency: Int,
+        executor: CallExecutor = .default
+    ) async throws -> CallsResult {
         try await Self.whileSubscribed(scheduler) {
-            await Self.runCalls(calls, concurrency: concurrency) { worker in
+            await Self.runCalls(
+                calls, concurrency: concurrency, executor: executor.resolve(scheduler.configuration.transport)
+            ) { worker in
                 let call = SchedulerCall.acknowledge(
                     agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
                     taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
@@ -315,7 +323,8 @@ enum Measure {
         master: URL,
         contentType: MesosContentType,
         calls: Int,
-        concurrency: Int
+        concurrency: Int,
+        executor: CallExecutor = .default
     ) async throws -> CallsResult {
         let url = master.appendingPathComponent("api/v1/scheduler")
         let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
@@ -333,7 +342,7 @@ enum Measure {
             while (try? await records.next()) != nil {}
         }
         defer { reader.cancel() }
-        return await Self.runCalls(calls, concurrency: concurrency) { worker in
+        return await Self.runCalls(calls, concurrency: concurrency, executor: executor.resolve(transport)) { worker in
             let call = SchedulerCall.acknowledge(
                 agentID: AgentID.with { $0.value = "bench-agent-\(worker)" },
                 taskID: TaskID.with { $0.value = "bench-task-\(worker)" },
@@ -356,10 +365,11 @@ enum Measure {
     }
 
     /// Sends `calls` calls from `concurrency` workers and times them. `send(worker)` returns nil for a 202, or
-    /// what went wrong.
+    /// what went wrong. The workers run on `executor` when one is given (the transport's own thread).
     static func runCalls(
         _ calls: Int,
         concurrency: Int,
+        executor: (any TaskExecutor)?,
         send: @escaping @Sendable (Int) async -> String?
     ) async -> CallsResult {
         let next = Counter()
@@ -367,7 +377,7 @@ enum Measure {
         let start = clock.now
         let (accepted, errors, firstError) = await withTaskGroup(of: (Int, Int, String?).self) { group in
             for worker in 0..<max(1, concurrency) {
-                group.addTask {
+                group.addTask(executorPreference: executor) {
                     var accepted = 0
                     var errors = 0
                     var firstError: String?
@@ -429,4 +439,17 @@ final class Counter: Sendable {
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Where the calls benchmark's workers run.
+enum CallExecutor: String, CaseIterable, ExpressibleByArgument, Sendable {
+    /// The global concurrent executor (the cooperative pool), as ordinary tasks run.
+    case `default`
+    /// The transport's own I/O thread (`MesosTransport.taskExecutor`), where the transport has one.
+    case transport
+
+    /// The executor to prefer for the workers, `nil` for the default.
+    func resolve(_ transport: any MesosTransport) -> (any TaskExecutor)? {
+        self == .transport ? transport.taskExecutor : nil
+    }
 }

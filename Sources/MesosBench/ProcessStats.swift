@@ -26,7 +26,7 @@ enum ProcessStats {
 
     /// User + system CPU time consumed so far, in seconds (`utime` + `stime` of `/proc/self/stat`).
     static func cpuSeconds() -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+        guard let text = Self.readProcFile("/proc/self/stat"),
             let close = text.lastIndex(of: ")")
         else {
             return nil
@@ -42,7 +42,7 @@ enum ProcessStats {
 
     /// The mappings holding the most resident memory, largest first: (KiB, path or "[anonymous]").
     static func largestMappings(_ count: Int) -> [(kilobytes: Int, name: String)] {
-        guard let text = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return [] }
+        guard let text = Self.readProcFile("/proc/self/smaps") else { return [] }
         var totals: [String: Int] = [:]
         var current = "[anonymous]"
         for line in text.split(separator: "\n") {
@@ -56,8 +56,20 @@ enum ProcessStats {
         return totals.map { (kilobytes: $0.value, name: $0.key) }.sorted { $0.kilobytes > $1.kilobytes }.prefix(count).map { $0 }
     }
 
+    /// The whole text of a `/proc` file. Those files report a size of 0, so they are read until end of file
+    /// rather than in one read sized by `stat` (which returns only the first page of a long `smaps`).
+    static func readProcFile(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var bytes: [UInt8] = []
+        while let chunk = try? handle.read(upToCount: 65_536), !chunk.isEmpty {
+            bytes.append(contentsOf: chunk)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     private static func statusField(_ name: String) -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        guard let text = Self.readProcFile("/proc/self/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
             let number = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first
             return number.flatMap { Double($0) }

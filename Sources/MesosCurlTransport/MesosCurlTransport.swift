@@ -34,6 +34,7 @@ public struct MesosCurlTransport: MesosTransport {
     public let configuration: Configuration
 
     private let owner: CurlEngineOwner
+    private let executor: CurlTaskExecutor
 
     /// Creates a transport and starts its background thread.
     ///
@@ -46,7 +47,9 @@ public struct MesosCurlTransport: MesosTransport {
         warningHandler: @escaping @Sendable (String) -> Void = MesosCurlTransport.writeToStandardError
     ) {
         self.configuration = configuration
-        self.owner = CurlEngineOwner(engine: CurlEngine(configuration: configuration))
+        let owner = CurlEngineOwner(engine: CurlEngine(configuration: configuration))
+        self.owner = owner
+        self.executor = CurlTaskExecutor(owner: owner)
         if !configuration.tls.verifyPeer {
             warningHandler(
                 "MesosCurlTransport: TLS certificate and host name verification is disabled; "
@@ -69,6 +72,23 @@ public struct MesosCurlTransport: MesosTransport {
         let transfer = try CurlTransfer(request: request, configuration: self.configuration, engine: self.owner.engine)
         let response = try await transfer.start()
         return (response, MesosResponseBody(CurlResponseChunks(transfer: transfer)))
+    }
+
+    /// Runs tasks on the transport's curl thread: a task that sends calls from there pays no thread hand-off
+    /// per call (its request reaches curl without a wakeup, and it resumes as soon as curl has read the
+    /// response).
+    ///
+    /// ```swift
+    /// await withTaskExecutorPreference(transport.taskExecutor) {
+    ///     for update in updates { try await scheduler.acknowledge(update) }
+    /// }
+    /// ```
+    ///
+    /// The thread is shared by every request of the transport, so jobs run there should not block or compute
+    /// for long; decoding a busy event stream belongs on the default executor. Holding the executor keeps the
+    /// thread alive like a copy of the transport does.
+    public var taskExecutor: (any TaskExecutor)? {
+        self.executor
     }
 
     /// The default warning handler: writes the message and a newline to standard error.

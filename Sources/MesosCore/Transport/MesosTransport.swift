@@ -40,6 +40,21 @@ public protocol MesosTransport: Sendable {
     /// - Returns: The status and headers, and the body as an asynchronous sequence of chunks.
     /// - Throws: ``MesosError`` if no response head could be obtained.
     func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody)
+
+    /// An executor that runs tasks on the transport's own I/O thread, or `nil` if the transport has none.
+    ///
+    /// A task that sends calls one after another pays, with most transports, two thread hand-offs per call (to
+    /// the I/O thread and back). Run under this executor (`withTaskExecutorPreference(transport.taskExecutor)`
+    /// or `Task(executorPreference:)`) it pays none. Keep such tasks short of blocking work: while one of
+    /// their jobs runs, the transport's other requests (the event stream too) wait.
+    var taskExecutor: (any TaskExecutor)? { get }
+}
+
+extension MesosTransport {
+    /// No I/O thread of its own to run tasks on: `nil`.
+    public var taskExecutor: (any TaskExecutor)? {
+        nil
+    }
 }
 
 /// An HTTP request as the transport port sees it.

@@ -34,6 +34,8 @@ final class CurlEngine: @unchecked Sendable {
         case unpause(CurlTransfer)
         /// Exit once no transfer is left.
         case stop
+        /// Run a job of a task that prefers this engine's thread (``CurlTaskExecutor``).
+        case run(UnownedJob)
     }
 
     private struct Inbox {
@@ -60,6 +62,13 @@ final class CurlEngine: @unchecked Sendable {
     /// Response heads ready during this turn of the loop, handed over once curl has done all it can: a call
     /// whose whole response arrived at once then finds its body already ended and never waits again.
     private var readyHeads: [(CurlTransfer.HeadWaiter, MesosHTTPResponse)] = []
+    /// Jobs enqueued by the engine thread itself (a continuation resumed here, a task yielding), run before
+    /// the thread sleeps again.
+    private var localJobs: [UnownedJob] = []
+    /// Set once by ``run(_:)`` before any job runs; read only to recognize the engine thread.
+    private let engineThread = LockedValue<pthread_t?>(nil)
+    /// The executor that runs jobs on this thread (set by the transport that owns the engine).
+    private let jobExecutor = LockedValue<UnownedTaskExecutor?>(nil)
 
     init(configuration: MesosCurlTransport.Configuration) {
         let multi: UnsafeMutableRawPointer? = curlGlobalInitialization == CURLE_OK ? curl_multi_init() : nil
@@ -86,17 +95,29 @@ final class CurlEngine: @unchecked Sendable {
         self.multi == nil
     }
 
+    /// Whether the calling thread is the engine thread.
+    var isEngineThread: Bool {
+        guard let thread = self.engineThread.withLock({ $0 }) else {
+            return false
+        }
+        return pthread_equal(thread, pthread_self()) != 0
+    }
+
     /// Hands a command to the engine thread.
+    ///
+    /// A command posted by the engine thread itself (a task running on ``CurlTaskExecutor``) sends no wakeup:
+    /// the thread looks at the inbox again before it sleeps.
     ///
     /// - Returns: `false` if the engine has shut down and will never run it.
     @discardableResult
     func post(_ command: Command) -> Bool {
+        let onEngineThread = self.isEngineThread
         let (accepted, wake) = self.inbox.withLock { inbox -> (Bool, Bool) in
             guard !inbox.closed, self.multi != nil else {
                 return (false, false)
             }
             inbox.commands.append(command)
-            guard !inbox.wakeupPending else {
+            guard !inbox.wakeupPending, !onEngineThread else {
                 return (true, false)
             }
             inbox.wakeupPending = true
@@ -110,6 +131,37 @@ final class CurlEngine: @unchecked Sendable {
             self.inbox.withLock { $0.wakersInFlight -= 1 }
         }
         return accepted
+    }
+
+    /// Schedules a job on the engine thread: straight into the local queue when called there, through the
+    /// inbox (with a wakeup) from any other thread.
+    ///
+    /// - Returns: `false` if the engine has shut down; the caller then runs the job elsewhere.
+    func enqueue(_ job: UnownedJob, executor: UnownedTaskExecutor) -> Bool {
+        if self.isEngineThread {
+            self.localJobs.append(job)
+            return true
+        }
+        self.jobExecutor.withLock { current in
+            if current == nil {
+                current = executor
+            }
+        }
+        return self.post(.run(job))
+    }
+
+    /// Engine thread: runs the jobs enqueued from this thread, including those they enqueue in turn.
+    private func runLocalJobs() {
+        guard let executor = self.jobExecutor.withLock({ $0 }) else {
+            return
+        }
+        while !self.localJobs.isEmpty {
+            let jobs = self.localJobs
+            self.localJobs.removeAll(keepingCapacity: true)
+            for job in jobs {
+                job.runSynchronously(on: executor)
+            }
+        }
     }
 
     /// Engine thread: hands a response head to its waiter at the end of this turn of the loop.
@@ -162,6 +214,7 @@ final class CurlEngine: @unchecked Sendable {
 
     private func run(_ multi: UnsafeMutableRawPointer) {
         self.thread.withLock { $0 = pthread_self() }
+        self.engineThread.withLock { $0 = pthread_self() }
         var commands: [Command] = []
         while true {
             self.inbox.withLock { inbox in
@@ -172,8 +225,10 @@ final class CurlEngine: @unchecked Sendable {
                 self.apply(command, multi: multi)
             }
             commands.removeAll(keepingCapacity: true)
+            self.runLocalJobs()
             if self.stopRequested && self.transfers.isEmpty {
                 self.flushReadyHeads()
+                self.runLocalJobs()
                 let exit = self.inbox.withLock { inbox in
                     guard inbox.commands.isEmpty else {
                         return false
@@ -191,8 +246,14 @@ final class CurlEngine: @unchecked Sendable {
             self.collectFinishedTransfers(multi)
             let wait = self.enforceIdleTimeouts(multi)
             self.flushReadyHeads()
+            // Tasks on this thread whose responses just arrived go on now (no hand-off to another thread).
+            self.runLocalJobs()
             if self.stopRequested && self.transfers.isEmpty {
                 // The last transfer just ended: exit without sleeping first.
+                continue
+            }
+            // Commands posted from this thread (by the jobs above) sent no wakeup: take them before sleeping.
+            if self.inbox.withLock({ !$0.commands.isEmpty }) {
                 continue
             }
             _ = curl_multi_poll(multi, nil, 0, wait, nil)
@@ -243,6 +304,8 @@ final class CurlEngine: @unchecked Sendable {
             }
         case .stop:
             self.stopRequested = true
+        case .run(let job):
+            self.localJobs.append(job)
         }
     }
 

@@ -1,0 +1,118 @@
+import Foundation
+import MesosCore
+import Testing
+@testable import MesosCurlTransport
+
+@Suite("MesosCurlTransport.taskExecutor: tasks on the transport's own thread")
+struct CurlTaskExecutorTests {
+    let server: ScriptedHTTPServer
+    let transport = MesosCurlTransport()
+
+    init() throws {
+        self.server = try ScriptedHTTPServer()
+    }
+
+    @Test func callsRunOnTheEngineThreadAndReuseTheConnection() async throws {
+        let executor = try #require(self.transport.taskExecutor)
+        let engine = self.transport.engine
+        #expect(!engine.isEngineThread)
+        let results = try await withTaskExecutorPreference(executor) {
+            var results: [(status: Int, text: String, onEngine: Bool)] = []
+            for _ in 0..<50 {
+                let (response, body) = try await self.transport.send(
+                    MesosHTTPRequest(method: "GET", url: self.server.url("/hello"), timeout: .seconds(10))
+                )
+                let received = try await text(of: body)
+                results.append((response.status, received, engine.isEngineThread))
+            }
+            return results
+        }
+        #expect(results.count == 50)
+        #expect(results.allSatisfy { $0.status == 200 && $0.text == "hello" })
+        // Every continuation after a response ran on curl's thread, not on the cooperative pool.
+        #expect(results.allSatisfy { $0.onEngine })
+        let stats = try await stats(of: self.server)
+        #expect(stats.connections == 2)
+    }
+
+    @Test func manyTasksOnTheEngineThreadStillRunConcurrently() async throws {
+        let executor = try #require(self.transport.taskExecutor)
+        let engine = self.transport.engine
+        let started = ContinuousClock.now
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for _ in 0..<16 {
+                group.addTask(executorPreference: executor) {
+                    let (response, body) = try await self.transport.send(
+                        MesosHTTPRequest(method: "GET", url: self.server.url("/sleep?s=1"), timeout: .seconds(60))
+                    )
+                    _ = try await body.collect(upTo: 1024)
+                    return (response.status, engine.isEngineThread)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.map(\.0) == Array(repeating: 200, count: 16))
+        #expect(outcomes.allSatisfy { $0.1 })
+        // One after another they would take 16 s: the thread never blocks on one of them.
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed < .seconds(8), "16 calls of 1 s took \(elapsed)")
+    }
+
+    @Test func timersAndStreamedBodiesResumeOnTheEngineThread() async throws {
+        let executor = try #require(self.transport.taskExecutor)
+        let engine = self.transport.engine
+        try await withTaskExecutorPreference(executor) {
+            // A timer fires on another thread: its job comes back through the engine's inbox.
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(engine.isEngineThread)
+            let (response, body) = try await self.transport.send(
+                MesosHTTPRequest(method: "GET", url: self.server.url("/gated?wait=10"))
+            )
+            #expect(response.status == 200)
+            var iterator = body.makeAsyncIterator()
+            #expect(try await iterator.next().map { Array($0) } == Array("first".utf8))
+            #expect(engine.isEngineThread)
+            // The release comes from a task on the cooperative pool while this one waits on the engine thread.
+            let releaser = Task.detached {
+                let (_, released) = try await self.transport.send(
+                    MesosHTTPRequest(method: "GET", url: self.server.url("/release"))
+                )
+                return try await text(of: released)
+            }
+            var rest: [UInt8] = []
+            while let chunk = try await iterator.next() {
+                rest += chunk
+                #expect(engine.isEngineThread)
+            }
+            #expect(String(decoding: rest, as: UTF8.self) == "released")
+            #expect(try await releaser.value == "ok")
+        }
+    }
+
+    @Test func manyChunksInOrderOnTheEngineThread() async throws {
+        let executor = try #require(self.transport.taskExecutor)
+        let count = 5000
+        let received = try await withTaskExecutorPreference(executor) {
+            let (_, body) = try await self.transport.send(
+                MesosHTTPRequest(method: "GET", url: self.server.url("/chunks?n=\(count)"))
+            )
+            return try await text(of: body, limit: 1 << 20)
+        }
+        #expect(received == (0..<count).map { "chunk-\($0);" }.joined())
+    }
+
+    @Test func theExecutorKeepsTheThreadAliveAfterTheTransportIsGone() async throws {
+        var transport: MesosCurlTransport? = MesosCurlTransport()
+        let engine = try #require(transport?.engine)
+        var executor = try #require(transport?.taskExecutor)
+        transport = nil
+        let ranThere = await withTaskExecutorPreference(executor) { engine.isEngineThread }
+        #expect(ranThere)
+        #expect(engine.isRunning)
+        // Dropping the last reference stops the thread.
+        executor = MesosCurlTransport().taskExecutor!
+        let ended = await eventually { !engine.isRunning }
+        #expect(ended, "the engine thread kept running after its transport and executor were gone")
+        _ = executor
+    }
+}
