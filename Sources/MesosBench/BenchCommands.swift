@@ -8,7 +8,7 @@ struct MesosBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesos-bench",
         abstract: "Throughput, latency, memory and idle-CPU benchmarks for swift-mesos.",
-        subcommands: [LocalRun.self, Ingest.self, Calls.self, Serve.self],
+        subcommands: [LocalRun.self, Ingest.self, Calls.self, Decode.self, Serve.self],
         defaultSubcommand: LocalRun.self
     )
 }
@@ -280,5 +280,39 @@ struct Serve: BenchMode {
             }
         }
         await server.shutdown()
+    }
+}
+
+/// `decode`: the codec alone, on one thread, with no transport: stable figures for profiling the decoders.
+struct Decode: BenchMode {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode the prebuilt OFFERS event N times on one thread (no transport, no framing)."
+    )
+
+    @Option(help: "Events to decode.")
+    var events = 200_000
+
+    @Option(help: "json or protobuf.")
+    var contentType: MesosContentType = .protobuf
+
+    func runBenchmark() async throws {
+        let payloads = try BenchPayloads.make()
+        let record = (self.contentType == .json ? payloads.offersJSON : payloads.offersProtobuf)[...]
+        let codec = MesosCodec(self.contentType)
+        var touched = 0.0
+        let clock = ContinuousClock()
+        let start = clock.now
+        for _ in 0..<max(1, self.events) {
+            guard case .offers(let offers) = try codec.decodeEvent(record) else {
+                throw BenchError("The prebuilt event did not decode as OFFERS")
+            }
+            touched += Measure.touch(offers)
+        }
+        let seconds = Measure.seconds(clock.now - start)
+        let perSecond = Double(max(1, self.events)) / seconds
+        say(
+            "decode \(self.contentType): events_per_s=\(fmt(perSecond, 0)) us_per_event=\(fmt(1e6 / perSecond, 2)) "
+                + "bytes_per_event=\(record.count) (checksum \(fmt(touched, 0)))"
+        )
     }
 }

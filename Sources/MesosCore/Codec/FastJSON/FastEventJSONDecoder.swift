@@ -146,6 +146,7 @@ extension FastJSONReader {
             } else if self.key(key, is: "resources") {
                 try mark(&seen, 4)
                 var resources: [Mesos_V1_Resource] = []
+                resources.reserveCapacity(8)  // usually a handful: one allocation instead of growing 1, 2, 4, 8
                 try self.beginArray()
                 var firstElement = true
                 while try self.nextElement(&firstElement) {

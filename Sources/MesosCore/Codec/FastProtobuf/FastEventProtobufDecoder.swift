@@ -115,16 +115,28 @@ struct FastProtobufReader {
             start: (self.base + self.position).assumingMemoryBound(to: UInt8.self), count: stop - self.position)
         self.position = stop
         // ASCII (nearly every Mesos string) is valid UTF-8 as it stands: skip the generic validating initializer.
-        var ascii = true
-        for byte in bytes where byte >= 0x80 {
-            ascii = false
-            break
-        }
-        if ascii {
+        if Self.isASCII(bytes) {
             return String(decoding: bytes, as: UTF8.self)
         }
         guard let string = String(validating: bytes, as: UTF8.self) else { throw FastProtobufFallback() }
         return string
+    }
+
+    /// Whether every byte is below 0x80, eight bytes at a time.
+    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let count = bytes.count
+        var index = 0
+        var high: UInt64 = 0
+        while index &+ 8 <= count {
+            high |= UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            index &+= 8
+        }
+        while index < count {
+            high |= UInt64(base[index])
+            index &+= 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
     }
 
     private mutating func uint64(_ wireType: UInt64, end: Int) throws(FastProtobufFallback) -> UInt64 {
@@ -201,6 +213,8 @@ struct FastProtobufReader {
         var message = Mesos_V1_Offer()
         var seen: UInt32 = 0
         var resources: [Mesos_V1_Resource] = []
+        // An offer usually holds a handful of resources: one allocation instead of growing 1, 2, 4, 8.
+        resources.reserveCapacity(8)
         var executorIDs: [Mesos_V1_ExecutorID] = []
         var attributes: [Mesos_V1_Attribute] = []
         while let (field, wireType) = try self.tag(end: end) {
