@@ -45,13 +45,13 @@ struct RealMasterTests {
             }
             if case .offers(let offers) = event {
                 #expect(!offers.isEmpty)
-                break
             }
-            if seen.count > 20 { break }
+            // The master's first HEARTBEAT and first OFFERS race each other: wait for both.
+            if (seen.contains("HEARTBEAT") && seen.contains("OFFERS")) || seen.count > 20 { break }
         }
         #expect(seen.first == "SUBSCRIBED")
         #expect(seen.contains("HEARTBEAT"))
-        #expect(seen.last == "OFFERS")
+        #expect(seen.contains("OFFERS"))
 
         let id = try #require(frameworkID)
         let teardown = MesosHTTPRequest(
