@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import MesosCore
+import Testing
 
 /// Environment switches and process helpers for the tests against real ZooKeeper and Mesos masters.
 enum TestEnvironment {
@@ -58,7 +59,7 @@ enum TestEnvironment {
             envp.forEach { free($0) }
         }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, program, &actions, nil, argv, envp)
+        let spawned = withCleanSignalState { posix_spawn(&pid, program, &actions, &$0, argv, envp) }
         guard spawned == 0 else {
             throw CommandFailure(description: "posix_spawn \(program): errno \(spawned)")
         }
@@ -126,5 +127,34 @@ final class PrivateZooKeeper {
     func destroy() {
         try? self.stop()
         try? FileManager.default.removeItem(atPath: self.directory)
+    }
+}
+
+/// Spawn attributes for helper processes: every signal unblocked and at its default action. A test's thread
+/// (a dispatch worker) blocks most signals, and a spawned child inherits that mask: `timeout` could then never
+/// receive its SIGALRM, nor its child the SIGTERM, and a script waiting on a silent server hung for good.
+func withCleanSignalState<Result>(_ body: (inout posix_spawnattr_t) throws -> Result) rethrows -> Result {
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)))
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU] {
+        sigaddset(&defaults, signal)
+    }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    posix_spawnattr_setsigmask(&attributes, &mask)
+    return try body(&attributes)
+}
+
+@Suite("Test helpers")
+struct TestHelperTests {
+    @Test("helper processes start with no blocked signal, so `timeout` and SIGTERM work in the scripts")
+    func spawnedProcessesHaveNoBlockedSignals() async throws {
+        let status = try TestEnvironment.run("/bin/bash", ["-c", "grep -E '^SigBlk' /proc/self/status"])
+        #expect(status.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0000000000000000"), "\(status)")
     }
 }
