@@ -606,26 +606,21 @@ final class CurlTransfer: @unchecked Sendable {
             case pause
             case abort
         }
+        let chunk = [UInt8](bytes)[...]
         let action = self.state.withLock { state -> Action in
             if state.cancelled || state.end != nil {
                 return .abort
             }
             if let waiter = state.bodyWaiter {
                 state.bodyWaiter = nil
-                return .handOver(waiter, [UInt8](bytes)[...])
+                return .handOver(waiter, chunk)
             }
             if state.bufferedBytes >= self.maximumBufferedBytes {
                 state.pausedForConsumer = true
                 return .pause
             }
-            if state.chunkStart < state.chunks.count {
-                // The consumer is behind: grow the unread chunk rather than queue another, so that it later
-                // takes everything buffered in one piece (a busy decoder then gets bigger batches).
-                state.chunks[state.chunks.count - 1].append(contentsOf: bytes)
-            } else {
-                state.chunks.append([UInt8](bytes)[...])
-            }
-            state.bufferedBytes += bytes.count
+            state.chunks.append(chunk)
+            state.bufferedBytes += chunk.count
             return .queued
         }
         switch action {
