@@ -65,8 +65,6 @@ final class CurlEngine: @unchecked Sendable {
     /// Jobs enqueued by the engine thread itself (a continuation resumed here, a task yielding), run before
     /// the thread sleeps again.
     private var localJobs: [UnownedJob] = []
-    /// Set once by ``run(_:)`` before any job runs; read only to recognize the engine thread.
-    private let engineThread = LockedValue<pthread_t?>(nil)
     /// The executor that runs jobs on this thread (set by the transport that owns the engine).
     private let jobExecutor = LockedValue<UnownedTaskExecutor?>(nil)
 
@@ -97,7 +95,7 @@ final class CurlEngine: @unchecked Sendable {
 
     /// Whether the calling thread is the engine thread.
     var isEngineThread: Bool {
-        guard let thread = self.engineThread.withLock({ $0 }) else {
+        guard let thread = self.thread.withLock({ $0 }) else {
             return false
         }
         return pthread_equal(thread, pthread_self()) != 0
@@ -214,7 +212,6 @@ final class CurlEngine: @unchecked Sendable {
 
     private func run(_ multi: UnsafeMutableRawPointer) {
         self.thread.withLock { $0 = pthread_self() }
-        self.engineThread.withLock { $0 = pthread_self() }
         var commands: [Command] = []
         while true {
             self.inbox.withLock { inbox in

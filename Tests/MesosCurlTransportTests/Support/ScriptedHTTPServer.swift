@@ -243,6 +243,9 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+# The default listen backlog (5) drops connection attempts when many calls start at once on a busy machine;
+# the client then retries only after a 1 s SYN timeout, which looks like calls running one after another.
+ThreadingHTTPServer.request_queue_size = 128
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 if len(sys.argv) >= 3:
