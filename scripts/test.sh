@@ -62,7 +62,18 @@ echo "== ZooKeeper at 127.0.0.1:$zk_port"
 # expires, and on a 2-core CI machine the discovery tests start several ZooKeeper JVMs at once, which has
 # starved the masters' ZooKeeper for about 5 s. Failover then takes about this long (the tests allow 15 s).
 export MESOS_ZK_SESSION_TIMEOUT=${MESOS_ZK_SESSION_TIMEOUT:-8secs}
-"$realmesos/start-ha.sh" local:2381 5161 5162 5163 >/dev/null
+# realmesos's readiness probe of its ZooKeeper reads the answer to "ruok" without a time limit; on a loaded
+# machine a JVM that accepts the connection before it can answer left it waiting for good. Bounded, retried.
+ha_started=0
+for attempt in 1 2 3; do
+    if timeout 150 "$realmesos/start-ha.sh" local:2381 5161 5162 5163 >/dev/null; then
+        ha_started=1
+        break
+    fi
+    echo "test.sh: starting the HA masters failed or hung (attempt $attempt); stopping them and retrying" >&2
+    "$realmesos/stop-ha.sh" >/dev/null 2>&1 || true
+done
+[ "$ha_started" -eq 1 ] || { echo "test.sh: could not start the HA masters" >&2; exit 1; }
 echo "== HA masters on 5161 5162 5163 (ZooKeeper 127.0.0.1:2381, session timeout $MESOS_ZK_SESSION_TIMEOUT)"
 export MESOS_MASTER_URL REALMESOS_DIR="$realmesos"
 export ZOOKEEPER_CONNECT=127.0.0.1:$zk_port
