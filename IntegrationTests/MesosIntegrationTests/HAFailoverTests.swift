@@ -189,7 +189,8 @@ enum HACluster {
             envp.forEach { free($0) }
         }
         var pid = pid_t()
-        let spawned = withCleanSignalState { posix_spawn(&pid, program, &actions, &$0, argv, envp) }
+        // Not the test thread's blocked signal mask: `timeout` and SIGTERM must work in the scripts.
+        let spawned = SpawnSignals.withAttributes { posix_spawn(&pid, program, &actions, &$0, argv, envp) }
         guard spawned == 0 else {
             throw MesosError(code: .invalidConfiguration, message: "cannot run \(program): errno \(spawned)")
         }
@@ -197,24 +198,4 @@ enum HACluster {
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         return (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     }
-}
-
-/// Spawn attributes for helper processes: every signal unblocked and at its default action. A test's thread
-/// (a dispatch worker) blocks most signals, and a spawned child inherits that mask: `timeout` could then never
-/// receive its SIGALRM, nor its child the SIGTERM, and a script waiting on a silent server hung for good.
-func withCleanSignalState<Result>(_ body: (inout posix_spawnattr_t) throws -> Result) rethrows -> Result {
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)))
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for signal in [SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU] {
-        sigaddset(&defaults, signal)
-    }
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    var mask = sigset_t()
-    sigemptyset(&mask)
-    posix_spawnattr_setsigmask(&attributes, &mask)
-    return try body(&attributes)
 }

@@ -191,11 +191,10 @@ enum Spawner {
 
     #if canImport(Darwin)
     typealias Actions = posix_spawn_file_actions_t?
-    typealias Attributes = posix_spawnattr_t?
     #else
     typealias Actions = posix_spawn_file_actions_t
-    typealias Attributes = posix_spawnattr_t
     #endif
+    typealias Attributes = SpawnSignals.Attributes
 
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<Actions>, UnsafePointer<CChar>) -> Int32
 
@@ -251,21 +250,13 @@ enum Spawner {
             }
             #endif
 
-            var flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
+            var flags = Int32(POSIX_SPAWN_SETPGROUP)
             #if canImport(Darwin)
             flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)
             #endif
-            posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: flags))
+            // Every signal unblocked and the common ones at their default action (not the spawning thread's).
+            SpawnSignals.apply(to: &attributes, extraFlags: flags)
             posix_spawnattr_setpgroup(&attributes, 0)
-            var defaults = sigset_t()
-            sigemptyset(&defaults)
-            for signal in [SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU] {
-                sigaddset(&defaults, signal)
-            }
-            posix_spawnattr_setsigdefault(&attributes, &defaults)
-            var mask = sigset_t()
-            sigemptyset(&mask)
-            posix_spawnattr_setsigmask(&attributes, &mask)
 
             let argv = spec.arguments.map { strdup($0) } + [nil]
             let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
