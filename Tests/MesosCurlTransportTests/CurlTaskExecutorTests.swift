@@ -89,6 +89,32 @@ struct CurlTaskExecutorTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func aTaskThatKeepsYieldingDoesNotStarveTheTransport() async throws {
+        let executor = try #require(self.transport.taskExecutor)
+        let finished = LockedFlag()
+        let (spins, answer) = try await withTaskExecutorPreference(executor) {
+            // Both tasks run on curl's one thread: the call can only finish if curl gets turns between the
+            // other task's yields.
+            async let received: String = {
+                let (_, body) = try await self.transport.send(
+                    MesosHTTPRequest(method: "GET", url: self.server.url("/hello"), timeout: .seconds(30))
+                )
+                let answer = try await text(of: body)
+                finished.set()
+                return answer
+            }()
+            var spins = 0
+            while !finished.isSet {
+                await Task.yield()
+                spins += 1
+            }
+            return (spins, try await received)
+        }
+        #expect(answer == "hello")
+        #expect(spins > 0)
+    }
+
     @Test func manyChunksInOrderOnTheEngineThread() async throws {
         let executor = try #require(self.transport.taskExecutor)
         let count = 5000
@@ -114,5 +140,18 @@ struct CurlTaskExecutorTests {
         let ended = await eventually { !engine.isRunning }
         #expect(ended, "the engine thread kept running after its transport and executor were gone")
         _ = executor
+    }
+}
+
+/// A flag set once from one task and polled from another.
+final class LockedFlag: Sendable {
+    private let value = LockedValue(false)
+
+    func set() {
+        self.value.withLock { $0 = true }
+    }
+
+    var isSet: Bool {
+        self.value.withLock { $0 }
     }
 }

@@ -148,17 +148,17 @@ final class CurlEngine: @unchecked Sendable {
         return self.post(.run(job))
     }
 
-    /// Engine thread: runs the jobs enqueued from this thread, including those they enqueue in turn.
+    /// Engine thread: runs the jobs enqueued so far. Jobs they enqueue in turn wait for the next turn of the
+    /// loop, so a task that keeps yielding cannot keep curl from running (the loop does not sleep while any
+    /// are waiting).
     private func runLocalJobs() {
-        guard let executor = self.jobExecutor.withLock({ $0 }) else {
+        guard !self.localJobs.isEmpty, let executor = self.jobExecutor.withLock({ $0 }) else {
             return
         }
-        while !self.localJobs.isEmpty {
-            let jobs = self.localJobs
-            self.localJobs.removeAll(keepingCapacity: true)
-            for job in jobs {
-                job.runSynchronously(on: executor)
-            }
+        let jobs = self.localJobs
+        self.localJobs = []
+        for job in jobs {
+            job.runSynchronously(on: executor)
         }
     }
 
@@ -226,8 +226,9 @@ final class CurlEngine: @unchecked Sendable {
             if self.stopRequested && self.transfers.isEmpty {
                 self.flushReadyHeads()
                 self.runLocalJobs()
+                let jobsWaiting = !self.localJobs.isEmpty
                 let exit = self.inbox.withLock { inbox in
-                    guard inbox.commands.isEmpty else {
+                    guard inbox.commands.isEmpty, !jobsWaiting else {
                         return false
                     }
                     inbox.closed = true
@@ -249,8 +250,9 @@ final class CurlEngine: @unchecked Sendable {
                 // The last transfer just ended: exit without sleeping first.
                 continue
             }
-            // Commands posted from this thread (by the jobs above) sent no wakeup: take them before sleeping.
-            if self.inbox.withLock({ !$0.commands.isEmpty }) {
+            // Commands posted from this thread (by the jobs above) sent no wakeup, and jobs they enqueued wait for
+            // the next turn: take them before sleeping.
+            if !self.localJobs.isEmpty || self.inbox.withLock({ !$0.commands.isEmpty }) {
                 continue
             }
             _ = curl_multi_poll(multi, nil, 0, wait, nil)
