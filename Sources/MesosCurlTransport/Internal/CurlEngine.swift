@@ -65,7 +65,7 @@ final class CurlEngine: @unchecked Sendable {
     /// Jobs enqueued by the engine thread itself (a continuation resumed here, a task yielding), run before
     /// the thread sleeps again.
     private var localJobs: [UnownedJob] = []
-    /// The executor that runs jobs on this thread (set by the transport that owns the engine).
+    /// The executor that runs jobs on this thread (attached once by ``CurlTaskExecutor``).
     private let jobExecutor = LockedValue<UnownedTaskExecutor?>(nil)
 
     init(configuration: MesosCurlTransport.Configuration) {
@@ -135,17 +135,17 @@ final class CurlEngine: @unchecked Sendable {
     /// inbox (with a wakeup) from any other thread.
     ///
     /// - Returns: `false` if the engine has shut down; the caller then runs the job elsewhere.
-    func enqueue(_ job: UnownedJob, executor: UnownedTaskExecutor) -> Bool {
+    func enqueue(_ job: UnownedJob) -> Bool {
         if self.isEngineThread {
             self.localJobs.append(job)
             return true
         }
-        self.jobExecutor.withLock { current in
-            if current == nil {
-                current = executor
-            }
-        }
         return self.post(.run(job))
+    }
+
+    /// Records the executor the jobs run as (the one ``CurlTaskExecutor`` of this engine's transport).
+    func attach(_ executor: UnownedTaskExecutor) {
+        self.jobExecutor.withLock { $0 = executor }
     }
 
     /// Engine thread: runs the jobs enqueued so far. Jobs they enqueue in turn wait for the next turn of the

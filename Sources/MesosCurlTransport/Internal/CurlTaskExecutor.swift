@@ -14,11 +14,12 @@ final class CurlTaskExecutor: TaskExecutor {
 
     init(owner: CurlEngineOwner) {
         self.owner = owner
+        owner.engine.attach(self.asUnownedTaskExecutor())
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
-        if !self.owner.engine.enqueue(unowned, executor: self.asUnownedTaskExecutor()) {
+        if !self.owner.engine.enqueue(unowned) {
             globalConcurrentExecutor.enqueue(unowned)
         }
     }
