@@ -42,7 +42,7 @@ public struct MesosInMemoryTransport: MesosTransport {
     /// - Returns: The handler's head and its body, wrapped so that the body honours the timeouts too.
     /// - Throws: ``MesosError``: the handler's own, ``MesosError/Code/timeout``,
     ///   ``MesosError/Code/cancelled`` or ``MesosError/Code/transportFailure``.
-    public func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+    public func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
         let deadline = request.timeout.map { ContinuousClock.now + $0 }
         if Task.isCancelled {
             throw MesosError(code: .cancelled, message: "\(request.method) \(request.url) was cancelled before it was sent")

@@ -47,7 +47,15 @@ final class ScriptedTransport: MesosTransport {
         self.state.withLock { $0.scripts[master] = answers }
     }
 
-    func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        do {
+            return try await self.exchange(request)
+        } catch {
+            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
+        }
+    }
+
+    private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
         let key = Self.key(request.url)
         let answer: Answer = self.state.withLock { state in
             state.requests.append(request)

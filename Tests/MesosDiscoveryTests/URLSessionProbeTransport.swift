@@ -22,7 +22,15 @@ final class URLSessionProbeTransport: NSObject, MesosTransport, URLSessionTaskDe
         self.session.invalidateAndCancel()
     }
 
-    func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        do {
+            return try await self.exchange(request)
+        } catch {
+            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
+        }
+    }
+
+    private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
         var urlRequest = URLRequest(url: request.url)
         urlRequest.httpMethod = request.method
         for (name, value) in request.headers {

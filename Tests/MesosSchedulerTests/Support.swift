@@ -11,7 +11,15 @@ import Testing
 struct RoutingTransport: MesosTransport {
     let masters: [String: FakeMaster]
 
-    func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        do {
+            return try await self.exchange(request)
+        } catch {
+            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
+        }
+    }
+
+    private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
         let key = "\(request.url.host ?? ""):\(request.url.port ?? 80)"
         guard let master = self.masters[key] else {
             throw MesosError(code: .transportFailure, message: "connection refused: \(key)")

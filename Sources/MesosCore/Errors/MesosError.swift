@@ -240,6 +240,24 @@ extension MesosError {
         return MesosError(code: code, message: message, httpStatus: status)
     }
 
+    /// Turns any error met while moving bytes into a ``MesosError``: a `MesosError` stays as it is,
+    /// `CancellationError` becomes ``Code/cancelled``, anything else ``Code/transportFailure``, with the original
+    /// error as ``cause``. Transports use it to keep the port's promise of throwing only `MesosError`.
+    ///
+    /// - Parameters:
+    ///   - error: The error.
+    ///   - context: What was being done, for the message (e.g. "POST http://m:5050/api/v1/scheduler").
+    /// - Returns: The error as a `MesosError`.
+    public static func transport(_ error: any Error, context: String) -> MesosError {
+        if let error = error as? MesosError {
+            return error
+        }
+        if error is CancellationError {
+            return MesosError(code: .cancelled, message: "\(context) was cancelled", cause: error)
+        }
+        return MesosError(code: .transportFailure, message: "\(context) failed: \(error)", cause: error)
+    }
+
     /// Wraps a RecordIO framing error.
     ///
     /// - Parameter error: The framing error.

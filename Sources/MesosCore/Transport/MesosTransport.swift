@@ -38,8 +38,8 @@ public protocol MesosTransport: Sendable {
     ///
     /// - Parameter request: The request.
     /// - Returns: The status and headers, and the body as an asynchronous sequence of chunks.
-    /// - Throws: ``MesosError`` if no response head could be obtained.
-    func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody)
+    /// - Throws: ``MesosError`` if no response head could be obtained; the signature admits no other error.
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody)
 
     /// An executor that runs tasks on the transport's own I/O thread, or `nil` if the transport has none.
     ///
@@ -212,10 +212,11 @@ public struct MesosResponseBody: AsyncSequence, Sendable {
     ///
     /// - Parameter limit: The most bytes to accept.
     /// - Returns: The bytes.
-    /// - Throws: ``MesosError/Code/recordTooLarge`` beyond `limit`, or what the transport throws.
-    public func collect(upTo limit: Int) async throws -> [UInt8] {
+    /// - Throws: ``MesosError/Code/recordTooLarge`` beyond `limit`, or the error that ended the body.
+    public func collect(upTo limit: Int) async throws(MesosError) -> [UInt8] {
         var bytes: [UInt8] = []
-        for try await chunk in self {
+        var iterator = self.makeAsyncIterator()
+        while let chunk = try await iterator.next() {
             guard bytes.count + chunk.count <= limit else {
                 throw MesosError(code: .recordTooLarge, message: "Response body larger than \(limit) bytes")
             }
@@ -224,8 +225,14 @@ public struct MesosResponseBody: AsyncSequence, Sendable {
         return bytes
     }
 
+    /// The only error a body throws.
+    public typealias Failure = MesosError
+
     /// Iterates the chunks.
     public struct Iterator: AsyncIteratorProtocol {
+        /// The only error a body throws.
+        public typealias Failure = MesosError
+
         private var base: any AsyncIteratorProtocol
 
         init(_ base: some AsyncIteratorProtocol) {
@@ -233,8 +240,16 @@ public struct MesosResponseBody: AsyncSequence, Sendable {
         }
 
         /// Returns the next chunk, or `nil` at the end of the body.
-        public mutating func next() async throws -> ArraySlice<UInt8>? {
-            try await self.base.next() as? ArraySlice<UInt8>
+        ///
+        /// - Throws: ``MesosError`` only: whatever else the underlying sequence throws becomes
+        ///   ``MesosError/Code/cancelled`` (for `CancellationError`) or ``MesosError/Code/transportFailure``, with
+        ///   the original error as ``MesosError/cause``.
+        public mutating func next() async throws(MesosError) -> ArraySlice<UInt8>? {
+            do {
+                return try await self.base.next() as? ArraySlice<UInt8>
+            } catch {
+                throw MesosError.transport(error, context: "Reading the response body")
+            }
         }
     }
 

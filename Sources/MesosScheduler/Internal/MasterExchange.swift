@@ -55,17 +55,7 @@ struct MasterExchange: Sendable {
             let url = self.endpoint.url(for: current, path: path)
             let request = MesosHTTPRequest(
                 method: "POST", url: url, headers: headers, body: body, timeout: timeout, idleTimeout: idleTimeout)
-            let response: MesosHTTPResponse
-            let responseBody: MesosResponseBody
-            do {
-                (response, responseBody) = try await self.transport.send(request)
-            } catch let error as MesosError {
-                throw error
-            } catch is CancellationError {
-                throw MesosError(code: .cancelled, message: "Request cancelled")
-            } catch {
-                throw MesosError(code: .transportFailure, message: "Request to \(current) failed: \(error)", cause: error)
-            }
+            let (response, responseBody) = try await self.transport.send(request)
 
             if response.status == 401, self.authenticator != nil, !refreshed {
                 refreshed = true

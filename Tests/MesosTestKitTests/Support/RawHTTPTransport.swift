@@ -5,7 +5,15 @@ import MesosCore
 /// fake master's tests can run the same scenarios in memory and over real sockets without depending on the
 /// curl or URLSession adapters. One connection per request; the connection closes with the body.
 struct RawHTTPTransport: MesosTransport {
-    func send(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        do {
+            return try await self.exchange(request)
+        } catch {
+            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
+        }
+    }
+
+    private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
         let connection: RawConnection
         do {
             connection = try await RawConnection.connect(port: request.url.port ?? 80)
