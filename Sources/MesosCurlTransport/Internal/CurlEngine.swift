@@ -349,7 +349,7 @@ final class CurlEngine: @unchecked Sendable {
                 transfer.finish(failure: transfer.idleTimeoutError())
                 self.detach(transfer, multi: multi)
             } else {
-                wait = min(wait, Int32(clamping: CurlTransfer.milliseconds(deadline - now)))
+                wait = min(wait, Int32(clamping: (deadline - now).inMillisecondsRoundedUp))
             }
         }
         return max(wait, 1)
