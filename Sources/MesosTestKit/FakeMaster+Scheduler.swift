@@ -25,58 +25,32 @@ extension FakeMaster {
         case .recovering:
             return .text(503, "Master has not finished recovery")
         }
-        guard request.method == "POST" else {
-            return .text(405, "Expecting 'POST', received '\(request.method)'", headers: ["Allow": "POST"])
+        let (decoded, refusal) = SchedulerEndpointChecks.decodeCall(
+            method: request.method, headers: request.headers, body: request.body[...],
+            validates: self.configuration.validatesCalls)
+        decodedCall = decoded
+        if let refusal {
+            return .refusal(refusal)
         }
-        guard let contentType = request.headers["Content-Type"] else {
-            return .text(400, "Expecting 'Content-Type' to be present")
-        }
-        let codec: MesosCodec
-        switch contentType {
-        case "application/json": codec = MesosCodec(.json)
-        case "application/x-protobuf": codec = MesosCodec(.protobuf)
-        default: return .text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
-        }
-        let call: SchedulerCall
-        do {
-            call = try codec.decode(SchedulerCall.self, from: request.body[...])
-        } catch {
-            return .text(400, "Failed to parse body into Call protobuf: \(error.message)")
-        }
-        decodedCall = call
-        guard call.hasType else {
-            return .text(400, "Failed to validate scheduler::Call: Expecting 'type' to be present")
-        }
-        if self.configuration.validatesCalls, call.type != .unknown {
-            do {
-                try call.validate()
-            } catch {
-                return .text(400, "Failed to validate scheduler::Call: \(error.message)")
-            }
+        guard let call = decoded else {
+            return .text(500)
         }
         if call.type == .subscribe {
             return self.subscribe(call, request: request, faults: faults)
         }
         let key = call.frameworkID.value
-        guard let record = self.frameworkRecords[key], !record.isRemoved else {
-            return .text(400, "Framework cannot be found")
+        let record = self.frameworkRecords[key].flatMap { $0.isRemoved ? nil : $0 }
+        let standing: SchedulerEndpointChecks.Standing =
+            record.map { $0.subscription.map { .subscribed(streamID: $0.streamID) } ?? .notSubscribed } ?? .unknown
+        if let refusal = SchedulerEndpointChecks.stream(frameworkID: key, standing: standing, headers: request.headers) {
+            return .refusal(refusal)
         }
-        guard let subscription = record.subscription else {
-            return .text(403, "Framework is not subscribed")
-        }
-        guard let streamID = request.headers["Mesos-Stream-Id"] else {
-            return .text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
-        }
-        guard streamID == subscription.streamID else {
-            return .text(
-                400,
-                "The stream ID '\(streamID)' included in this request didn't match the stream ID currently "
-                    + "associated with framework ID \(key)"
-            )
+        guard let subscription = record?.subscription else {
+            return .text(500)
         }
         switch call.type {
         case .unknown:
-            return .text(501, "Received 'UNKNOWN' call")
+            return .refusal(SchedulerEndpointChecks.unknownCall)
         case .updateFramework:
             self.frameworkRecords[key]?.info = call.updateFramework.frameworkInfo
             return .text(200)
@@ -95,11 +69,10 @@ extension FakeMaster {
         request: FakeMasterRequest,
         faults: [FakeMasterFault]
     ) -> FakeMasterResponse {
-        guard let contentType = MediaNegotiation.negotiate(accept: request.headers["Accept"]) else {
-            return .text(406, "Expecting 'Accept' to allow application/json or application/x-protobuf")
-        }
-        guard request.headers["Mesos-Stream-Id"] == nil else {
-            return .text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+        let contentType: MesosContentType
+        switch SchedulerEndpointChecks.subscribe(headers: request.headers) {
+        case .success(let negotiated): contentType = negotiated
+        case .failure(let refusal): return .refusal(refusal)
         }
         let codec = MesosCodec(contentType)
         let streamID = UUID().uuidString.lowercased()
@@ -209,5 +182,12 @@ extension FakeMaster {
             }
         }
         return result
+    }
+}
+
+extension FakeMasterResponse {
+    /// The master's plain-text answer to a request it refuses.
+    static func refusal(_ refusal: SchedulerEndpointChecks.Refusal) -> FakeMasterResponse {
+        .text(refusal.status, refusal.text, headers: refusal.headers)
     }
 }

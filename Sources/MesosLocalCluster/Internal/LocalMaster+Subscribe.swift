@@ -4,18 +4,14 @@ import MesosCore
 /// SUBSCRIBE, lost connections, failover timeouts and framework removal.
 extension LocalMaster {
     func subscribe(_ call: SchedulerCall, request: MesosHTTPRequest, principal: String?) -> Reply {
-        guard let contentType = Self.negotiate(accept: request.headers["Accept"]) else {
-            return .text(406, "Expecting 'Accept' to allow application/json or application/x-protobuf")
-        }
-        guard request.headers["Mesos-Stream-Id"] == nil else {
-            return .text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+        let contentType: MesosContentType
+        switch SchedulerEndpointChecks.subscribe(headers: request.headers) {
+        case .success(let negotiated): contentType = negotiated
+        case .failure(let refusal): return .refusal(refusal)
         }
         var info = call.subscribe.frameworkInfo
         if let principal, info.principal != principal {
-            return .text(
-                400,
-                "Authenticated principal '\(principal)' does not match principal '\(info.principal)' set in `FrameworkInfo`"
-            )
+            return .refusal(SchedulerEndpointChecks.principalMismatch(authenticated: principal, declared: info.principal))
         }
         let codec = MesosCodec(contentType)
         let streamID = UUID().uuidString.lowercased()
@@ -172,38 +168,5 @@ extension LocalMaster {
             return max(.zero, Duration(task.killPolicy.gracePeriod))
         }
         return self.configuration.defaultKillGracePeriod
-    }
-
-    /// Chooses the SUBSCRIBE response encoding from `Accept` as the master does: JSON first, then protobuf; the
-    /// most specific matching media range decides and `q=0` refuses; no header accepts everything.
-    static func negotiate(accept: String?) -> MesosContentType? {
-        guard let accept, !accept.allSatisfy({ $0 == " " || $0 == "\t" }) else {
-            return .json
-        }
-        var ranges: [(type: String, subtype: String, quality: Double)] = []
-        for item in accept.split(separator: ",") {
-            let parts = item.split(separator: ";").map { $0.trimmingWhitespace().lowercased() }
-            guard let media = parts.first else { continue }
-            let pieces = media.split(separator: "/", maxSplits: 1)
-            guard pieces.count == 2 else { continue }
-            var quality = 1.0
-            for parameter in parts.dropFirst() {
-                let pair = parameter.split(separator: "=", maxSplits: 1)
-                if pair.count == 2, pair[0].trimmingWhitespace() == "q", let value = Double(pair[1].trimmingWhitespace()) {
-                    quality = value
-                }
-            }
-            ranges.append((String(pieces[0]), String(pieces[1]), quality))
-        }
-        func accepts(_ subtype: String) -> Bool {
-            let exact = ranges.filter { $0.type == "application" && $0.subtype == subtype }
-            let partial = ranges.filter { $0.type == "application" && $0.subtype == "*" }
-            let any = ranges.filter { $0.type == "*" && $0.subtype == "*" }
-            guard let best = [exact, partial, any].first(where: { !$0.isEmpty }) else { return false }
-            return best.contains { $0.quality > 0 }
-        }
-        if accepts("json") { return .json }
-        if accepts("x-protobuf") { return .protobuf }
-        return nil
     }
 }

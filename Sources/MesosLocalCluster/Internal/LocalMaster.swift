@@ -182,6 +182,11 @@ final class LocalMaster: Sendable {
         case text(Int, String = "", headers: MesosHTTPHeaders = [:])
         case json(Int, String)
         case stream(MesosHTTPHeaders, SubscriptionBody)
+
+        /// The master's plain-text answer to a request it refuses.
+        static func refusal(_ refusal: SchedulerEndpointChecks.Refusal) -> Reply {
+            .text(refusal.status, refusal.text, headers: refusal.headers)
+        }
     }
 
     /// Answers one HTTP request, as the master's HTTP server would.
@@ -236,37 +241,13 @@ final class LocalMaster: Sendable {
             }
             principal = authenticated
         }
-        guard request.method == "POST" else {
-            return .text(405, "Expecting 'POST', received '\(request.method)'", headers: ["Allow": "POST"])
+        let (decoded, refusal) = SchedulerEndpointChecks.decodeCall(
+            method: request.method, headers: request.headers, body: (request.body ?? [])[...])
+        if let refusal {
+            return .refusal(refusal)
         }
-        guard let contentType = request.headers["Content-Type"] else {
-            return .text(400, "Expecting 'Content-Type' to be present")
-        }
-        let codec: MesosCodec
-        switch contentType {
-        case "application/json": codec = MesosCodec(.json)
-        case "application/x-protobuf": codec = MesosCodec(.protobuf)
-        default: return .text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
-        }
-        let call: SchedulerCall
-        do {
-            call = try codec.decode(SchedulerCall.self, from: (request.body ?? [])[...])
-        } catch {
-            return .text(400, "Failed to parse body into Call protobuf: \(error.message)")
-        }
-        guard call.hasType else {
-            return .text(400, "Failed to validate scheduler::Call: Expecting 'type' to be present")
-        }
-        if call.type == .unknown {
-            guard call.hasFrameworkID, !call.frameworkID.value.isEmpty else {
-                return .text(400, "Failed to validate scheduler::Call: Expecting 'framework_id' to be present")
-            }
-        } else {
-            do {
-                try call.validate()
-            } catch {
-                return .text(400, "Failed to validate scheduler::Call: \(error.message)")
-            }
+        guard let call = decoded else {
+            return .text(500)
         }
         if call.type == .subscribe {
             return self.subscribe(call, request: request, principal: principal)
@@ -274,26 +255,15 @@ final class LocalMaster: Sendable {
         return self.state.withLock { state -> Reply in
             let key = call.frameworkID.value
             guard let framework = state.frameworks[key], !framework.isRemoved else {
-                return .text(400, "Framework cannot be found")
+                return .refusal(SchedulerEndpointChecks.frameworkNotFound)
             }
             if let principal, framework.info.principal != principal {
-                return .text(
-                    400,
-                    "Authenticated principal '\(principal)' does not match principal '\(framework.info.principal)' set in `FrameworkInfo`"
-                )
+                return .refusal(SchedulerEndpointChecks.principalMismatch(authenticated: principal, declared: framework.info.principal))
             }
-            guard let connection = framework.connection else {
-                return .text(403, "Framework is not subscribed")
-            }
-            guard let streamID = request.headers["Mesos-Stream-Id"] else {
-                return .text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
-            }
-            guard streamID == connection.streamID else {
-                return .text(
-                    400,
-                    "The stream ID '\(streamID)' included in this request didn't match the stream ID currently "
-                        + "associated with framework ID \(key)"
-                )
+            let standing: SchedulerEndpointChecks.Standing =
+                framework.connection.map { .subscribed(streamID: $0.streamID) } ?? .notSubscribed
+            if let refusal = SchedulerEndpointChecks.stream(frameworkID: key, standing: standing, headers: request.headers) {
+                return .refusal(refusal)
             }
             return self.dispatch(call, key: key, state: &state)
         }
@@ -316,7 +286,7 @@ final class LocalMaster: Sendable {
     private func dispatch(_ call: SchedulerCall, key: String, state: inout State) -> Reply {
         switch call.type {
         case .unknown:
-            return .text(501, "Received 'UNKNOWN' call")
+            return .refusal(SchedulerEndpointChecks.unknownCall)
         case .subscribe:
             return .text(400, "Unexpected SUBSCRIBE")
         case .teardown:
