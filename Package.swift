@@ -259,7 +259,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosCompressionTests",
-            dependencies: ["MesosCompression"],
+            dependencies: ["MesosCompression", "MesosTestKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -279,6 +279,7 @@ let package = Package(
             name: "MesosIntegrationTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
+                "MesosTestKit",
             ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings

@@ -6,7 +6,8 @@
 #   3. runs `swift test` (unit, conformance and integration tests) with MESOS_MASTER_URL pointing at it;
 #   4. runs the unit targets again under ThreadSanitizer (scripts/tsan.sh);
 #   5. stops them all.
-# Environment: REALMESOS_DIR (where realmesos lives), SWIFT_MESOS_MASTER_PORT (default 5151),
+# Every server-backed test runs (MESOS_REQUIRE_SERVERS=1: a missing server fails the test, it is not skipped).
+# Environment: REALMESOS_DIR (where realmesos lives; default ../shared/realmesos), SWIFT_MESOS_MASTER_PORT (default 5151),
 #              SWIFT_TEST_ARGS (extra arguments for swift test, e.g. "--filter Codec").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ root=$(pwd)
 scripts/install-deps.sh
 
 find_realmesos() {
-    for candidate in "${REALMESOS_DIR:-}" "$root/../shared/realmesos" "/work/shared/realmesos"; do
+    for candidate in "${REALMESOS_DIR:-}" "$root/../shared/realmesos"; do
         if [ -n "$candidate" ] && [ -x "$candidate/setup.sh" ]; then
             (cd "$candidate" && pwd)
             return 0
@@ -42,6 +43,20 @@ echo "== setting up the real Mesos master ($realmesos)"
 # saturating both cores can starve them long enough for a session to expire (a master then exits on purpose).
 echo "== swift build --build-tests"
 swift build --build-tests
+
+# Every server-backed test must run here: with MESOS_REQUIRE_SERVERS=1 a suite whose server is missing fails
+# instead of skipping. First prove that it does, with no master configured.
+echo "== MESOS_REQUIRE_SERVERS=1 with no master: the real-master tests must fail"
+if env -u MESOS_MASTER_URL MESOS_REQUIRE_SERVERS=1 swift test --skip-build --filter 'RealMasterTests' >/tmp/swift-mesos-require-check.log 2>&1; then
+    echo "test.sh: the real-master tests passed without a master although MESOS_REQUIRE_SERVERS=1" >&2
+    exit 1
+fi
+grep -q "MESOS_REQUIRE_SERVERS=1 requires every server-backed test" /tmp/swift-mesos-require-check.log || {
+    tail -n 20 /tmp/swift-mesos-require-check.log >&2
+    echo "test.sh: the real-master tests failed for another reason than the missing master" >&2
+    exit 1
+}
+export MESOS_REQUIRE_SERVERS=1
 
 zk_port=${SWIFT_MESOS_ZK_PORT:-2281}
 zkdir=$(mktemp -d /tmp/swift-mesos-zk.XXXXXX)

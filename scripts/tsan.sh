@@ -18,8 +18,9 @@ for target in "${targets[@]}"; do
     echo "== tsan $target"
     log=$(mktemp /tmp/swift-mesos-tsan.XXXXXX)
     status=0
-    # Integration servers are not started here: their tests skip themselves without MESOS_MASTER_URL.
-    env -u MESOS_MASTER_URL -u ZOOKEEPER_CONNECT -u MESOS_HA_ZK -u MESOS_HA_MASTERS \
+    # The servers are not used here: their tests skip themselves without MESOS_MASTER_URL (and without
+    # MESOS_REQUIRE_SERVERS, which scripts/test.sh sets for the ordinary run).
+    env -u MESOS_MASTER_URL -u ZOOKEEPER_CONNECT -u MESOS_HA_ZK -u MESOS_HA_MASTERS -u MESOS_REQUIRE_SERVERS \
         timeout 1200 swift test --skip-build --sanitize=thread --scratch-path "$scratch" --filter "^$target\." >"$log" 2>&1 || status=$?
     reports=$(grep -c "^WARNING: ThreadSanitizer" "$log" || true)
     grep -E "Test run with|SUMMARY: ThreadSanitizer" "$log" | sort | uniq -c || true

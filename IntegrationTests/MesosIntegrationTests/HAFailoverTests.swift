@@ -5,12 +5,20 @@ import MesosDiscovery
 import MesosScheduler
 import MesosZooKeeper
 import Testing
+import MesosTestKit
 
 /// Real Mesos 1.11 masters electing a leader through a real ZooKeeper (`start-ha.sh`, started by
 /// `scripts/test.sh`): the scheduler follows the leader when it is killed.
-@Suite("Real HA masters: scheduler failover", .enabled(if: HACluster.isAvailable, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
+@Suite("Real HA masters: scheduler failover", .enabled(if: HACluster.shouldRun, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
        .serialized, .timeLimit(.minutes(3)))
 struct HAFailoverTests {
+    init() throws {
+        // With MESOS_REQUIRE_SERVERS=1 a missing variable fails every test here, naming it.
+        for name in HACluster.variables {
+            _ = try TestServers.value(name)
+        }
+    }
+
     static func scheduler(master: MasterDetector, name: String) -> MesosScheduler {
         var info = RealMaster.frameworkInfo(name: name)
         info.failoverTimeout = 600
@@ -78,7 +86,7 @@ struct HAFailoverTests {
 
     @Test("through zk://: the leader is killed, the scheduler re-subscribes to the new one with the same framework id")
     func zooKeeperFailover() async throws {
-        let detector = try MasterDetector.zooKeeper(url: try #require(HACluster.zk))
+        let detector = try MasterDetector.zooKeeper(url: try TestServers.value("MESOS_HA_ZK"))
         let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-zk"))
         print("failover via ZooKeeper: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
         #expect(elapsed < .seconds(15))
@@ -87,7 +95,7 @@ struct HAFailoverTests {
     @Test("through the static list of three URLs: the same failover")
     func staticListFailover() async throws {
         let transport = MesosCurlTransport(configuration: .init())
-        let detector = try MasterDetector.staticList(url: try #require(HACluster.masters), transport: transport)
+        let detector = try MasterDetector.staticList(url: try TestServers.value("MESOS_HA_MASTERS"), transport: transport)
         let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-static"))
         print("failover via static list: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
         #expect(elapsed < .seconds(15))
@@ -115,7 +123,11 @@ enum HACluster {
     static let masters = ProcessInfo.processInfo.environment["MESOS_HA_MASTERS"]
     static let realmesos = ProcessInfo.processInfo.environment["REALMESOS_DIR"]
 
-    static var isAvailable: Bool { zk != nil && masters != nil && realmesos != nil }
+    /// The environment variables the HA tests read (set by `scripts/test.sh`).
+    static let variables = ["MESOS_HA_ZK", "MESOS_HA_MASTERS", "REALMESOS_DIR"]
+
+    /// Whether the HA tests run: all variables set, or servers required (then they fail instead of skipping).
+    static var shouldRun: Bool { variables.allSatisfy { TestServers.optionalValue($0) != nil } || TestServers.areRequired }
 
     static var ports: [Int] {
         (masters ?? "").split(separator: ",").compactMap { URL(string: String($0))?.port }

@@ -114,27 +114,27 @@ struct MesosExecuteToolTests {
 
     // MARK: Real master
 
-    @Test("real master: echo hi exits 0 with TASK_FINISHED", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"),
+    @Test("real master: echo hi exits 0 with TASK_FINISHED", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL"),
           arguments: [["--content-type", "protobuf", "--transport", "curl"], ["--content-type", "json", "--transport", "urlsession"]])
     func realEchoFinishes(options: [String]) async throws {
-        let url = try #require(RealMaster.url)
+        let url = try RealMaster.baseURL()
         let result = try await ToolProcess.run(["--master", url] + options + ["--command", "echo hi"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("TASK_FINISHED: Command exited with status 0"))
         #expect(result.stdout.contains("Mesos 1.11"))
     }
 
-    @Test("real master: exit 3 exits 3 with TASK_FAILED", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"))
+    @Test("real master: exit 3 exits 3 with TASK_FAILED", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL"))
     func realExitThreeFails() async throws {
-        let url = try #require(RealMaster.url)
+        let url = try RealMaster.baseURL()
         let result = try await ToolProcess.run(["--master", url, "--command", "exit 3"])
         #expect(result.status == 3)
         #expect(result.stdout.contains("TASK_FAILED: Command exited with status 3"))
     }
 
-    @Test("real master: sleep 60 with --kill-after 1s ends TASK_KILLED", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"))
+    @Test("real master: sleep 60 with --kill-after 1s ends TASK_KILLED", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL"))
     func realKillAfter() async throws {
-        let url = try #require(RealMaster.url)
+        let url = try RealMaster.baseURL()
         let result = try await ToolProcess.run(["--master", url, "--json", "--kill-after", "1s", "--command", "sleep 60"])
         #expect(result.status == 1)
         let last = try #require(result.stdout.split(separator: "\n").last)
@@ -144,9 +144,9 @@ struct MesosExecuteToolTests {
         #expect(result.elapsed < .seconds(30))
     }
 
-    @Test("real master: Ctrl-C kills the task and tears the framework down", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL"))
+    @Test("real master: Ctrl-C kills the task and tears the framework down", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL"))
     func realInterrupt() async throws {
-        let url = try #require(RealMaster.url)
+        let url = try RealMaster.baseURL()
         let tool = try ToolProcess(["--master", url, "--json", "--command", "sleep 60"])
         #expect(await tool.waitForOutput(containing: "TASK_RUNNING", timeout: .seconds(30)))
         tool.interrupt()

@@ -5,7 +5,7 @@ import MesosScheduler
 import Testing
 
 /// The scheduler service against a real Mesos 1.11 master and agent: tasks really run.
-@Suite("Real master: scheduler service", .enabled(if: RealMaster.isAvailable, "needs MESOS_MASTER_URL (scripts/test.sh starts one)"),
+@Suite("Real master: scheduler service", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL (scripts/test.sh starts one)"),
        .serialized, .timeLimit(.minutes(3)))
 struct RealMasterSchedulerTests {
     static func scheduler(
@@ -14,7 +14,7 @@ struct RealMasterSchedulerTests {
         frameworkID: FrameworkID? = nil,
         acknowledgements: MesosSchedulerConfiguration.AcknowledgementMode = .automatic
     ) throws -> MesosScheduler {
-        let url = try #require(RealMaster.url.flatMap(URL.init(string:)))
+        let url = try #require(URL(string: try RealMaster.baseURL()))
         var info = RealMaster.frameworkInfo(name: name)
         if let frameworkID { info.id = frameworkID }
         var configuration = MesosSchedulerConfiguration(
@@ -218,7 +218,7 @@ struct MasterState {
     var completedFrameworkIDs: [String]
 
     static func fetch() async throws -> MasterState {
-        let url = try #require(RealMaster.url.flatMap { URL(string: $0 + "/master/state") })
+        let url = try #require(URL(string: try RealMaster.baseURL() + "/master/state"))
         let transport = MesosCurlTransport(configuration: .init())
         let (response, body) = try await transport.send(MesosHTTPRequest(method: "GET", url: url, timeout: .seconds(10)))
         #expect(response.status == 200)

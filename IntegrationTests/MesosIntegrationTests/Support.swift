@@ -1,14 +1,20 @@
 import Foundation
 import MesosCore
+import MesosTestKit
 
 /// The real master these tests talk to, from `$MESOS_MASTER_URL` (set by `scripts/test.sh`).
 enum RealMaster {
-    /// The base URL, e.g. `http://127.0.0.1:5050`, or `nil` when no master was started.
-    static let url: String? = ProcessInfo.processInfo.environment["MESOS_MASTER_URL"]
-        .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    /// Whether the tests that need a real master run: with `MESOS_MASTER_URL` set, or always when
+    /// `MESOS_REQUIRE_SERVERS=1` (they then fail in ``baseURL()`` instead of being skipped).
+    static var shouldRun: Bool { TestServers.shouldRun(needing: "MESOS_MASTER_URL") }
 
-    /// Whether the tests that need a real master can run.
-    static var isAvailable: Bool { url != nil }
+    /// The base URL, e.g. `http://127.0.0.1:5050`, without a trailing slash.
+    ///
+    /// - Throws: `TestServers.Missing` when `MESOS_MASTER_URL` is not set.
+    static func baseURL() throws -> String {
+        let url = try TestServers.value("MESOS_MASTER_URL")
+        return url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
 
     /// A framework description the real master accepts: the current user, role `*`, MULTI_ROLE.
     static func frameworkInfo(name: String) -> FrameworkInfo {

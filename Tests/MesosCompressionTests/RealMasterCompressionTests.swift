@@ -2,14 +2,15 @@ import Foundation
 import MesosCompression
 import MesosCore
 import Testing
+import MesosTestKit
 
 /// Runs only when `MESOS_MASTER_URL` points at a real master, e.g. one started with
-/// `/work/shared/realmesos/start-master.sh 5098 1`.
-@Suite("Real master: gzip responses", .enabled(if: ProcessInfo.processInfo.environment["MESOS_MASTER_URL"] != nil))
+/// `../shared/realmesos/start-master.sh 5098 1`.
+@Suite("Real master: gzip responses", .enabled(if: TestServers.shouldRun(needing: "MESOS_MASTER_URL"), "set MESOS_MASTER_URL to run"))
 struct RealMasterCompressionTests {
     @Test("a GET_STATE answer sent with Content-Encoding: gzip decodes to JSON")
     func getStateGzip() async throws {
-        let base = try #require(ProcessInfo.processInfo.environment["MESOS_MASTER_URL"])
+        let base = try TestServers.value("MESOS_MASTER_URL")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mesos-gzip-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -2,16 +2,15 @@ import Foundation
 import MesosCore
 import Testing
 @testable import MesosCurlTransport
+import MesosTestKit
 
 /// Against a real Mesos master, when `MESOS_MASTER_URL` names one (for example `http://127.0.0.1:5099`, started
 /// with `realmesos/start-master.sh 5099 1`).
 @Suite("MesosCurlTransport against a real Mesos master")
 struct RealMasterTests {
-    static let masterURL = ProcessInfo.processInfo.environment["MESOS_MASTER_URL"]
-
-    @Test(.enabled(if: Self.masterURL != nil, "set MESOS_MASTER_URL to run"), .timeLimit(.minutes(1)))
+    @Test(.enabled(if: TestServers.shouldRun(needing: "MESOS_MASTER_URL"), "set MESOS_MASTER_URL to run"), .timeLimit(.minutes(1)))
     func subscribesReadsEventsAndTearsDown() async throws {
-        let base = try #require(Self.masterURL)
+        let base = try TestServers.value("MESOS_MASTER_URL")
         let endpoint = try #require(URL(string: base + "/api/v1/scheduler"))
         let transport = MesosCurlTransport()
         let codec = MesosCodec(.json)

@@ -13,9 +13,13 @@ import Testing
 /// Mesos-style election in a real ZooKeeper (`ZOOKEEPER_CONNECT`), each through its own ZooKeeper session with an
 /// ephemeral sequential `json.info_` node. A ``MesosScheduler`` finds the leader through the ZooKeeper detector and
 /// talks to it with libcurl.
-@Suite("Failover between fake masters elected in ZooKeeper", .enabled(if: TestEnvironment.zooKeeper != nil))
+@Suite("Failover between fake masters elected in ZooKeeper", .enabled(if: TestEnvironment.zooKeeperTestsRun, "set ZOOKEEPER_CONNECT to run"))
 struct FakeMasterZooKeeperFailoverTests {
-    let servers = TestEnvironment.zooKeeper ?? ""
+    let servers: String
+
+    init() throws {
+        self.servers = try TestEnvironment.requireZooKeeper()
+    }
 
     /// What happens to the old leader besides losing its ZooKeeper node.
     enum OldLeader: String, Sendable, CaseIterable, CustomTestStringConvertible {

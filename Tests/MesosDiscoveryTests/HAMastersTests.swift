@@ -3,19 +3,25 @@ import MesosCore
 import MesosDiscovery
 import MesosZooKeeper
 import Testing
+import MesosTestKit
 
 /// Against real Mesos 1.11 masters electing a leader through ZooKeeper:
-/// `cd /work/shared/realmesos && ./start-ha.sh local:2381 5161 5162 5163`, then
+/// `cd ../shared/realmesos && ./start-ha.sh local:2381 5161 5162 5163`, then
 /// `MESOS_HA_ZK=zk://127.0.0.1:2381/mesos MESOS_HA_MASTERS=http://127.0.0.1:5161,http://127.0.0.1:5162,http://127.0.0.1:5163`.
 /// The test kills the leader and restarts it, so the cluster keeps running with another leader afterwards.
 @Suite(
     "Real HA masters",
     .serialized,
-    .enabled(if: TestEnvironment.haZooKeeper != nil && TestEnvironment.haMasters != nil)
+    .enabled(if: TestServers.shouldRun(needing: "MESOS_HA_ZK", "MESOS_HA_MASTERS"), "set MESOS_HA_ZK and MESOS_HA_MASTERS to run")
 )
 struct HAMastersTests {
-    let zooKeeperURL = TestEnvironment.haZooKeeper ?? ""
-    let mastersURL = TestEnvironment.haMasters ?? ""
+    let zooKeeperURL: String
+    let mastersURL: String
+
+    init() throws {
+        self.zooKeeperURL = try TestServers.value("MESOS_HA_ZK")
+        self.mastersURL = try TestServers.value("MESOS_HA_MASTERS")
+    }
 
     /// What each master's `/master/redirect` says, asked one by one.
     func redirectAnswers(_ transport: any MesosTransport) async throws -> [MasterLocation?] {

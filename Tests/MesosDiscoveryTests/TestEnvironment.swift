@@ -1,16 +1,33 @@
 import Foundation
 import Glibc
 import MesosCore
+import MesosTestKit
 import Testing
 
 /// Environment switches and process helpers for the tests against real ZooKeeper and Mesos masters.
 enum TestEnvironment {
     /// `ZOOKEEPER_CONNECT`, e.g. `127.0.0.1:2281`: a ZooKeeper the tests may create nodes in.
-    static var zooKeeper: String? { Self.value("ZOOKEEPER_CONNECT") }
+    static var zooKeeper: String? { TestServers.optionalValue("ZOOKEEPER_CONNECT") }
     /// `MESOS_HA_ZK`, e.g. `zk://127.0.0.1:2381/mesos`: the election path of real HA masters.
-    static var haZooKeeper: String? { Self.value("MESOS_HA_ZK") }
+    static var haZooKeeper: String? { TestServers.optionalValue("MESOS_HA_ZK") }
     /// `MESOS_HA_MASTERS`, e.g. `http://127.0.0.1:5161,http://127.0.0.1:5162,http://127.0.0.1:5163`.
-    static var haMasters: String? { Self.value("MESOS_HA_MASTERS") }
+    static var haMasters: String? { TestServers.optionalValue("MESOS_HA_MASTERS") }
+
+    /// Whether the suites that need a shared ZooKeeper run (skipped without one unless servers are required).
+    static var zooKeeperTestsRun: Bool { TestServers.shouldRun(needing: "ZOOKEEPER_CONNECT") }
+
+    /// The shared ZooKeeper's connect string; throws (failing the test) when it is not configured.
+    static func requireZooKeeper() throws -> String { try TestServers.value("ZOOKEEPER_CONNECT") }
+
+    /// `scripts/zookeeper.sh`, for the suites that start their own ZooKeeper; throws (failing the test) when
+    /// ZooKeeper tests were asked for but the script or the server package is missing.
+    static func requireZooKeeperScript() throws -> String {
+        _ = try Self.requireZooKeeper()
+        guard let script = Self.zooKeeperScript else {
+            throw TestServers.Missing(variable: "ZOOKEEPER_CONNECT (with the zookeeper package installed)", required: TestServers.areRequired)
+        }
+        return script
+    }
 
     static var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -25,14 +42,10 @@ enum TestEnvironment {
         return script
     }
 
-    /// The realmesos tooling (`REALMESOS_DIR`, else the shared checkout).
+    /// The realmesos tooling (`REALMESOS_DIR`, else `../shared/realmesos` next to the repository).
     static var realMesos: String {
-        Self.value("REALMESOS_DIR") ?? "/work/shared/realmesos"
-    }
-
-    private static func value(_ name: String) -> String? {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-        return value
+        TestServers.optionalValue("REALMESOS_DIR")
+            ?? Self.repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/realmesos").path
     }
 
     struct CommandFailure: Error, CustomStringConvertible {

@@ -5,12 +5,17 @@ import MesosDiscovery
 import MesosZooKeeper
 import Synchronization
 import Testing
+import MesosTestKit
 
 /// Against a real ZooKeeper (`ZOOKEEPER_CONNECT`, e.g. from `scripts/zookeeper.sh start 2281 DIR`); each test
 /// works under a path of its own.
-@Suite("ZooKeeper detector (real ZooKeeper)", .enabled(if: TestEnvironment.zooKeeper != nil))
+@Suite("ZooKeeper detector (real ZooKeeper)", .enabled(if: TestEnvironment.zooKeeperTestsRun, "set ZOOKEEPER_CONNECT to run"))
 struct ZooKeeperDetectorTests {
-    let servers = TestEnvironment.zooKeeper ?? ""
+    let servers: String
+
+    init() throws {
+        self.servers = try TestEnvironment.requireZooKeeper()
+    }
 
     func detector(
         _ path: String,

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 /// Stops, restarts and pauses private ZooKeeper servers (`scripts/zookeeper.sh`), one per test.
-@Suite("ZooKeeper detector outages (private ZooKeeper)", .serialized, .enabled(if: TestEnvironment.zooKeeperScript != nil))
+@Suite("ZooKeeper detector outages (private ZooKeeper)", .serialized, .enabled(if: TestEnvironment.zooKeeperTestsRun, "set ZOOKEEPER_CONNECT (with the zookeeper package installed) to run"))
 struct ZooKeeperOutageTests {
     typealias SessionEvent = MasterDetectors.ZooKeeper.SessionEvent
 
@@ -56,7 +56,7 @@ struct ZooKeeperOutageTests {
 
     @Test("ZooKeeper stopped and restarted: the last leader is kept, then the watch works again")
     func restart() async throws {
-        let server = try PrivateZooKeeper(script: try #require(TestEnvironment.zooKeeperScript))
+        let server = try PrivateZooKeeper(script: try TestEnvironment.requireZooKeeperScript())
         defer { server.destroy() }
         let admin = try await ZooKeeperAdmin(servers: server.connectString)
         let (path, first) = try Self.election(admin)
@@ -86,7 +86,7 @@ struct ZooKeeperOutageTests {
 
     @Test("session expiry: a new session reads everything again and watches again")
     func sessionExpiry() async throws {
-        let server = try PrivateZooKeeper(script: try #require(TestEnvironment.zooKeeperScript))
+        let server = try PrivateZooKeeper(script: try TestEnvironment.requireZooKeeperScript())
         defer { server.destroy() }
         let admin = try await ZooKeeperAdmin(servers: server.connectString)
         let (path, first) = try Self.election(admin)
@@ -115,7 +115,7 @@ struct ZooKeeperOutageTests {
 
     @Test("server paused beyond the session timeout: the last leader is kept, then detection works again")
     func serverPaused() async throws {
-        let server = try PrivateZooKeeper(script: try #require(TestEnvironment.zooKeeperScript))
+        let server = try PrivateZooKeeper(script: try TestEnvironment.requireZooKeeperScript())
         defer { server.destroy() }
         let admin = try await ZooKeeperAdmin(servers: server.connectString, sessionTimeout: .seconds(10))
         let (path, first) = try Self.election(admin)

@@ -2,14 +2,15 @@ import Foundation
 import MesosCore
 import MesosURLSessionTransport
 import Testing
+import MesosTestKit
 
 /// Runs only when `MESOS_MASTER_URL` points at a real master, e.g. one started with
-/// `/work/shared/realmesos/start-master.sh 5098 1`.
-@Suite("URLSession transport against a real master", .enabled(if: ProcessInfo.processInfo.environment["MESOS_MASTER_URL"] != nil))
+/// `../shared/realmesos/start-master.sh 5098 1`.
+@Suite("URLSession transport against a real master", .enabled(if: TestServers.shouldRun(needing: "MESOS_MASTER_URL"), "set MESOS_MASTER_URL to run"))
 struct RealMasterTests {
     @Test("SUBSCRIBE streams SUBSCRIBED, HEARTBEAT and OFFERS; TEARDOWN answers 202")
     func subscribeAndTeardown() async throws {
-        let base = try #require(ProcessInfo.processInfo.environment["MESOS_MASTER_URL"])
+        let base = try TestServers.value("MESOS_MASTER_URL")
         let url = try #require(URL(string: base + "/api/v1/scheduler"))
         let codec = MesosCodec(.json)
         let transport = MesosURLSessionTransport()

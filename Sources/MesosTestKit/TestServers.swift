@@ -1,0 +1,84 @@
+import Foundation
+
+/// The servers a test needs from its environment (a real master, ZooKeeper, HA masters), and what to do when
+/// they are missing: skip on a laptop, fail in CI.
+///
+/// Tests against real servers read where the servers are from environment variables (`MESOS_MASTER_URL`,
+/// `ZOOKEEPER_CONNECT`, …). With none set they are skipped, visibly. With `MESOS_REQUIRE_SERVERS=1` (set by
+/// `scripts/test.sh` and so by CI) a missing server is a failure naming the variable, never a silent skip.
+///
+/// ```swift
+/// @Suite("Against a real master", .enabled(if: TestServers.shouldRun(needing: "MESOS_MASTER_URL"),
+///                                          "needs MESOS_MASTER_URL"))
+/// struct RealMasterTests {
+///     let master: String
+///     init() throws { self.master = try TestServers.value("MESOS_MASTER_URL") }
+/// }
+/// ```
+public enum TestServers {
+    /// The variable that turns a missing server from a skip into a failure: `MESOS_REQUIRE_SERVERS=1`.
+    public static let requireVariable = "MESOS_REQUIRE_SERVERS"
+
+    /// `true` when `MESOS_REQUIRE_SERVERS` is `1` (or `true`/`yes`).
+    public static var areRequired: Bool {
+        guard let value = ProcessInfo.processInfo.environment[Self.requireVariable]?.lowercased() else {
+            return false
+        }
+        return ["1", "true", "yes"].contains(value)
+    }
+
+    /// Whether a test needing these variables should run: when all are set, or when servers are required
+    /// (the test then runs, and fails in ``value(_:)`` on the missing one). Use it in `.enabled(if:)`.
+    ///
+    /// - Parameter names: The environment variables the test reads.
+    public static func shouldRun(needing names: String...) -> Bool {
+        Self.areRequired || names.allSatisfy { Self.optionalValue($0) != nil }
+    }
+
+    /// The value of a variable naming a server.
+    ///
+    /// - Parameter name: The environment variable.
+    /// - Returns: Its value (not empty).
+    /// - Throws: ``Missing`` when it is unset or empty.
+    public static func value(_ name: String) throws -> String {
+        guard let value = Self.optionalValue(name) else {
+            throw Missing(variable: name, required: Self.areRequired)
+        }
+        return value
+    }
+
+    /// The value of a variable, or `nil` when it is unset or empty.
+    public static func optionalValue(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            return nil
+        }
+        return value
+    }
+
+    /// A server the test needs is not configured.
+    public struct Missing: Error, CustomStringConvertible {
+        /// The environment variable that is not set.
+        public var variable: String
+        /// Whether `MESOS_REQUIRE_SERVERS` demanded it.
+        public var required: Bool
+
+        /// Describes a missing server.
+        ///
+        /// - Parameters:
+        ///   - variable: What is not set (an environment variable, or a short description).
+        ///   - required: Whether servers are required (``TestServers/areRequired``).
+        public init(variable: String, required: Bool = TestServers.areRequired) {
+            self.variable = variable
+            self.required = required
+        }
+
+        /// What is missing and how to provide it.
+        public var description: String {
+            if self.required {
+                return "\(self.variable) is not set, and \(TestServers.requireVariable)=1 requires every server-backed "
+                    + "test to run (scripts/test.sh starts the servers and sets it)"
+            }
+            return "\(self.variable) is not set (scripts/test.sh starts the servers and sets it)"
+        }
+    }
+}
