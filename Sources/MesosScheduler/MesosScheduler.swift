@@ -8,11 +8,16 @@ import Synchronization
 /// A Mesos framework's scheduler: it subscribes to the leading master, delivers typed events, makes calls,
 /// and keeps the subscription alive through dropped connections, master failovers and lost heartbeats.
 ///
-/// Run it as a swift-service-lifecycle `Service` (``run()``), or scoped with
-/// ``withSubscription(_:)``. Receive events in any of three ways, all fed from the same ordered stream:
+/// Run it as a swift-service-lifecycle `Service` (``run()``), scoped with ``withSubscription(_:)``, or with the
+/// mesos-go driver surface (``start()``, ``join()``, ``runDriver()``, ``stop(failover:)``, ``abort()``,
+/// ``driverStatus``). Receive events in any of these ways, all fed from the same ordered stream:
 /// - ``events``: an `AsyncSequence` of ``SchedulerEvent``;
-/// - ``on(_:_:)``: callbacks per event kind, in the style of mesoshttp;
-/// - ``run(_:)`` with a ``Scheduler`` delegate, in the style of libmesos and mesos-go.
+/// - ``on(_:_:)`` and the typed ``onOffers(_:)``, ``onUpdate(_:)``, ``onSubscribed(_:)``, …: callbacks per
+///   event kind, in the style of mesoshttp;
+/// - ``run(_:)`` / ``start(_:)`` with a ``Scheduler`` delegate, in the style of libmesos and mesos-go.
+///
+/// At most ``MesosSchedulerConfiguration/maximumCallsInFlight`` calls are in flight; further calls wait for a
+/// slot. The default logger logs nothing; pass one to see the scheduler's log.
 ///
 /// ```swift
 /// let scheduler = MesosScheduler(configuration: .init(
@@ -26,7 +31,8 @@ import Synchronization
 ///
 /// Behaviour: every non-SUBSCRIBE call carries `Mesos-Stream-Id` and fails fast with
 /// ``MesosError/Code/notSubscribed`` while there is no live subscription; 307 answers are followed to the leader;
-/// 503, dropped streams, heartbeat loss (no byte for `heartbeatTolerance` × interval), 403 "not subscribed" and
+/// 503, dropped streams, heartbeat loss (no event for `heartbeatTolerance` × the interval the master advertised),
+/// 403 "not subscribed" and
 /// stale stream ids lead to a re-subscription with the same framework id after an exponential, fully jittered
 /// backoff, declaring suppressed roles again; an ERROR event ends the subscription (no resubscribe storm after
 /// "Framework failed over"); a slow consumer pauses the stream instead of losing events.

@@ -85,7 +85,7 @@ public struct MesosSchedulerConfiguration: Sendable {
         /// Updates with a uuid are acknowledged once the consumer is done with them: when it asks for the next
         /// event, or when its callbacks return. Updates without a uuid are never acknowledged.
         public static let automatic = AcknowledgementMode(.automatic)
-        /// The framework acknowledges itself (``MesosScheduler/acknowledge(_:)-(TaskStatus)``), for example after
+        /// The framework acknowledges itself (``SchedulerCallSender/acknowledge(_:)-(TaskStatus)``), for example after
         /// writing the state change to durable storage.
         public static let explicit = AcknowledgementMode(.explicit)
 

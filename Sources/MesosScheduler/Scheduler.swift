@@ -1,7 +1,10 @@
 import MesosCore
 
 /// The classic scheduler callbacks of libmesos and mesos-go, for code ported from them. Run a conforming type
-/// with ``MesosScheduler/run(_:)``. Every method has an empty default, so implement only what you need. The
+/// with ``MesosScheduler/run(_:)``, or ``MesosScheduler/start(_:)`` / ``MesosScheduler/runDriver(_:)``. Callbacks
+/// come one at a time, in stream order, from the scheduler's loop (a slow callback pauses the stream); with
+/// automatic acknowledgements an update is acknowledged after `statusUpdate` returned. Every method has an empty
+/// default, so implement only what you need. The
 /// `driver` argument is the running ``MesosScheduler``: make calls on it.
 public protocol Scheduler: Sendable {
     /// The framework subscribed for the first time.
