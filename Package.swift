@@ -136,6 +136,7 @@ let package = Package(
                 "MesosCore",
                 "MesosRecordIO",
                 "MesosInMemoryTransport",
+                "MesosScheduler",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

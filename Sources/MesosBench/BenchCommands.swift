@@ -185,7 +185,7 @@ struct LocalRun: BenchMode {
 /// `ingest`: typed events from a real master.
 struct Ingest: BenchMode {
     static let configuration = CommandConfiguration(
-        abstract: "Subscribe to a master and consume N OFFERS events (declining each so the master re-offers)."
+        abstract: "Subscribe to a master and consume N OFFERS events (with --decline, decline each through MesosScheduler)."
     )
 
     @Option(help: "The master, e.g. http://127.0.0.1:5050.")
@@ -200,12 +200,26 @@ struct Ingest: BenchMode {
     @Option(help: "curl or urlsession.")
     var transport: TransportKind = .curl
 
+    @Flag(help: "Run the offer cycle of a real scheduler: subscribe through MesosScheduler and decline each OFFERS event (refuse 0 s) through its call path, with at most --in-flight declines outstanding.")
+    var decline = false
+
+    @Option(help: "With --decline: the most DECLINE calls outstanding at once (also MesosScheduler's maximumCallsInFlight).")
+    var inFlight = 16
+
     func runBenchmark() async throws {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
+        guard self.inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
         let url = base.appendingPathComponent("api/v1/scheduler")
-        let result = try await Measure.typed(
-            transport: self.transport.make(), url: url, contentType: self.contentType, events: self.events,
-            declineTo: url)
+        let result: IngestResult
+        if self.decline {
+            result = try await Measure.typedDeclining(
+                master: base, transport: self.transport.make(), contentType: self.contentType, events: self.events,
+                inFlight: self.inFlight)
+        } else {
+            // Consume only: the stream's events, decoded as MesosScheduler decodes them, no calls.
+            result = try await Measure.typed(
+                transport: self.transport.make(), url: url, contentType: self.contentType, events: self.events)
+        }
         let peak = ProcessStats.peakRSSMegabytes() ?? .nan
         say(
             "events_per_s=\(fmt(result.eventsPerSecond)) mb_per_s=\(fmt(result.megabytesPerSecond, 3)) "

@@ -84,29 +84,25 @@ enum Measure {
 
     /// Typed ingest through the transport: RecordIO framing, then ``MesosCodec/decodeEvent(_:)`` for every
     /// record (what `schedulerEvents(codec:)` does, with the record sizes counted), and a consumer that touches
-    /// every offer. With `declineTo`, each OFFERS event is declined (refuse 0 s) through `declineTo` so that a
-    /// real master keeps offering.
+    /// every offer. It consumes only: no calls are made.
     static func typed(
         transport: any MesosTransport,
         url: URL,
         contentType: MesosContentType,
         events: Int,
-        declineTo: URL? = nil,
         genericDecoder: Bool = false,
         decodingConcurrency: Int? = nil
     ) async throws -> IngestResult {
         if let decodingConcurrency {
             return try await Self.typedParallel(
-                transport: transport, url: url, contentType: contentType, events: events, declineTo: declineTo,
+                transport: transport, url: url, contentType: contentType, events: events,
                 decodingConcurrency: decodingConcurrency)
         }
         let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
         guard response.status == 200 else {
             throw BenchError("SUBSCRIBE answered \(response.status)")
         }
-        let streamID = response.headers["Mesos-Stream-Id"] ?? ""
         let codec = MesosCodec(contentType)
-        var frameworkID: FrameworkID?
         var count = 0
         var bytes = 0
         var checksum = 0.0
@@ -119,16 +115,12 @@ enum Measure {
                 ? SchedulerEvent(try codec.decode(SchedulerEventMessage.self, from: record))
                 : try codec.decodeEvent(record)
             switch event {
-            case .subscribed(let subscribed):
-                frameworkID = subscribed.frameworkID
+            case .subscribed:
                 start = clock.now
             case .offers(let offers):
                 checksum += Self.touch(offers)
                 count += 1
                 bytes += record.count
-                if let declineTo, let frameworkID {
-                    try Self.decline(offers, to: declineTo, frameworkID: frameworkID, streamID: streamID, codec: codec, transport: transport)
-                }
             case .error(let message):
                 throw BenchError("The master sent ERROR: \(message)")
             default:
@@ -147,21 +139,18 @@ enum Measure {
         url: URL,
         contentType: MesosContentType,
         events: Int,
-        declineTo: URL?,
         decodingConcurrency: Int
     ) async throws -> IngestResult {
         let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
         guard response.status == 200 else {
             throw BenchError("SUBSCRIBE answered \(response.status)")
         }
-        let streamID = response.headers["Mesos-Stream-Id"] ?? ""
         let codec = MesosCodec(contentType)
         let received = Counter()
         let counted = body.map { chunk in
             received.value.add(chunk.count, ordering: .relaxed)
             return chunk
         }
-        var frameworkID: FrameworkID?
         var count = 0
         var checksum = 0.0
         var bytesAtStart = 0
@@ -169,16 +158,12 @@ enum Measure {
         var start = clock.now
         for try await event in MesosResponseBody(counted).schedulerEvents(codec: codec, decodingConcurrency: decodingConcurrency) {
             switch event {
-            case .subscribed(let subscribed):
-                frameworkID = subscribed.frameworkID
+            case .subscribed:
                 start = clock.now
                 bytesAtStart = received.value.load(ordering: .relaxed)
             case .offers(let offers):
                 checksum += Self.touch(offers)
                 count += 1
-                if let declineTo, let frameworkID {
-                    try Self.decline(offers, to: declineTo, frameworkID: frameworkID, streamID: streamID, codec: codec, transport: transport)
-                }
             case .error(let message):
                 throw BenchError("The master sent ERROR: \(message)")
             default:
@@ -191,22 +176,87 @@ enum Measure {
         return IngestResult(events: count, bytes: bytes, seconds: seconds, checksum: checksum)
     }
 
-    /// Declines `offers` (refuse 0 s, so that a real master offers them again) without waiting for the answer.
-    static func decline(
-        _ offers: [Offer],
-        to url: URL,
-        frameworkID: FrameworkID,
-        streamID: String,
-        codec: MesosCodec,
-        transport: any MesosTransport
-    ) throws {
-        let call = SchedulerCall.decline(offerIDs: offers.map(\.id), filters: .refuse(seconds: 0), frameworkID: frameworkID)
-        let request = MesosHTTPRequest(
-            url: url,
-            headers: ["Content-Type": codec.contentType.mediaType, "Mesos-Stream-Id": streamID],
-            body: try codec.encode(call: call)
-        )
-        Task { _ = try? await transport.send(request).0 }
+    /// Typed ingest with the offer cycle of a real scheduler: `MesosScheduler` subscribes and reads the stream,
+    /// and each OFFERS event is declined (refuse 0 s, so that the master offers the resources again) through
+    /// `MesosScheduler.decline`, with at most `inFlight` declines outstanding: when that many are, the consumer
+    /// waits for one to be answered before it reads on. Megabytes count the response body bytes after
+    /// SUBSCRIBED.
+    static func typedDeclining(
+        master: URL,
+        transport: any MesosTransport,
+        contentType: MesosContentType,
+        events: Int,
+        inFlight: Int
+    ) async throws -> IngestResult {
+        let received = Counter()
+        let declineErrors = Counter()
+        let scheduler = try Self.scheduler(
+            master: master, transport: CountingTransport(base: transport, counter: received), contentType: contentType,
+            maximumCallsInFlight: inFlight)
+        let stream = scheduler.events
+        let clock = ContinuousClock()
+        let result = try await withThrowingTaskGroup(of: IngestResult?.self) { group in
+            group.addTask {
+                try await scheduler.run()
+                return nil
+            }
+            group.addTask {
+                var count = 0
+                var checksum = 0.0
+                var start = clock.now
+                var end = clock.now
+                var bytesAtStart = 0
+                var bytesAtEnd = 0
+                try await withThrowingTaskGroup(of: Void.self) { declines in
+                    var outstanding = 0
+                    for try await event in stream {
+                        switch event {
+                        case .subscribed:
+                            start = clock.now
+                            bytesAtStart = received.value.load(ordering: .relaxed)
+                        case .offers(let offers):
+                            checksum += Self.touch(offers)
+                            count += 1
+                            if outstanding == inFlight {
+                                try await declines.next()
+                                outstanding -= 1
+                            }
+                            let ids = offers.map(\.id)
+                            declines.addTask {
+                                do {
+                                    try await scheduler.decline(ids, filters: .refuse(seconds: 0))
+                                } catch {
+                                    declineErrors.value.add(1, ordering: .relaxed)
+                                }
+                            }
+                            outstanding += 1
+                        case .error(let message):
+                            throw BenchError("The master sent ERROR: \(message)")
+                        default:
+                            break
+                        }
+                        if count == events { break }
+                    }
+                    end = clock.now
+                    bytesAtEnd = received.value.load(ordering: .relaxed)
+                }
+                return IngestResult(
+                    events: count, bytes: bytesAtEnd - bytesAtStart, seconds: Self.seconds(end - start), checksum: checksum)
+            }
+            defer {
+                scheduler.disconnect()
+                group.cancelAll()
+            }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw BenchError("The scheduler stopped before \(events) OFFERS events")
+        }
+        let errors = declineErrors.value.load(ordering: .relaxed)
+        if errors > 0 {
+            say("decline_errors=\(errors)")
+        }
+        return result
     }
 
     /// What a consumer does with each offer: reads its ids, hostname and resources.
@@ -230,7 +280,8 @@ enum Measure {
     static func scheduler(
         master: URL,
         transport: any MesosTransport,
-        contentType: MesosContentType
+        contentType: MesosContentType,
+        maximumCallsInFlight: Int? = nil
     ) throws -> MesosScheduler {
         guard let host = master.host, let port = master.port ?? (master.scheme == "https" ? 443 : 80) as Int? else {
             throw BenchError("Cannot read host and port from \(master)")
@@ -245,6 +296,9 @@ enum Measure {
         )
         configuration.contentType = contentType
         configuration.maximumSubscriptionAttempts = 3
+        if let maximumCallsInFlight {
+            configuration.maximumCallsInFlight = maximumCallsInFlight
+        }
         return MesosScheduler(configuration: configuration)
     }
 
@@ -451,5 +505,28 @@ enum CallExecutor: String, CaseIterable, ExpressibleByArgument, Sendable {
     /// The executor to prefer for the workers, `nil` for the default.
     func resolve(_ transport: any MesosTransport) -> (any TaskExecutor)? {
         self == .transport ? transport.taskExecutor : nil
+    }
+}
+
+/// A transport that counts the bytes of every response body it hands out.
+struct CountingTransport: MesosTransport {
+    let base: any MesosTransport
+    let counter: Counter
+
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        let response: MesosHTTPResponse
+        let body: MesosResponseBody
+        do {
+            (response, body) = try await self.base.send(request)
+        } catch let error as MesosError {
+            throw error
+        } catch {
+            throw MesosError(code: .transportFailure, message: "\(error)", cause: error)
+        }
+        let counter = self.counter
+        return (response, MesosResponseBody(body.map { chunk in
+            counter.value.add(chunk.count, ordering: .relaxed)
+            return chunk
+        }))
     }
 }

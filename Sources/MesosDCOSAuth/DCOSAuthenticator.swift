@@ -51,7 +51,10 @@ public struct DCOSServiceAccount: Sendable {
 /// key and POSTs `{"uid": …, "token": <jwt>}` to the login endpoint, which answers `{"token": …}`. The
 /// authentication token is reused until `tokenRefreshInterval` has passed, and renewed at once when a master
 /// answers 401. Tokens and keys are never logged.
-public final class DCOSAuthenticator: MesosAuthenticator, Sendable {
+///
+/// It is a ``MesosPrincipalAuthenticator`` whose principal is the account's `uid`: a scheduler configured with it
+/// and an empty `FrameworkInfo.principal` subscribes with the `uid` as principal.
+public final class DCOSAuthenticator: MesosPrincipalAuthenticator, Sendable {
     private let account: DCOSServiceAccount
     private let key: _RSA.Signing.PrivateKey
     private let transport: any MesosTransport
@@ -67,14 +70,14 @@ public final class DCOSAuthenticator: MesosAuthenticator, Sendable {
     ///   - transport: How to reach the login endpoint.
     ///   - loginTokenLifetime: The `exp` of the login JWT, from now (default 180 s, as mesoshttp).
     ///   - tokenRefreshInterval: How long an authentication token is used before logging in again (default 1 h).
-    ///   - logger: Where to log (never secrets).
+    ///   - logger: Where to log (never secrets); the default logs nothing.
     /// - Throws: ``MesosError/Code/invalidConfiguration`` if the key is not an RSA private key in PEM.
     public init(
         account: DCOSServiceAccount,
         transport: any MesosTransport,
         loginTokenLifetime: Duration = .seconds(180),
         tokenRefreshInterval: Duration = .seconds(3600),
-        logger: Logger = Logger(label: "mesos.dcos-auth")
+        logger: Logger = Logger(label: "mesos.dcos-auth", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws(MesosError) {
         do {
             self.key = try _RSA.Signing.PrivateKey(pemRepresentation: account.privateKeyPEM)
@@ -87,6 +90,9 @@ public final class DCOSAuthenticator: MesosAuthenticator, Sendable {
         self.tokenRefreshInterval = tokenRefreshInterval
         self.logger = logger
     }
+
+    /// The service account's `uid`, the framework's principal.
+    public var principal: String { self.account.uid }
 
     /// Returns `token=<authentication token>`, logging in first when needed or when `refresh` is set.
     public func authorization(refresh: Bool) async throws -> String? {

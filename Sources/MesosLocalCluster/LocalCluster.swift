@@ -58,8 +58,8 @@ public final class LocalCluster: Sendable {
     ///
     /// - Parameters:
     ///   - configuration: Agents, resources, timers, output.
-    ///   - logger: Where the master logs (frameworks subscribing, tasks refused, …).
-    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "mesos.local-cluster")) {
+    ///   - logger: Where the master logs (frameworks subscribing, tasks refused, …); the default logs nothing.
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "mesos.local-cluster", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.configuration = configuration
         let master = LocalMaster(configuration: configuration, logger: logger)
         self.master = master

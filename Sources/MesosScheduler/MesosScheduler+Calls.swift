@@ -4,7 +4,12 @@ import MesosCore
 /// Calls to the master. Each is validated before it is sent, carries the live subscription's framework id and
 /// `Mesos-Stream-Id`, and fails fast with ``MesosError/Code/notSubscribed`` when there is no live subscription.
 /// A 403 "not subscribed" or a stale stream id makes the scheduler re-subscribe (and the call throws).
-extension MesosScheduler {
+///
+/// At most ``MesosSchedulerConfiguration/maximumCallsInFlight`` calls (default 64) are in flight at once;
+/// past that, a call waits (suspended, in arrival order) for one of them to be answered, so no number of
+/// callers can make the scheduler open unbounded requests. A call cancelled while it waits throws
+/// ``MesosError/Code/cancelled`` without being sent.
+extension MesosScheduler: SchedulerCallSender {
     /// Sends any call (except SUBSCRIBE, which the scheduler manages itself).
     ///
     /// - Parameter call: The call; `framework_id` is filled in.
@@ -50,22 +55,25 @@ extension MesosScheduler {
         }
         let body = try self.codec.encode(call)
         let typeName = call.type.wireName
-        let answer: MasterExchange.Answer
-        do {
-            answer = try await self.exchange.post(
-                to: master, path: self.configuration.schedulerPath, body: body, streamID: context.streamID,
-                timeout: self.configuration.callTimeout, idleTimeout: nil)
-        } catch {
-            self.metrics.call(type: typeName, status: error.shortDescription)
-            throw error
+        let failure: MesosError? = try await self.callGate.withSlot { () async throws(MesosError) -> MesosError? in
+            let answer: MasterExchange.Answer
+            do throws(MesosError) {
+                answer = try await self.exchange.post(
+                    to: master, path: self.configuration.schedulerPath, body: body, streamID: context.streamID,
+                    timeout: self.configuration.callTimeout, idleTimeout: nil)
+            } catch {
+                self.metrics.call(type: typeName, status: error.shortDescription)
+                throw error
+            }
+            let status = answer.response.status
+            self.metrics.call(type: typeName, status: String(status))
+            if status == 202 || status == 200 {
+                _ = await answer.body.prefixText(limit: 1 << 16)
+                return nil
+            }
+            return MesosError.httpStatus(status, body: await answer.body.prefixText(), location: answer.response.headers["Location"])
         }
-        let status = answer.response.status
-        self.metrics.call(type: typeName, status: String(status))
-        if status == 202 || status == 200 {
-            _ = await answer.body.prefixText(limit: 1 << 16)
-            return
-        }
-        let error = MesosError.httpStatus(status, body: await answer.body.prefixText(), location: answer.response.headers["Location"])
+        guard let error = failure else { return }
         if error.indicatesSubscriptionLoss || error.code == .notLeader {
             let signal = self.state.withLock { state -> Signal<Interruption>? in
                 guard case .subscribed(let live) = state.machine.state, live.streamID == context.streamID else { return nil }
@@ -91,6 +99,28 @@ extension MesosScheduler {
         try await self.send(.teardown(), context: context, master: master)
     }
 
+    /// UPDATE_FRAMEWORK: changes the framework's description (roles, capabilities, name, …) in place.
+    public func updateFramework(
+        _ frameworkInfo: FrameworkInfo,
+        suppressedRoles: [String]? = nil,
+        offerConstraints: OfferConstraints? = nil
+    ) async throws(MesosError) {
+        let roles = suppressedRoles ?? self.state.withLock { $0.machine.suppressedRoles.sorted() }
+        try await self.send(.updateFramework(frameworkInfo: frameworkInfo, suppressedRoles: roles, offerConstraints: offerConstraints))
+    }
+}
+
+/// Something that sends scheduler calls for one framework: the running ``MesosScheduler``, or a
+/// ``SchedulerCallClient`` attached to a subscription from outside. The typed calls (``decline(_:filters:)``,
+/// ``kill(_:agentID:killPolicy:)``, ``acknowledge(_:)-(TaskStatus)``, …) are built on ``send(_:)``.
+public protocol SchedulerCallSender: Sendable {
+    /// Sends a call other than SUBSCRIBE; `framework_id` is filled in.
+    ///
+    /// - Throws: ``MesosError``: `.invalidCall`, `.notSubscribed`, or the master's answer classified.
+    func send(_ call: SchedulerCall) async throws(MesosError)
+}
+
+extension SchedulerCallSender {
     /// ACCEPT: uses offers (all from one agent) for operations; unused resources are declined for
     /// `filters.refuse_seconds`.
     public func accept(_ offerIDs: [OfferID], operations: [OfferOperation], filters: Filters? = nil) async throws(MesosError) {
@@ -169,13 +199,4 @@ extension MesosScheduler {
         try await self.send(.request(requests))
     }
 
-    /// UPDATE_FRAMEWORK: changes the framework's description (roles, capabilities, name, …) in place.
-    public func updateFramework(
-        _ frameworkInfo: FrameworkInfo,
-        suppressedRoles: [String]? = nil,
-        offerConstraints: OfferConstraints? = nil
-    ) async throws(MesosError) {
-        let roles = suppressedRoles ?? self.state.withLock { $0.machine.suppressedRoles.sorted() }
-        try await self.send(.updateFramework(frameworkInfo: frameworkInfo, suppressedRoles: roles, offerConstraints: offerConstraints))
-    }
 }

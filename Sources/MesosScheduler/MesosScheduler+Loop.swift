@@ -14,12 +14,25 @@ extension MesosScheduler {
     func transition(
         _ input: (inout SubscriptionStateMachine) throws(MesosError) -> SubscriptionStateMachine.Action
     ) -> SubscriptionStateMachine.Action {
-        self.state.withLock { state in
-            do {
-                return try input(&state.machine)
+        let outcome = self.state.withLock { state -> Result<SubscriptionStateMachine.Action, MesosError> in
+            do throws(MesosError) {
+                return .success(try input(&state.machine))
             } catch {
-                return .closeStream
+                return .failure(error)
             }
+        }
+        switch outcome {
+        case .success(let action):
+            return action
+        case .failure(let error):
+            // Expected when a stop raced the loop (the machine is already unsubscribed); anything else is a bug.
+            let current = self.state.withLock { $0.machine.state }
+            self.logger.log(
+                level: current == .unsubscribed ? .debug : .warning,
+                "The subscription state machine refused an input; closing the stream",
+                metadata: ["mesos.error": "\(error)", "mesos.state": "\(current)"]
+            )
+            return .closeStream
         }
     }
 
@@ -50,7 +63,7 @@ extension MesosScheduler {
                         "Subscription lost; retrying",
                         metadata: ["mesos.reason": "\(reason)", "mesos.attempt": "\(attempt)", "mesos.delay": "\(delay)"]
                     )
-                    self.emit(.disconnected(reason: reason, retryAfter: delay))
+                    await self.deliverLifecycle(.disconnected(reason: reason, retryAfter: delay))
                     if await self.sleepUnlessStopped(delay) {
                         return
                     }
@@ -180,14 +193,64 @@ extension MesosScheduler {
         }
     }
 
-    /// Sends SUBSCRIBE and consumes the stream until it ends; returns the state machine's next action.
+    private enum StreamOutcome: Sendable {
+        case read(SubscriptionStateMachine.Action)
+        case silent(Duration)
+    }
+
+    /// Sends SUBSCRIBE and consumes the stream until it ends or goes silent; returns the state machine's next
+    /// action.
+    ///
+    /// The heartbeat watchdog allows the configured `heartbeatInterval` × `heartbeatTolerance` for SUBSCRIBED
+    /// to arrive, then the interval the master advertised in SUBSCRIBED × `heartbeatTolerance` between events.
     private func readSubscription(at leader: MasterLocation, body: [UInt8]) async -> SubscriptionStateMachine.Action {
-        let heartbeatTimeout = self.configuration.heartbeatInterval * self.configuration.heartbeatTolerance
+        let watchdog = HeartbeatWatchdog(timeout: self.configuration.heartbeatInterval * self.configuration.heartbeatTolerance)
+        let outcome = await withTaskGroup(of: StreamOutcome?.self) { group in
+            group.addTask {
+                .read(await self.readStream(at: leader, body: body, watchdog: watchdog))
+            }
+            group.addTask {
+                await watchdog.expiry().map(StreamOutcome.silent)
+            }
+            var first: StreamOutcome?
+            while let next = await group.next() {
+                if let next {
+                    first = next
+                    break
+                }
+            }
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .read(let action):
+            return action
+        case .silent(let timeout):
+            if Task.isCancelled { return .none }
+            if self.state.withLock({ $0.machine.canSendCalls }) {
+                self.metrics.missedHeartbeat()
+                return self.transition { machine throws(MesosError) in try machine.heartbeatMissed() }
+            }
+            let error = MesosError(code: .heartbeatTimeout, message: "No SUBSCRIBED within \(timeout)")
+            return self.transition { machine throws(MesosError) in try machine.streamEnded(error) }
+        case nil:
+            return .none
+        }
+    }
+
+    /// The stream itself: SUBSCRIBE, then every event until the stream ends.
+    private func readStream(
+        at leader: MasterLocation,
+        body: [UInt8],
+        watchdog: HeartbeatWatchdog
+    ) async -> SubscriptionStateMachine.Action {
         let answer: MasterExchange.Answer
         do {
+            // No transport idle timeout: the watchdog enforces the heartbeat interval, which changes when
+            // SUBSCRIBED arrives.
             answer = try await self.exchange.post(
                 to: leader, path: self.configuration.schedulerPath, body: body, streamID: nil, timeout: nil,
-                idleTimeout: heartbeatTimeout)
+                idleTimeout: nil)
         } catch {
             if Task.isCancelled { return .none }
             return self.transition { machine throws(MesosError) in try machine.streamEnded(error) }
@@ -211,6 +274,8 @@ extension MesosScheduler {
                 codec: codec, maximumRecordSize: self.configuration.maximumEventSize,
                 decodingConcurrency: self.configuration.decodingConcurrency)
             for try await event in events {
+                watchdog.pause()
+                defer { watchdog.resume() }
                 self.metrics.event(event)
                 switch event {
                 case .subscribed(let subscribed):
@@ -221,16 +286,18 @@ extension MesosScheduler {
                             masterInfo: subscribed.hasMasterInfo ? subscribed.masterInfo : nil
                         )
                     }
-                    guard case .subscribed(let subscription, _) = action else {
+                    guard case .subscribed(let subscription, let heartbeatTimeout) = action else {
                         return action
                     }
+                    // From now on the master's advertised interval governs, not the configured one.
+                    watchdog.setTimeout(heartbeatTimeout)
                     self.state.withLock { $0.masterInfo = subscription.masterInfo }
                     self.logger.info(
                         subscription.isResubscription ? "Re-subscribed" : "Subscribed",
                         metadata: ["mesos.framework_id": "\(subscription.frameworkID.value)",
                                    "mesos.master": "\(answer.location)"]
                     )
-                    self.emit(subscription.isResubscription ? .resubscribed(subscription) : .subscribed(subscription))
+                    await self.deliverLifecycle(subscription.isResubscription ? .resubscribed(subscription) : .subscribed(subscription))
                     await self.deliver(event)
                 case .error(let message):
                     let action = self.transition { machine throws(MesosError) in try machine.errorReceived(message: message) }
@@ -262,7 +329,7 @@ extension MesosScheduler {
                 return self.transition { machine throws(MesosError) in try machine.heartbeatMissed() }
             }
             let reason = error.code == .timeout
-                ? MesosError(code: .heartbeatTimeout, message: "No bytes on the event stream for \(heartbeatTimeout)", cause: error)
+                ? MesosError(code: .heartbeatTimeout, message: "No bytes on the event stream for \(watchdog.timeout)", cause: error)
                 : error
             return self.transition { machine throws(MesosError) in try machine.streamEnded(reason) }
         } catch {
@@ -276,8 +343,15 @@ extension MesosScheduler {
     /// Hands an event to the callbacks and to the event stream, waiting while the stream's buffer is full.
     func deliver(_ event: SchedulerEvent) async {
         let kind = SchedulerEventKind(event)
-        let (handlers, attached) = self.state.withLock { state in
-            (state.handlers.filter { $0.kind == nil || $0.kind == kind }.map(\.handler), state.streamAttached)
+        let (handlers, sinks, attached) = self.state.withLock { state in
+            (
+                state.handlers.filter { $0.kind == nil || $0.kind == kind }.map(\.handler),
+                state.sinks.sorted { $0.key < $1.key }.map(\.value),
+                state.streamAttached
+            )
+        }
+        for sink in sinks {
+            await sink.event(event)
         }
         for handler in handlers {
             do {
@@ -286,7 +360,7 @@ extension MesosScheduler {
                 self.logger.warning("An event callback threw", metadata: ["mesos.event": "\(event.typeName)", "error": "\(error)"])
             }
         }
-        if attached || handlers.isEmpty {
+        if attached || (handlers.isEmpty && sinks.isEmpty) {
             self.metrics.bufferDepth(self.buffer.depth)
             await self.buffer.push(event)
         } else if self.configuration.acknowledgements == .automatic {

@@ -8,11 +8,16 @@ import Synchronization
 /// A Mesos framework's scheduler: it subscribes to the leading master, delivers typed events, makes calls,
 /// and keeps the subscription alive through dropped connections, master failovers and lost heartbeats.
 ///
-/// Run it as a swift-service-lifecycle `Service` (``run()``), or scoped with
-/// ``withSubscription(_:)``. Receive events in any of three ways, all fed from the same ordered stream:
+/// Run it as a swift-service-lifecycle `Service` (``run()``), scoped with ``withSubscription(_:)``, or with the
+/// mesos-go driver surface (``start()``, ``join()``, ``runDriver()``, ``stop(failover:)``, ``abort()``,
+/// ``driverStatus``). Receive events in any of these ways, all fed from the same ordered stream:
 /// - ``events``: an `AsyncSequence` of ``SchedulerEvent``;
-/// - ``on(_:_:)``: callbacks per event kind, in the style of mesoshttp;
-/// - ``run(_:)`` with a ``Scheduler`` delegate, in the style of libmesos and mesos-go.
+/// - ``on(_:_:)`` and the typed ``onOffers(_:)``, ``onUpdate(_:)``, ``onSubscribed(_:)``, …: callbacks per
+///   event kind, in the style of mesoshttp;
+/// - ``run(_:)`` / ``start(_:)`` with a ``Scheduler`` delegate, in the style of libmesos and mesos-go.
+///
+/// At most ``MesosSchedulerConfiguration/maximumCallsInFlight`` calls are in flight; further calls wait for a
+/// slot. The default logger logs nothing; pass one to see the scheduler's log.
 ///
 /// ```swift
 /// let scheduler = MesosScheduler(configuration: .init(
@@ -26,7 +31,8 @@ import Synchronization
 ///
 /// Behaviour: every non-SUBSCRIBE call carries `Mesos-Stream-Id` and fails fast with
 /// ``MesosError/Code/notSubscribed`` while there is no live subscription; 307 answers are followed to the leader;
-/// 503, dropped streams, heartbeat loss (no byte for `heartbeatTolerance` × interval), 403 "not subscribed" and
+/// 503, dropped streams, heartbeat loss (no event for `heartbeatTolerance` × the interval the master advertised),
+/// 403 "not subscribed" and
 /// stale stream ids lead to a re-subscription with the same framework id after an exponential, fully jittered
 /// backoff, declaring suppressed roles again; an ERROR event ends the subscription (no resubscribe storm after
 /// "Framework failed over"); a slow consumer pauses the stream instead of losing events.
@@ -42,6 +48,8 @@ public final class MesosScheduler: Service, Sendable {
     }
     let metrics: SchedulerMetrics
     let state: LockedValue<State>
+    /// Bounds the calls in flight (``MesosSchedulerConfiguration/maximumCallsInFlight``).
+    let callGate: CallGate
 
     /// Why a live subscription is being interrupted from outside its reading loop.
     enum Interruption: Sendable {
@@ -64,14 +72,34 @@ public final class MesosScheduler: Service, Sendable {
         var streamAttached = false
         var pushLeader: MasterLocation??
         var detectorFailure: MesosError?
+        /// ``Scheduler`` delegates of the current run, called from the loop in stream order.
+        var sinks: [UInt64: any SchedulerEventSink] = [:]
+        var nextSink: UInt64 = 0
+        /// The mesos-go style driver surface (``start()``, ``join()``, ``stop(failover:)``, ``abort()``).
+        var driver = DriverState()
+    }
+
+    struct DriverState {
+        var status: DriverStatus = .notStarted
+        var done: Signal<Void>?
+        var failure: MesosError?
     }
 
     /// Creates a scheduler. Nothing happens until ``run()`` (or ``withSubscription(_:)``).
     ///
     /// - Parameters:
     ///   - configuration: The framework, discovery, transport and policies.
-    ///   - logger: Where to log; credentials and tokens are never logged.
-    public init(configuration: MesosSchedulerConfiguration, logger: Logger = Logger(label: "mesos.scheduler")) {
+    ///   - logger: Where to log; credentials and tokens are never logged. The default logs nothing: a library
+    ///     does not print unless the application asks, so pass a logger (for example
+    ///     `Logger(label: "mesos.scheduler")` after `LoggingSystem.bootstrap`) to see the scheduler's log.
+    public init(configuration: MesosSchedulerConfiguration, logger: Logger = MesosScheduler.silentLogger("mesos.scheduler")) {
+        var configuration = configuration
+        if configuration.frameworkInfo.principal.isEmpty,
+           let principal = (configuration.authenticator as? any MesosPrincipalAuthenticator)?.principal, !principal.isEmpty {
+            // A DC/OS service account (or Basic credentials) authenticates as this principal; Mesos authorizes
+            // the framework by FrameworkInfo.principal, so an empty one takes the authenticator's.
+            configuration.frameworkInfo.principal = principal
+        }
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "mesos.framework"] = .string(configuration.frameworkInfo.name)
@@ -95,6 +123,13 @@ public final class MesosScheduler: Service, Sendable {
             suppressedRoles: configuration.suppressedRoles
         )
         self.state = LockedValue(State(machine: machine, buffer: EventBuffer(capacity: max(1, configuration.eventBufferSize))))
+        self.callGate = CallGate(limit: max(1, configuration.maximumCallsInFlight))
+    }
+
+    /// A logger that discards everything: the default of every swift-mesos service, so that a library never
+    /// prints on its own. Pass your own `Logger` to the service's initialiser to see its log.
+    public static func silentLogger(_ label: String) -> Logger {
+        Logger(label: label, factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
     // MARK: - Observing
@@ -138,6 +173,17 @@ public final class MesosScheduler: Service, Sendable {
         }
     }
 
+    /// Publishes a lifecycle change to ``lifecycleEvents()`` and hands it to the ``Scheduler`` delegates, on
+    /// the loop's own path: a delegate sees `registered` before the first offer and `disconnected` after the
+    /// last event of the lost stream.
+    func deliverLifecycle(_ event: SchedulerLifecycleEvent) async {
+        self.emit(event)
+        let sinks = self.state.withLock { state in state.sinks.sorted { $0.key < $1.key }.map(\.value) }
+        for sink in sinks {
+            await sink.lifecycle(event)
+        }
+    }
+
     // MARK: - Events
 
     /// The ordered stream of events. Iterate it once, while ``run()`` runs. With automatic acknowledgements,
@@ -159,7 +205,9 @@ public final class MesosScheduler: Service, Sendable {
     /// slow callback pauses the stream. With automatic acknowledgements, updates are acknowledged after all
     /// callbacks returned. A callback that throws is logged and does not stop the scheduler.
     ///
-    /// Register callbacks before ``run()``.
+    /// Register callbacks before ``run()``. Callbacks stay registered for the scheduler's lifetime (every
+    /// later run delivers to them too); for typed variants see ``onOffers(_:)``, ``onSubscribed(_:)`` and the
+    /// other `on…` methods.
     public func on(_ kind: SchedulerEventKind?, _ callback: @escaping @Sendable (SchedulerEvent) async throws -> Void) {
         self.state.withLock { $0.handlers.append((kind, callback)) }
     }
@@ -172,18 +220,40 @@ public final class MesosScheduler: Service, Sendable {
     /// - Throws: The ``MesosError`` that ended the subscription (an ERROR event, a permanent HTTP failure, too
     ///   many attempts); ``MesosError/Code/invalidState`` if already running.
     public func run() async throws {
-        try self.state.withLock { state throws(MesosError) in
+        try await self.run(sink: nil)
+    }
+
+    /// ``run()`` with a delegate registered for the duration of this run only.
+    ///
+    /// - Parameter asDriver: This is the driver's run (``start()``): it does not begin if ``stop(failover:)`` or
+    ///   ``abort()`` came first.
+    func run(sink: (any SchedulerEventSink)?, asDriver: Bool = false) async throws {
+        let sinkID = try self.state.withLock { state throws(MesosError) -> UInt64?? in
             guard !state.running else {
                 throw MesosError(code: .invalidState, message: "The scheduler is already running")
+            }
+            if asDriver, state.driver.status != .running {
+                return .none
             }
             state.running = true
             if state.buffer.isFinished {
                 // Running again (after disconnect()): the previous run's event stream has ended.
                 state.buffer = EventBuffer(capacity: max(1, self.configuration.eventBufferSize))
             }
+            guard let sink else { return .some(nil) }
+            state.nextSink += 1
+            state.sinks[state.nextSink] = sink
+            return .some(state.nextSink)
+        }
+        guard let sinkID else {
+            // The driver was stopped before its run began.
+            return
         }
         defer {
-            self.state.withLock { $0.running = false }
+            self.state.withLock { state in
+                state.running = false
+                if let sinkID { state.sinks.removeValue(forKey: sinkID) }
+            }
         }
         do {
             try await withGracefulShutdownHandler {
@@ -194,14 +264,14 @@ public final class MesosScheduler: Service, Sendable {
             }
         } catch let error as MesosError where error.code != .cancelled {
             self.buffer.finish(throwing: error)
-            self.emit(.failed(error))
+            await self.deliverLifecycle(.failed(error))
             self.finishObservers()
             throw error
         } catch {
             // Cancellation of the running task: a stop like any other.
         }
         self.buffer.finish()
-        self.emit(.stopped)
+        await self.deliverLifecycle(.stopped)
         self.finishObservers()
     }
 
@@ -235,19 +305,16 @@ public final class MesosScheduler: Service, Sendable {
     }
 
     /// Runs the scheduler, delivering events to a ``Scheduler`` delegate (libmesos / mesos-go style).
+    ///
+    /// Every callback comes from the scheduler's loop, in stream order: `registered` (or `reregistered`) before
+    /// the offers and updates of that subscription, `disconnected` after the last event of the lost stream,
+    /// and `error` for an ERROR event or for the failure that ends the run (permanent HTTP failure, attempts
+    /// exhausted, authentication refused). The delegate is attached to this run only: running again (after
+    /// ``disconnect()``) with a delegate does not deliver events twice.
+    ///
+    /// - Throws: What ``run()`` throws.
     public func run(_ delegate: some Scheduler) async throws {
-        let adapter = SchedulerDelegateAdapter(delegate: delegate, driver: self)
-        self.on(nil) { event in try await adapter.dispatch(event) }
-        let lifecycle = self.lifecycleEvents()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await event in lifecycle {
-                    await adapter.dispatch(lifecycle: event)
-                }
-            }
-            defer { group.cancelAll() }
-            try await self.run()
-        }
+        try await self.run(sink: SchedulerDelegateAdapter(delegate: delegate, driver: self))
     }
 
     /// Closes the subscription and stops ``run()`` without tearing the framework down: the master keeps it

@@ -19,9 +19,14 @@ public struct MesosSchedulerConfiguration: Sendable {
     public var authenticator: (any MesosAuthenticator)?
     /// The longest a non-SUBSCRIBE call may take.
     public var callTimeout: Duration = .seconds(75)
-    /// The heartbeat interval the master is expected to use (Mesos's is fixed at 15 s).
+    /// The most calls in flight at once (default 64). Past it, a call waits, suspended and in arrival order,
+    /// until an earlier one is answered; a caller cancelled while waiting gets ``MesosError/Code/cancelled``.
+    public var maximumCallsInFlight: Int = 64
+    /// The heartbeat interval assumed until SUBSCRIBED arrives (Mesos's is 15 s): `heartbeatInterval` ×
+    /// `heartbeatTolerance` bounds the wait for SUBSCRIBED. From SUBSCRIBED on, the interval the master
+    /// advertises (`heartbeat_interval_seconds`) governs; this one is used only if the master advertises none.
     public var heartbeatInterval: Duration = .seconds(15)
-    /// How many heartbeat intervals may pass without a byte before the stream is declared dead and replaced.
+    /// How many heartbeat intervals may pass without an event before the stream is declared dead and replaced.
     public var heartbeatTolerance: Double = 5
     /// Delays between subscription attempts (exponential with full jitter).
     public var backoff: BackoffPolicy = .default
@@ -61,6 +66,16 @@ public struct MesosSchedulerConfiguration: Sendable {
         self.transport = transport
     }
 
+    /// mesoshttp's default number of connection attempts (`MesosClient(max_reconnect=3)`).
+    public static let mesoshttpReconnectAttempts = 3
+
+    /// Gives up after `attempts` consecutive failed subscription attempts instead of retrying forever: the
+    /// bounded reconnects of mesoshttp (3 by default). When they are exhausted, ``MesosScheduler/run()`` throws
+    /// and a ``Scheduler`` delegate's `error` callback is called.
+    public mutating func limitReconnectAttempts(to attempts: Int = MesosSchedulerConfiguration.mesoshttpReconnectAttempts) {
+        self.maximumSubscriptionAttempts = max(1, attempts)
+    }
+
     /// When status updates are acknowledged.
     public struct AcknowledgementMode: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable { case automatic, explicit }
@@ -70,7 +85,7 @@ public struct MesosSchedulerConfiguration: Sendable {
         /// Updates with a uuid are acknowledged once the consumer is done with them: when it asks for the next
         /// event, or when its callbacks return. Updates without a uuid are never acknowledged.
         public static let automatic = AcknowledgementMode(.automatic)
-        /// The framework acknowledges itself (``MesosScheduler/acknowledge(_:)-(TaskStatus)``), for example after
+        /// The framework acknowledges itself (``SchedulerCallSender/acknowledge(_:)-(TaskStatus)``), for example after
         /// writing the state change to durable storage.
         public static let explicit = AcknowledgementMode(.explicit)
 

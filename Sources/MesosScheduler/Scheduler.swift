@@ -1,7 +1,10 @@
 import MesosCore
 
 /// The classic scheduler callbacks of libmesos and mesos-go, for code ported from them. Run a conforming type
-/// with ``MesosScheduler/run(_:)``. Every method has an empty default, so implement only what you need. The
+/// with ``MesosScheduler/run(_:)``, or ``MesosScheduler/start(_:)`` / ``MesosScheduler/runDriver(_:)``. Callbacks
+/// come one at a time, in stream order, from the scheduler's loop (a slow callback pauses the stream); with
+/// automatic acknowledgements an update is acknowledged after `statusUpdate` returned. Every method has an empty
+/// default, so implement only what you need. The
 /// `driver` argument is the running ``MesosScheduler``: make calls on it.
 public protocol Scheduler: Sendable {
     /// The framework subscribed for the first time.
@@ -26,7 +29,9 @@ public protocol Scheduler: Sendable {
     func agentLost(_ driver: MesosScheduler, agentID: AgentID) async
     /// An executor exited; `status` is the raw wait status.
     func executorLost(_ driver: MesosScheduler, executorID: ExecutorID, agentID: AgentID, status: Int32) async
-    /// The master reported an error; the subscription ends.
+    /// The subscription ended for good: the master sent ERROR (`message` is its text), or the library gave up
+    /// (a permanent HTTP failure, subscription attempts exhausted, authentication refused; `message` describes
+    /// the ``MesosError``), as mesos-go's `Error` callback.
     func error(_ driver: MesosScheduler, message: String) async
 }
 
@@ -57,12 +62,27 @@ extension Scheduler {
     public func error(_ driver: MesosScheduler, message: String) async {}
 }
 
+/// Receives the events and lifecycle changes of one run, from the scheduler's loop, in order.
+protocol SchedulerEventSink: Sendable {
+    /// An event of the stream.
+    func event(_ event: SchedulerEvent) async
+    /// A lifecycle change.
+    func lifecycle(_ event: SchedulerLifecycleEvent) async
+}
+
 /// Turns events and lifecycle changes into ``Scheduler`` callbacks.
-struct SchedulerDelegateAdapter<Delegate: Scheduler>: Sendable {
+struct SchedulerDelegateAdapter<Delegate: Scheduler>: SchedulerEventSink {
     let delegate: Delegate
     let driver: MesosScheduler
+    /// Whether an ERROR event already reached `error(_:message:)` (the failure it causes is not reported twice).
+    private let errorDelivered = LockedValue(false)
 
-    func dispatch(_ event: SchedulerEvent) async throws {
+    init(delegate: Delegate, driver: MesosScheduler) {
+        self.delegate = delegate
+        self.driver = driver
+    }
+
+    func event(_ event: SchedulerEvent) async {
         switch event {
         case .subscribed:
             // Delivered from the lifecycle, which knows first subscription from re-subscription.
@@ -88,13 +108,14 @@ struct SchedulerDelegateAdapter<Delegate: Scheduler>: Sendable {
                 await self.delegate.agentLost(self.driver, agentID: failure.agentID)
             }
         case .error(let message):
+            self.errorDelivered.withLock { $0 = true }
             await self.delegate.error(self.driver, message: message)
         case .heartbeat, .unknown:
             break
         }
     }
 
-    func dispatch(lifecycle event: SchedulerLifecycleEvent) async {
+    func lifecycle(_ event: SchedulerLifecycleEvent) async {
         switch event {
         case .subscribed(let subscription):
             await self.delegate.registered(self.driver, frameworkID: subscription.frameworkID, masterInfo: subscription.masterInfo)
@@ -102,7 +123,14 @@ struct SchedulerDelegateAdapter<Delegate: Scheduler>: Sendable {
             await self.delegate.reregistered(self.driver, masterInfo: subscription.masterInfo)
         case .disconnected(let reason, _):
             await self.delegate.disconnected(self.driver, reason: reason)
-        case .failed, .stopped:
+        case .failed(let error):
+            // The library's own fatal errors (permanent HTTP failure, attempts exhausted, authentication refused),
+            // as mesos-go's Error callback; an ERROR event was already delivered as such.
+            let already = self.errorDelivered.withLock { $0 }
+            if !already {
+                await self.delegate.error(self.driver, message: error.description)
+            }
+        case .stopped:
             break
         }
     }

@@ -132,7 +132,11 @@ struct SubscriptionStateMachineTests {
     func exponentialBackoff() throws {
         var machine = try StartState.subscribed.make()
         var delays: [Duration] = []
-        guard case .resubscribe(let first, _, _) = try machine.heartbeatMissed() else { return }
+        let missed = try machine.heartbeatMissed()
+        guard case .resubscribe(let first, _, _) = missed else {
+            Issue.record("expected resubscribe, got \(missed)")
+            return
+        }
         delays.append(first)
         for _ in 0..<7 {
             _ = try machine.backoffElapsed()
@@ -229,10 +233,31 @@ struct SubscriptionStateMachineTests {
     @Test("a missing heartbeat interval falls back to the default")
     func defaultHeartbeat() throws {
         var machine = try StartState.subscribingWithStream.make()
-        guard case .subscribed(_, let timeout) = try machine.subscribedReceived(
-            frameworkID: frameworkID, heartbeatIntervalSeconds: nil, masterInfo: nil)
-        else { return }
+        let action = try machine.subscribedReceived(frameworkID: frameworkID, heartbeatIntervalSeconds: nil, masterInfo: nil)
+        guard case .subscribed(_, let timeout) = action else {
+            Issue.record("expected subscribed, got \(action)")
+            return
+        }
         #expect(timeout == .seconds(75))
+    }
+
+    @Test("the advertised heartbeat interval, not the configured one, sets the timeout and the missed-heartbeat reason")
+    func advertisedHeartbeat() throws {
+        var machine = try StartState.subscribingWithStream.make()
+        let action = try machine.subscribedReceived(frameworkID: frameworkID, heartbeatIntervalSeconds: 0.5, masterInfo: nil)
+        guard case .subscribed(let subscription, let timeout) = action else {
+            Issue.record("expected subscribed, got \(action)")
+            return
+        }
+        #expect(subscription.heartbeatInterval == .milliseconds(500))
+        #expect(timeout == .milliseconds(2500))
+        let missed = try machine.heartbeatMissed()
+        guard case .resubscribe(_, 1, let reason) = missed else {
+            Issue.record("expected resubscribe, got \(missed)")
+            return
+        }
+        #expect(reason.code == .heartbeatTimeout)
+        #expect(reason.message.contains("2.5 seconds"), "\(reason.message)")
     }
 }
 

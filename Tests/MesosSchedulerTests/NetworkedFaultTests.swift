@@ -22,31 +22,51 @@ struct NetworkedFaultTests {
         return (master, server, scheduler)
     }
 
+    /// Runs `body`, then shuts the servers down and waits for them, whether `body` threw or not.
+    static func withServers(
+        _ servers: FakeMasterServer...,
+        body: () async throws -> Void
+    ) async throws {
+        let outcome: Result<Void, any Error>
+        do {
+            try await body()
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        for server in servers {
+            try await server.shutdown()
+        }
+        try outcome.get()
+    }
+
     @Test("heartbeat loss: a silent connection is closed and replaced; the framework id is kept")
     func heartbeatLoss() async throws {
         let (master, server, scheduler) = try await Self.start(heartbeat: .milliseconds(40)) {
             $0.heartbeatInterval = .milliseconds(40)
             $0.heartbeatTolerance = 5
         }
-        defer { Task { try? await server.shutdown() } }
-        await master.inject(.goSilent(afterEvents: 2), matching: .subscribe)
-        try await whileRunning(scheduler) {
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
-            let status = try await waitUntilSubscribed(scheduler)
-            let subscribes = await master.receivedCalls.filter { $0.type == .subscribe }
-            #expect(subscribes.last?.call?.frameworkID == status.frameworkID)
+        try await Self.withServers(server) {
+            await master.inject(.goSilent(afterEvents: 2), matching: .subscribe)
+            try await whileRunning(scheduler) {
+                try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
+                let status = try await waitUntilSubscribed(scheduler)
+                let subscribes = await master.receivedCalls.filter { $0.type == .subscribe }
+                #expect(subscribes.last?.call?.frameworkID == status.frameworkID)
+            }
         }
     }
 
     @Test("a dropped connection and a stream cut mid-record both lead to a re-subscription")
     func droppedAndTruncated() async throws {
         let (master, server, scheduler) = try await Self.start()
-        defer { Task { try? await server.shutdown() } }
-        await master.inject(.cutMidRecord(afterEvents: 2), matching: .subscribe)
-        await master.inject(.closeConnection, matching: .subscribe)
-        try await whileRunning(scheduler) {
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 3 }
-            _ = try await waitUntilSubscribed(scheduler)
+        try await Self.withServers(server) {
+            await master.inject(.cutMidRecord(afterEvents: 2), matching: .subscribe)
+            await master.inject(.closeConnection, matching: .subscribe)
+            try await whileRunning(scheduler) {
+                try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 3 }
+                _ = try await waitUntilSubscribed(scheduler)
+            }
         }
     }
 
@@ -58,62 +78,59 @@ struct NetworkedFaultTests {
         let middleServer = try await FakeMasterServer.start(master: middle)
         await middle.setLeadership(.follower(leader: leaderServer.hostAndPort))
         let (first, firstServer, scheduler) = try await Self.start()
-        defer {
-            Task {
-                try? await leaderServer.shutdown()
-                try? await middleServer.shutdown()
-                try? await firstServer.shutdown()
+try await Self.withServers(leaderServer, middleServer, firstServer) {
+            await first.inject(.noLeader, matching: .subscribe)
+            await first.setLeadership(.follower(leader: middleServer.hostAndPort))
+            try await whileRunning(scheduler) {
+                let status = try await waitUntilSubscribed(scheduler)
+                #expect(status.master?.port == leaderServer.port)
+                try await scheduler.revive()
+                #expect(await leader.receivedCalls.contains { $0.type == .revive })
             }
-        }
-        await first.inject(.noLeader, matching: .subscribe)
-        await first.setLeadership(.follower(leader: middleServer.hostAndPort))
-        try await whileRunning(scheduler) {
-            let status = try await waitUntilSubscribed(scheduler)
-            #expect(status.master?.port == leaderServer.port)
-            try await scheduler.revive()
-            #expect(await leader.receivedCalls.contains { $0.type == .revive })
         }
     }
 
     @Test("a stale stream id makes the scheduler re-subscribe; ERROR 'Framework failed over' ends it")
     func staleStreamAndError() async throws {
         let (master, server, scheduler) = try await Self.start()
-        defer { Task { try? await server.shutdown() } }
-        let events = scheduler.events
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await #expect(throws: MesosError(code: .frameworkFailedOver)) { try await scheduler.run() }
+        try await Self.withServers(server) {
+            let events = scheduler.events
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await #expect(throws: MesosError(code: .frameworkFailedOver)) { try await scheduler.run() }
+                }
+                group.addTask { do { for try await _ in events {} } catch {} }
+                let first = try await waitUntilSubscribed(scheduler)
+                await master.inject(.respond(.text(400, "The stream ID 'x' included in this request didn't match")), matching: .call(.kill))
+                await #expect(throws: MesosError(code: .streamIDMismatch)) { try await scheduler.kill(TaskID("t")) }
+                let second = try await waitUntilResubscribed(scheduler, after: first)
+                try await master.send(.error(message: "Framework failed over"), to: try #require(second.frameworkID))
+                try await group.waitForAll()
             }
-            group.addTask { do { for try await _ in events {} } catch {} }
-            let first = try await waitUntilSubscribed(scheduler)
-            await master.inject(.respond(.text(400, "The stream ID 'x' included in this request didn't match")), matching: .call(.kill))
-            await #expect(throws: MesosError(code: .streamIDMismatch)) { try await scheduler.kill(TaskID("t")) }
-            let second = try await waitUntilResubscribed(scheduler, after: first)
-            try await master.send(.error(message: "Framework failed over"), to: try #require(second.frameworkID))
-            try await group.waitForAll()
+            #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count == 2)
         }
-        #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count == 2)
     }
 
     @Test("a slow consumer: 2,000 events through a buffer of 4 arrive complete and in order")
     func slowConsumer() async throws {
         let (master, server, scheduler) = try await Self.start(heartbeat: .seconds(30)) { $0.eventBufferSize = 4 }
-        defer { Task { try? await server.shutdown() } }
-        let events = scheduler.events
-        try await whileRunning(scheduler) {
-            let id = try #require(try await waitUntilSubscribed(scheduler).frameworkID)
-            for index in 0..<2000 {
-                try await master.send(.rescind(OfferID("o\(index)")), to: id)
+        try await Self.withServers(server) {
+            let events = scheduler.events
+            try await whileRunning(scheduler) {
+                let id = try #require(try await waitUntilSubscribed(scheduler).frameworkID)
+                for index in 0..<2000 {
+                    try await master.send(.rescind(OfferID("o\(index)")), to: id)
+                }
+                var received = 0
+                for try await event in events {
+                    guard case .rescind(let offerID) = event else { continue }
+                    #expect(offerID.value == "o\(received)")
+                    received += 1
+                    if received % 200 == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                    if received == 2000 { break }
+                }
+                #expect(received == 2000)
             }
-            var received = 0
-            for try await event in events {
-                guard case .rescind(let offerID) = event else { continue }
-                #expect(offerID.value == "o\(received)")
-                received += 1
-                if received % 200 == 0 { try await Task.sleep(for: .milliseconds(10)) }
-                if received == 2000 { break }
-            }
-            #expect(received == 2000)
         }
     }
 }

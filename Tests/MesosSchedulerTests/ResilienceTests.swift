@@ -126,9 +126,11 @@ struct ResilienceTests {
         let master = makeMaster()
         let first = makeScheduler(master: master)
         let events = first.events
+        let (firstEnded, ended) = AsyncStream<Void>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 await #expect(throws: MesosError(code: .frameworkFailedOver)) { try await first.run() }
+                ended.finish()
             }
             group.addTask {
                 // Drain events so the ERROR is delivered.
@@ -140,8 +142,9 @@ struct ResilienceTests {
             let second = makeScheduler(master: master) { $0.frameworkInfo = info }
             try await whileRunning(second) {
                 _ = try await waitUntilSubscribed(second)
-                // The first scheduler's run() ends by itself with the failover error.
-                try await Task.sleep(for: .milliseconds(300))
+                // Readiness: the first scheduler's run() ends by itself with the failover error; once it has
+                // ended it cannot subscribe again, so the count below is final.
+                for await _ in firstEnded {}
             }
             try await group.waitForAll()
         }

@@ -130,9 +130,15 @@ struct SchedulerTests {
                 if case .rescind = event { return true }
                 return false
             }
-            guard case .update(let status) = received[0] else { return }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(await master.receivedCalls.filter { $0.type == .acknowledge }.isEmpty)
+            guard case .update(let status) = received[0] else {
+                Issue.record("expected the update first, got \(received)")
+                return
+            }
+            // Readiness: the consumer has moved past the update (it holds the RESCIND), which is when automatic
+            // mode acknowledges, awaited inside the iterator; then a marker call. Everything the scheduler sent
+            // up to here is in the master's log, in order.
+            try await scheduler.reconcile()
+            #expect(await master.receivedCalls.filter { $0.type != .subscribe }.map(\.type) == [.reconcile])
             try await scheduler.acknowledge(status)
             #expect(await master.receivedCalls.filter { $0.type == .acknowledge }.count == 1)
         }
@@ -167,32 +173,16 @@ struct SchedulerTests {
 
     @Test("a Scheduler delegate gets the classic callbacks")
     func delegate() async throws {
-        actor Recorder: Scheduler {
-            var calls: [String] = []
-            func record(_ call: String) { calls.append(call) }
-            nonisolated func registered(_ driver: MesosScheduler, frameworkID: FrameworkID, masterInfo: MasterInfo?) async {
-                await record("registered")
-            }
-            nonisolated func resourceOffers(_ driver: MesosScheduler, offers: [Offer]) async {
-                await record("offers:\(offers.count)")
-                try? await driver.decline(offers.map(\.id))
-            }
-            nonisolated func statusUpdate(_ driver: MesosScheduler, status: TaskStatus) async {
-                await record("update:\(status.taskID.value)")
-            }
-            nonisolated func executorLost(_ driver: MesosScheduler, executorID: ExecutorID, agentID: AgentID, status: Int32) async {
-                await record("executorLost:\(status)")
-            }
-            nonisolated func agentLost(_ driver: MesosScheduler, agentID: AgentID) async {
-                await record("agentLost")
-            }
-        }
         let master = makeMaster()
         let scheduler = makeScheduler(master: master)
-        let recorder = Recorder()
+        let recorder = RecordingScheduler(onOffers: { driver, offers in try? await driver.decline(offers.map(\.id)) })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await scheduler.run(recorder) }
-            let id = try #require(try await waitUntilSubscribed(scheduler).frameworkID)
+            guard case .registered(let id, let masterInfo) = try await recorder.next(.registered) else {
+                Issue.record("registered expected")
+                return
+            }
+            #expect(masterInfo?.hostname == "fake-master")
             try await master.sendOffers(3, to: id)
             try await master.send(.update(runningUpdate(task: "t1")), to: id)
             var failure = SchedulerEvent.Failure()
@@ -203,15 +193,24 @@ struct SchedulerTests {
             var agentGone = SchedulerEvent.Failure()
             agentGone.agentID = AgentID("a")
             try await master.send(.failure(agentGone), to: id)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .decline } }
-            let deadline = ContinuousClock.now + .seconds(5)
-            while await recorder.calls.count < 5, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            _ = try await recorder.next(.agentLost)
             scheduler.disconnect()
             try await group.waitForAll()
         }
-        #expect(await recorder.calls == ["registered", "offers:3", "update:t1", "executorLost:256", "agentLost"])
+        let summary = recorder.calls.map { call -> String in
+            switch call {
+            case .registered: return "registered"
+            case .resourceOffers(let offers): return "offers:\(offers.count)"
+            case .statusUpdate(let status): return "update:\(status.taskID.value)"
+            case .executorLost(_, _, let status): return "executorLost:\(status)"
+            case .agentLost: return "agentLost"
+            default: return "\(call.kind)"
+            }
+        }
+        #expect(summary == ["registered", "offers:3", "update:t1", "executorLost:256", "agentLost"])
+        // The offers were declined from the callback, and the update acknowledged after it.
+        #expect(await master.receivedCalls.contains { $0.type == .decline })
+        #expect(await master.receivedCalls.contains { $0.type == .acknowledge })
     }
 
     @Test("teardown removes the framework and stops run(); disconnect leaves it registered")

@@ -92,6 +92,10 @@ struct ServiceAndAuthTests {
             try await scheduler.revive()
         }
         let headers = await master.receivedCalls.map { $0.request.headers["Authorization"] }
+        // The framework's principal was empty: the service account's uid fills it.
+        let subscribe = await master.receivedCalls.first { $0.type == .subscribe }
+        #expect(subscribe?.call?.subscribe.frameworkInfo.principal == "svc-batch")
+        #expect(scheduler.configuration.frameworkInfo.principal == "svc-batch")
         #expect(headers.first == "token=auth-1")
         #expect(headers.last == "token=auth-2")
         #expect(logins.withLock { $0 } == 2)

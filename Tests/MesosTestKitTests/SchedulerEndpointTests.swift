@@ -193,7 +193,10 @@ import Testing
             }
             #expect(statuses == Array(repeating: 202, count: 48))
             let declined = await harness.master.receivedCalls.filter { $0.type == .decline }
-            #expect(Set(declined.flatMap { $0.call?.decline.offerIds.map(\.value) ?? [] }).count == 48)
+            let declinedIDs: [String] = declined.flatMap { received -> [String] in
+                received.call?.decline.offerIds.map(\.value) ?? []
+            }
+            #expect(Set(declinedIDs).count == 48)
         }
     }
 }
