@@ -514,15 +514,7 @@ struct CountingTransport: MesosTransport {
     let counter: Counter
 
     func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
-        let response: MesosHTTPResponse
-        let body: MesosResponseBody
-        do {
-            (response, body) = try await self.base.send(request)
-        } catch let error as MesosError {
-            throw error
-        } catch {
-            throw MesosError(code: .transportFailure, message: "\(error)", cause: error)
-        }
+        let (response, body) = try await self.base.send(request)
         let counter = self.counter
         return (response, MesosResponseBody(body.map { chunk in
             counter.value.add(chunk.count, ordering: .relaxed)

@@ -420,12 +420,6 @@ final class HoldingTransport: MesosTransport, Sendable {
             }
             self.state.withLock { $0.held -= 1 }
         }
-        do {
-            return try await self.base.send(request)
-        } catch let error as MesosError {
-            throw error
-        } catch {
-            throw MesosError(code: .transportFailure, message: "\(error)", cause: error)
-        }
+        return try await self.base.send(request)
     }
 }
