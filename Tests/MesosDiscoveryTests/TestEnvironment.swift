@@ -1,4 +1,5 @@
 import Foundation
+import MesosTestKit
 import Glibc
 import MesosCore
 import Testing
@@ -39,10 +40,21 @@ enum TestEnvironment {
         let description: String
     }
 
-    /// Runs a program to completion (posix_spawn + waitpid; its output goes to a temporary file, so that
-    /// background children it leaves behind cannot hold a pipe open); throws when it exits non-zero.
+    /// Runs a program to completion and returns its output; throws when it exits non-zero. The wait runs on a
+    /// thread of its own (``onDedicatedThread(name:_:)``), never on a cooperative thread: starting ZooKeeper
+    /// or a Mesos master takes seconds.
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+        try await onDedicatedThread(name: "TestEnvironment.run") {
+            try Self.runBlocking(program, arguments, environment: environment)
+        }
+    }
+
+    /// Runs a program to completion (posix_spawn + waitpid; its output goes to a temporary file, so that
+    /// background children it leaves behind cannot hold a pipe open); throws when it exits non-zero. Blocks
+    /// the calling thread: async code uses ``run(_:_:environment:)``.
+    @discardableResult
+    static func runBlocking(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("swift-mesos-run-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         var actions = posix_spawn_file_actions_t()
@@ -110,24 +122,35 @@ final class PrivateZooKeeper {
     let directory: String
     private let script: String
 
-    init(script: String) throws {
+    private init(script: String) throws {
         self.script = script
         self.port = try TestEnvironment.freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-mesos-zk-\(UUID())").path
-        try self.start()
+    }
+
+    /// Starts a new server and waits until it serves.
+    static func start(script: String) async throws -> PrivateZooKeeper {
+        let server = try PrivateZooKeeper(script: script)
+        try await server.start()
+        return server
     }
 
     var connectString: String { "127.0.0.1:\(self.port)" }
 
-    func start() throws { try TestEnvironment.run(self.script, ["start", "\(self.port)", self.directory]) }
-    func stop() throws { try TestEnvironment.run(self.script, ["stop", self.directory]) }
-    func pause() throws { try TestEnvironment.run(self.script, ["pause", self.directory]) }
-    func resume() throws { try TestEnvironment.run(self.script, ["resume", self.directory]) }
+    func start() async throws { try await TestEnvironment.run(self.script, ["start", "\(self.port)", self.directory]) }
+    func stop() async throws { try await TestEnvironment.run(self.script, ["stop", self.directory]) }
+    func pause() async throws { try await TestEnvironment.run(self.script, ["pause", self.directory]) }
+    func resume() async throws { try await TestEnvironment.run(self.script, ["resume", self.directory]) }
 
-    /// Stops the server and removes its files.
+    /// Stops the server and removes its files, on a thread of its own (it is called from `defer`, which
+    /// cannot wait; stopping takes a while).
     func destroy() {
-        try? self.stop()
-        try? FileManager.default.removeItem(atPath: self.directory)
+        let (script, directory) = (self.script, self.directory)
+        let thread = Thread {
+            _ = try? TestEnvironment.runBlocking(script, ["stop", directory])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        thread.start()
     }
 }
 
@@ -136,7 +159,7 @@ final class PrivateZooKeeper {
 struct TestHelperTests {
     @Test("helper processes start with no blocked signal, so `timeout` and SIGTERM work in the scripts")
     func spawnedProcessesHaveNoBlockedSignals() async throws {
-        let status = try TestEnvironment.run("/bin/bash", ["-c", "grep -E '^SigBlk' /proc/self/status"])
+        let status = try await TestEnvironment.run("/bin/bash", ["-c", "grep -E '^SigBlk' /proc/self/status"])
         #expect(status.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0000000000000000"), "\(status)")
     }
 }

@@ -56,7 +56,7 @@ struct ZooKeeperOutageTests {
 
     @Test("ZooKeeper stopped and restarted: the last leader is kept, then the watch works again")
     func restart() async throws {
-        let server = try PrivateZooKeeper(script: try #require(TestEnvironment.zooKeeperScript))
+        let server = try await PrivateZooKeeper.start(script: try #require(TestEnvironment.zooKeeperScript))
         defer { server.destroy() }
         let admin = try await ZooKeeperAdmin(servers: server.connectString)
         let (path, first) = try Self.election(admin)
@@ -67,12 +67,12 @@ struct ZooKeeperOutageTests {
         let recorder = LeaderRecorder.start(.zooKeeper(configuration))
         #expect(try await recorder.element(1) == Self.location(7001))
 
-        try server.stop()
+        try await server.stop()
         _ = try await observer.wait(for: .disconnected)
         try await Task.sleep(for: .seconds(1))
         #expect(recorder.leaders.count == 1, "the last leader is kept while ZooKeeper is down")
         let before = observer.recorded.count
-        try server.start()
+        try await server.start()
         _ = try await observer.wait(for: .connected, after: before)
         try await Task.sleep(for: .milliseconds(500))
         #expect(recorder.leaders == [Self.location(7001)], "no spurious change after the reconnection")
@@ -86,7 +86,7 @@ struct ZooKeeperOutageTests {
 
     @Test("session expiry: a new session reads everything again and watches again")
     func sessionExpiry() async throws {
-        let server = try PrivateZooKeeper(script: try #require(TestEnvironment.zooKeeperScript))
+        let server = try await PrivateZooKeeper.start(script: try #require(TestEnvironment.zooKeeperScript))
         defer { server.destroy() }
         let admin = try await ZooKeeperAdmin(servers: server.connectString)
         let (path, first) = try Self.election(admin)
@@ -115,7 +115,7 @@ struct ZooKeeperOutageTests {
 
     @Test("server paused beyond the session timeout: the last leader is kept, then detection works again")
     func serverPaused() async throws {
-        let server = try PrivateZooKeeper(script: try #require(TestEnvironment.zooKeeperScript))
+        let server = try await PrivateZooKeeper.start(script: try #require(TestEnvironment.zooKeeperScript))
         defer { server.destroy() }
         let admin = try await ZooKeeperAdmin(servers: server.connectString, sessionTimeout: .seconds(10))
         let (path, first) = try Self.election(admin)
@@ -126,12 +126,12 @@ struct ZooKeeperOutageTests {
         let recorder = LeaderRecorder.start(.zooKeeper(configuration))
         #expect(try await recorder.element(1) == Self.location(7001))
 
-        try server.pause()
+        try await server.pause()
         _ = try await observer.wait(for: .disconnected)
         try await Task.sleep(for: .seconds(3))
         #expect(recorder.leaders == [Self.location(7001)], "the last leader is kept while ZooKeeper is silent")
         let before = observer.recorded.count
-        try server.resume()
+        try await server.resume()
         // Whether the old session is revived or expired depends on a race inside the resumed server; either
         // way the detector must be connected again and watching.
         _ = try await observer.wait(for: .connected, after: before)
