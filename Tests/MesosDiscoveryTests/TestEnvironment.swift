@@ -142,15 +142,24 @@ final class PrivateZooKeeper {
     func pause() async throws { try await TestEnvironment.run(self.script, ["pause", self.directory]) }
     func resume() async throws { try await TestEnvironment.run(self.script, ["resume", self.directory]) }
 
-    /// Stops the server and removes its files, on a thread of its own (it is called from `defer`, which
-    /// cannot wait; stopping takes a while).
-    func destroy() {
-        let (script, directory) = (self.script, self.directory)
-        let thread = Thread {
-            _ = try? TestEnvironment.runBlocking(script, ["stop", directory])
-            try? FileManager.default.removeItem(atPath: directory)
+    /// Starts a server, runs `body` with it, then stops it and removes its files whatever `body` did (waiting
+    /// for that on a thread of its own, and before returning, so that no server outlives the test process).
+    static func with<T>(script: String, _ body: (PrivateZooKeeper) async throws -> T) async throws -> T {
+        let server = try await PrivateZooKeeper.start(script: script)
+        do {
+            let result = try await body(server)
+            await server.destroy()
+            return result
+        } catch {
+            await server.destroy()
+            throw error
         }
-        thread.start()
+    }
+
+    /// Stops the server and removes its files.
+    func destroy() async {
+        try? await self.stop()
+        try? FileManager.default.removeItem(atPath: self.directory)
     }
 }
 
