@@ -21,6 +21,25 @@ extension MasterDetector {
         )
     }
 
+    /// A pull detector over a fixed list of masters whose backoff between rounds sleeps on `clock`; see
+    /// ``MasterDetectors/Static``.
+    ///
+    /// - Parameters:
+    ///   - configuration: The masters and the retry policy.
+    ///   - transport: The HTTP transport the probes use.
+    ///   - clock: The clock the pause between fruitless rounds is measured on.
+    /// - Returns: The detector.
+    public static func staticList<C: Clock>(
+        _ configuration: MasterDetectors.Static.Configuration,
+        transport: any MesosTransport,
+        clock: C
+    ) -> MasterDetector where C.Duration == Duration {
+        MasterDetector(
+            leaders: MasterDetectors.Static(configuration: configuration, transport: transport, clock: clock),
+            updateMode: .pull
+        )
+    }
+
     /// A pull detector over `http(s)://host:port[,host:port…]`; see ``MasterDetectors/Static``.
     ///
     /// - Parameters:

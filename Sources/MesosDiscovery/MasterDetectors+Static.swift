@@ -27,31 +27,53 @@ extension MasterDetectors {
         /// The transport the probes go through.
         public let transport: any MesosTransport
 
+        /// Sleeps the backoff between rounds on the clock given at creation.
+        private let sleep: @Sendable (Duration) async throws -> Void
+
         /// Creates the sequence.
         ///
         /// - Parameters:
         ///   - configuration: The masters and the retry policy.
         ///   - transport: The HTTP transport.
         public init(configuration: Configuration, transport: any MesosTransport) {
+            self.init(configuration: configuration, transport: transport, clock: ContinuousClock())
+        }
+
+        /// Creates the sequence with the pause between rounds measured on `clock` (tests pass a manual clock;
+        /// the probe timeout is the transport's, measured on the transport's clock).
+        ///
+        /// - Parameters:
+        ///   - configuration: The masters and the retry policy.
+        ///   - transport: The HTTP transport.
+        ///   - clock: The clock the backoff sleeps on.
+        public init<C: Clock>(configuration: Configuration, transport: any MesosTransport, clock: C)
+        where C.Duration == Duration {
             self.configuration = configuration
             self.transport = transport
+            self.sleep = { delay in try await clock.sleep(for: delay, tolerance: nil) }
         }
 
         /// Returns a fresh iterator, starting with the first master.
         public func makeAsyncIterator() -> Iterator {
-            Iterator(configuration: self.configuration, transport: self.transport)
+            Iterator(configuration: self.configuration, transport: self.transport, sleep: self.sleep)
         }
 
         /// Probes the masters on each `next()`.
         public struct Iterator: AsyncIteratorProtocol {
             private let configuration: Configuration
             private let probe: LeaderProbe
+            private let sleep: @Sendable (Duration) async throws -> Void
             private var start = 0
             private var random = SplitMix64()
 
-            init(configuration: Configuration, transport: any MesosTransport) {
+            init(
+                configuration: Configuration,
+                transport: any MesosTransport,
+                sleep: @escaping @Sendable (Duration) async throws -> Void
+            ) {
                 self.configuration = configuration
                 self.probe = LeaderProbe(transport: transport, timeout: configuration.probeTimeout)
+                self.sleep = sleep
             }
 
             /// Finds the current leader.
@@ -91,7 +113,7 @@ extension MasterDetectors {
                         return .some(nil)
                     }
                     if round < rounds {
-                        try await Task.sleep(for: self.configuration.backoff.delay(forAttempt: round, using: &self.random))
+                        try await self.sleep(self.configuration.backoff.delay(forAttempt: round, using: &self.random))
                     }
                 }
                 let names = masters.map(\.description).joined(separator: ", ")

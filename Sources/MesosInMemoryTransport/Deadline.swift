@@ -2,12 +2,13 @@ import MesosCore
 
 /// Races an operation against a point in time, and maps errors to the transport port's ``MesosError`` codes.
 enum Deadline {
-    /// Runs `operation`, throwing ``MesosError/Code/timeout`` if it is not done by `deadline`.
+    /// Runs `operation`, throwing ``MesosError/Code/timeout`` if it is not done by `deadline` on `time`.
     ///
     /// The operation is cancelled when the deadline passes; it must honour cancellation for this to return
     /// promptly.
     static func run<Value: Sendable>(
-        until deadline: ContinuousClock.Instant?,
+        until deadline: Duration?,
+        on time: TimeSource,
         timeoutMessage: @autoclosure () -> String,
         _ operation: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
@@ -19,7 +20,7 @@ enum Deadline {
                 try await operation()
             }
             group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
+                try await time.sleepUntil(deadline)
                 return nil
             }
             defer { group.cancelAll() }

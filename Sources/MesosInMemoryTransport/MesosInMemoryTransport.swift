@@ -21,6 +21,10 @@ import MesosCore
 /// // head.status == 202
 /// ```
 ///
+/// The timeouts are measured on the clock given at creation (`ContinuousClock` by default). A test can pass a
+/// manual clock (`MesosTestKit`'s `ManualClock`) and check timeout behaviour by advancing it, without
+/// depending on how fast the machine is.
+///
 /// `MesosTestKit`'s `FakeMaster` provides a ready-made handler that speaks the scheduler API (`fakeMaster.transport`).
 public struct MesosInMemoryTransport: MesosTransport {
     /// Answers one request with a head and a (possibly streaming) body.
@@ -29,11 +33,23 @@ public struct MesosInMemoryTransport: MesosTransport {
     /// The in-process server.
     public let handler: Handler
 
+    private let time: TimeSource
+
     /// Creates a transport that sends every request to `handler`.
+    ///
+    /// - Parameters:
+    ///   - clock: The clock `timeout` and `idleTimeout` are measured on (`ContinuousClock` by default).
+    ///   - handler: The in-process server; it must honour task cancellation.
+    public init<C: Clock>(clock: C, handler: @escaping Handler) where C.Duration == Duration {
+        self.handler = handler
+        self.time = TimeSource(clock)
+    }
+
+    /// Creates a transport that sends every request to `handler`, with timeouts on `ContinuousClock`.
     ///
     /// - Parameter handler: The in-process server; it must honour task cancellation.
     public init(handler: @escaping Handler) {
-        self.handler = handler
+        self.init(clock: ContinuousClock(), handler: handler)
     }
 
     /// Hands the request to the handler, enforcing the request's timeouts and the port's error contract.
@@ -43,7 +59,8 @@ public struct MesosInMemoryTransport: MesosTransport {
     /// - Throws: ``MesosError``: the handler's own, ``MesosError/Code/timeout``,
     ///   ``MesosError/Code/cancelled`` or ``MesosError/Code/transportFailure``.
     public func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
-        let deadline = request.timeout.map { ContinuousClock.now + $0 }
+        let time = self.time
+        let deadline = request.timeout.map { time.now() + $0 }
         if Task.isCancelled {
             throw MesosError(code: .cancelled, message: "\(request.method) \(request.url) was cancelled before it was sent")
         }
@@ -53,6 +70,7 @@ public struct MesosInMemoryTransport: MesosTransport {
         do {
             (head, body) = try await Deadline.run(
                 until: deadline,
+                on: time,
                 timeoutMessage: "\(request.method) \(request.url) timed out after \(request.timeout ?? .zero)"
             ) {
                 try await handler(request)
@@ -60,7 +78,7 @@ public struct MesosInMemoryTransport: MesosTransport {
         } catch {
             throw Deadline.mapError(error, context: "\(request.method) \(request.url)")
         }
-        let limited = TimeLimitedBody(upstream: body, deadline: deadline, idleTimeout: request.idleTimeout)
+        let limited = TimeLimitedBody(upstream: body, deadline: deadline, idleTimeout: request.idleTimeout, time: time)
         return (head, MesosResponseBody(limited))
     }
 }
@@ -76,5 +94,18 @@ extension MesosTransport where Self == MesosInMemoryTransport {
     /// - Returns: The transport.
     public static func inMemory(handler: @escaping MesosInMemoryTransport.Handler) -> MesosInMemoryTransport {
         MesosInMemoryTransport(handler: handler)
+    }
+
+    /// A transport that answers every request with an in-process handler and measures timeouts on `clock`.
+    ///
+    /// - Parameters:
+    ///   - clock: The clock `timeout` and `idleTimeout` are measured on.
+    ///   - handler: The in-process server; it must honour task cancellation.
+    /// - Returns: The transport.
+    public static func inMemory<C: Clock>(
+        clock: C,
+        handler: @escaping MesosInMemoryTransport.Handler
+    ) -> MesosInMemoryTransport where C.Duration == Duration {
+        MesosInMemoryTransport(clock: clock, handler: handler)
     }
 }

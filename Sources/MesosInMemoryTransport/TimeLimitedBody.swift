@@ -9,26 +9,34 @@ struct TimeLimitedBody: AsyncSequence, Sendable {
     typealias Element = ArraySlice<UInt8>
 
     let upstream: MesosResponseBody
-    let deadline: ContinuousClock.Instant?
+    /// The whole-exchange deadline, as an offset on `time`.
+    let deadline: Duration?
     let idleTimeout: Duration?
+    let time: TimeSource
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(box: IteratorBox(self.upstream.makeAsyncIterator()), deadline: self.deadline, idleTimeout: self.idleTimeout)
+        Iterator(
+            box: IteratorBox(self.upstream.makeAsyncIterator()),
+            deadline: self.deadline,
+            idleTimeout: self.idleTimeout,
+            time: self.time
+        )
     }
 
     struct Iterator: AsyncIteratorProtocol {
         let box: IteratorBox
-        let deadline: ContinuousClock.Instant?
+        let deadline: Duration?
         let idleTimeout: Duration?
+        let time: TimeSource
         var finished = false
 
         mutating func next() async throws -> ArraySlice<UInt8>? {
             if self.finished {
                 return nil
             }
-            let now = ContinuousClock.now
+            let now = self.time.now()
             let idleLimit = self.idleTimeout.map { now + $0 }
-            let limit: ContinuousClock.Instant?
+            let limit: Duration?
             let message: String
             switch (self.deadline, idleLimit) {
             case (let deadline?, let idle?) where idle < deadline:
@@ -43,7 +51,7 @@ struct TimeLimitedBody: AsyncSequence, Sendable {
             }
             let box = self.box
             do {
-                let chunk = try await Deadline.run(until: limit, timeoutMessage: message) {
+                let chunk = try await Deadline.run(until: limit, on: self.time, timeoutMessage: message) {
                     try await box.next()
                 }
                 if chunk == nil {

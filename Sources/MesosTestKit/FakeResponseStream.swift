@@ -30,14 +30,27 @@ public struct FakeResponseStream: Sendable, Equatable {
     public var writes: Int
     /// Where the stream is.
     public var state: State
+    /// Whether the producer is inside a write the transport has not accepted yet. With a client that does not
+    /// read, this stays `true` and ``writes`` stays put: the producer is held back by backpressure. Tests wait
+    /// for it (`master.waitUntil { $0.responseStreams[0].isWriting }`) instead of pausing and hoping.
+    public var isWriting: Bool
 
     /// Creates a snapshot.
-    public init(id: Int, path: String, streamID: String?, bytesWritten: Int, writes: Int, state: State) {
+    public init(
+        id: Int,
+        path: String,
+        streamID: String?,
+        bytesWritten: Int,
+        writes: Int,
+        state: State,
+        isWriting: Bool = false
+    ) {
         self.id = id
         self.path = path
         self.streamID = streamID
         self.bytesWritten = bytesWritten
         self.writes = writes
         self.state = state
+        self.isWriting = isWriting
     }
 }

@@ -16,6 +16,20 @@ extension MasterDetector {
         MasterDetector(leaders: MasterDetectors.ZooKeeper(configuration: configuration), updateMode: .push)
     }
 
+    /// A push detector reading Mesos's leader election from ZooKeeper, with the connect timeout measured on
+    /// `clock`; see ``MasterDetectors/ZooKeeper``.
+    ///
+    /// - Parameters:
+    ///   - configuration: The servers, path and session settings.
+    ///   - clock: The clock the connect timeout is measured on.
+    /// - Returns: The detector.
+    public static func zooKeeper(
+        _ configuration: MasterDetectors.ZooKeeper.Configuration,
+        clock: any Clock<Duration>
+    ) -> MasterDetector {
+        MasterDetector(leaders: MasterDetectors.ZooKeeper(configuration: configuration, clock: clock), updateMode: .push)
+    }
+
     /// A push detector for `zk://[user:password@]host:port[,host:port…]/path` with default settings.
     ///
     /// - Parameter url: The ZooKeeper URL.

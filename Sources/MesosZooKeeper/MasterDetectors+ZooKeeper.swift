@@ -17,7 +17,9 @@ extension MasterDetectors {
     /// - a lost connection keeps the last leader while the C client reconnects (to any server of the URL),
     ///   then everything is read again and the watch renewed;
     /// - an expired session is replaced by a new one, and everything is read again;
-    /// - cancelling the consuming task, or dropping the iterator, closes the session (`zookeeper_close`).
+    /// - cancelling the consuming task, or dropping the iterator, closes the session (`zookeeper_close`, on a
+    ///   thread of its own: it blocks for seconds when no server answers, and must not hold a thread of the
+    ///   cooperative pool; `next()` resumes once it returned).
     ///
     /// `next()` throws ``MesosError`` with ``MesosError/Code/transportFailure`` when no server answers within
     /// the connect timeout, ``MesosError/Code/unauthenticated`` when ZooKeeper denies reading the path
@@ -31,16 +33,30 @@ extension MasterDetectors {
         /// The servers, path and session settings.
         public let configuration: Configuration
 
+        /// The clock ``Configuration/connectTimeout`` is measured on.
+        private let clock: any Clock<Duration>
+
         /// Creates the sequence; nothing connects until an iterator's first `next()`.
         ///
         /// - Parameter configuration: The servers, path and session settings.
         public init(configuration: Configuration) {
+            self.init(configuration: configuration, clock: ContinuousClock())
+        }
+
+        /// Creates the sequence with ``Configuration/connectTimeout`` measured on `clock` (tests pass a manual
+        /// clock); nothing connects until an iterator's first `next()`.
+        ///
+        /// - Parameters:
+        ///   - configuration: The servers, path and session settings.
+        ///   - clock: The clock the connect timeout is measured on.
+        public init(configuration: Configuration, clock: any Clock<Duration>) {
             self.configuration = configuration
+            self.clock = clock
         }
 
         /// Returns an iterator with its own session.
         public func makeAsyncIterator() -> Iterator {
-            Iterator(watch: ZooKeeperLeaderWatch(configuration: self.configuration))
+            Iterator(watch: ZooKeeperLeaderWatch(configuration: self.configuration, clock: self.clock))
         }
 
         /// Reports the leader, then each change.

@@ -6,19 +6,19 @@ import Testing
 @Suite("gzip encoding and response bodies")
 struct EncodingAndBodyTests {
     @Test("gzipCompress output is read by Python's gzip module", arguments: [0, 1, 6, 9])
-    func gzipRoundTripThroughPython(level: Int) throws {
+    func gzipRoundTripThroughPython(level: Int) async throws {
         for payload in [[], Array("x".utf8), samplePayload(size: 250_000)] {
             let compressed = try gzipCompress(payload, level: level)
             #expect(compressed.prefix(2) == [0x1F, 0x8B])
-            let decoded = try python("import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))", input: compressed)
+            let decoded = try await python("import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))", input: compressed)
             #expect(decoded == payload)
         }
     }
 
     @Test("zlibCompress output is read by Python's zlib module")
-    func zlibRoundTripThroughPython() throws {
+    func zlibRoundTripThroughPython() async throws {
         let payload = samplePayload(size: 100_000)
-        let decoded = try python("import zlib,sys; sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read()))", input: try zlibCompress(payload))
+        let decoded = try await python("import zlib,sys; sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read()))", input: try zlibCompress(payload))
         #expect(decoded == payload)
     }
 
@@ -86,7 +86,7 @@ struct EncodingAndBodyTests {
     }
 
     @Test("compressBody compresses only above the threshold and only once")
-    func compressRequestBody() throws {
+    func compressRequestBody() async throws {
         let url = URL(string: "http://127.0.0.1:5050/api/v1/scheduler")!
         var small = MesosHTTPRequest(url: url, headers: ["Content-Type": "application/json"], body: Array("{}".utf8))
         #expect(try small.compressBody() == false)
@@ -96,7 +96,7 @@ struct EncodingAndBodyTests {
         var large = MesosHTTPRequest(url: url, headers: ["Content-Type": "application/json"], body: big)
         #expect(try large.compressBody(ifLargerThan: 1024) == true)
         #expect(large.headers["Content-Encoding"] == "gzip")
-        let decoded = try python("import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))", input: large.body ?? [])
+        let decoded = try await python("import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))", input: large.body ?? [])
         #expect(decoded == big)
         // Already encoded: left alone.
         let once = large.body

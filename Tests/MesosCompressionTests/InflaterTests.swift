@@ -9,7 +9,7 @@ struct InflaterTests {
 
     @Test("gzip from Python decodes whatever the chunking", arguments: Split.allCases)
     func gzipFromPython(split: Split) async throws {
-        let compressed = try python("import gzip,sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read()))", input: Self.payload)
+        let compressed = try await python("import gzip,sys; sys.stdout.buffer.write(gzip.compress(sys.stdin.buffer.read()))", input: Self.payload)
         let chunks = Chunks(chunks: split.apply(compressed))
         let (bytes, sizes) = try await collectAll(chunks.decompressed(.gzip, outputChunkSize: 16 << 10))
         #expect(bytes == Self.payload)
@@ -18,7 +18,7 @@ struct InflaterTests {
 
     @Test("output of the gzip tool decodes")
     func gzipTool() async throws {
-        let compressed = try run("gzip", ["-c", "-9"], input: Self.payload)
+        let compressed = try await run("gzip", ["-c", "-9"], input: Self.payload)
         let (bytes, _) = try await collectAll(Chunks(chunks: Split.random.apply(compressed)).decompressed(.gzip))
         #expect(bytes == Self.payload)
     }
@@ -32,14 +32,14 @@ struct InflaterTests {
             data = sys.stdin.buffer.read()
             sys.stdout.buffer.write(gzip.compress(data[:20000]) + gzip.compress(b"") + gzip.compress(data[20000:]) + bytes(3))
             """
-        let compressed = try python(script, input: first + second)
+        let compressed = try await python(script, input: first + second)
         let (bytes, _) = try await collectAll(Chunks(chunks: split.apply(compressed)).decompressed(.gzip))
         #expect(bytes == first + second)
     }
 
     @Test("zlib-wrapped deflate decodes as .zlib and as .deflate", arguments: [Split.whole, .oneByte, .random])
     func zlibWrapped(split: Split) async throws {
-        let compressed = try python("import zlib,sys; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))", input: Self.payload)
+        let compressed = try await python("import zlib,sys; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 9))", input: Self.payload)
         #expect(compressed.first == 0x78)
         for format in [Inflater.Format.zlib, .deflate] {
             let (bytes, _) = try await collectAll(Chunks(chunks: split.apply(compressed)).decompressed(format))
@@ -54,7 +54,7 @@ struct InflaterTests {
             c = zlib.compressobj(6, zlib.DEFLATED, -15)
             sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read()) + c.flush())
             """
-        let compressed = try python(script, input: Self.payload)
+        let compressed = try await python(script, input: Self.payload)
         for format in [Inflater.Format.rawDeflate, .deflate] {
             let (bytes, _) = try await collectAll(Chunks(chunks: split.apply(compressed)).decompressed(format))
             #expect(bytes == Self.payload, "format \(format)")
@@ -119,7 +119,7 @@ struct InflaterTests {
     @Test("a zip bomb stops at the size cap with recordTooLarge, in bounded steps")
     func zipBomb() async throws {
         // 200 MB of zeros compress to about 200 KB.
-        let bomb = try python("import gzip,sys; sys.stdout.buffer.write(gzip.compress(bytes(200_000_000), 9))")
+        let bomb = try await python("import gzip,sys; sys.stdout.buffer.write(gzip.compress(bytes(200_000_000), 9))")
         #expect(bomb.count < 1_000_000)
         let inflater = Inflater(format: .gzip, maximumOutputSize: 10_000_000, outputChunkSize: 32 << 10)
         inflater.push(bomb)

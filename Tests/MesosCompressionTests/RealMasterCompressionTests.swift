@@ -17,7 +17,7 @@ struct RealMasterCompressionTests {
         let headerFile = directory.appendingPathComponent("headers").path
         let bodyFile = directory.appendingPathComponent("body").path
         // curl decodes nothing unless asked with --compressed, so the body arrives exactly as the master sent it.
-        _ = try run("curl", [
+        _ = try await run("curl", [
             "-s", "--fail", "--max-time", "20", "-X", "POST",
             "-H", "Content-Type: application/json", "-H", "Accept: application/json", "-H", "Accept-Encoding: gzip",
             "--data-binary", #"{"type":"GET_STATE"}"#,

@@ -2,8 +2,19 @@ import Foundation
 import MesosCore
 import Testing
 
-/// Runs a program with `input` on stdin and returns its stdout; throws if it exits non-zero.
-func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) throws -> [UInt8] {
+/// Runs a program with `input` on stdin and returns its stdout; throws if it exits non-zero. The wait runs on a
+/// thread of its own: `waitUntilExit()` would hold one of the cooperative pool's threads (two on a 2-core
+/// machine) for as long as the program runs.
+func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) async throws -> [UInt8] {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+        Thread {
+            continuation.resume(with: Result { try runBlocking(executable, arguments, input: input) })
+        }.start()
+    }
+}
+
+/// ``run(_:_:input:)`` on the calling thread.
+private func runBlocking(_ executable: String, _ arguments: [String], input: [UInt8]) throws -> [UInt8] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mesos-compression-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -25,8 +36,8 @@ func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) throw
 }
 
 /// Runs a Python 3 snippet that reads bytes from `sys.stdin.buffer` and writes bytes to `sys.stdout.buffer`.
-func python(_ script: String, input: [UInt8] = []) throws -> [UInt8] {
-    try run("python3", ["-c", script], input: input)
+func python(_ script: String, input: [UInt8] = []) async throws -> [UInt8] {
+    try await run("python3", ["-c", script], input: input)
 }
 
 struct ToolFailure: Error, CustomStringConvertible {

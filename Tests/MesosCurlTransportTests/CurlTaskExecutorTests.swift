@@ -8,8 +8,8 @@ struct CurlTaskExecutorTests {
     let server: ScriptedHTTPServer
     let transport = MesosCurlTransport()
 
-    init() throws {
-        self.server = try ScriptedHTTPServer()
+    init() async throws {
+        self.server = try await ScriptedHTTPServer.start()
     }
 
     @Test func callsRunOnTheEngineThreadAndReuseTheConnection() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import MesosTestKit
 import Testing
 @testable import MesosCurlTransport
 
@@ -40,9 +41,10 @@ struct MesosCurlTransportTLSTests {
     let certificate: Certificate
     let server: ScriptedHTTPServer
 
-    init() throws {
-        self.certificate = try Certificate()
-        self.server = try ScriptedHTTPServer(tls: (self.certificate.certificatePath, self.certificate.keyPath))
+    init() async throws {
+        // openssl runs as a child process; waiting for it must not hold a cooperative thread.
+        self.certificate = try await onDedicatedThread { try Certificate() }
+        self.server = try await ScriptedHTTPServer.start(tls: (self.certificate.certificatePath, self.certificate.keyPath))
     }
 
     @Test func anUntrustedCertificateIsATransportFailure() async throws {
@@ -81,7 +83,7 @@ struct MesosCurlTransportTLSTests {
     }
 
     @Test func aClientCertificateIsPresented() async throws {
-        let server = try ScriptedHTTPServer(
+        let server = try await ScriptedHTTPServer.start(
             tls: (self.certificate.certificatePath, self.certificate.keyPath),
             requireClientCertificate: true
         )

@@ -8,8 +8,8 @@ struct MesosCurlTransportTests {
     let server: ScriptedHTTPServer
     let transport = MesosCurlTransport()
 
-    init() throws {
-        self.server = try ScriptedHTTPServer()
+    init() async throws {
+        self.server = try await ScriptedHTTPServer.start()
     }
 
     // MARK: - Heads, headers and bodies
@@ -229,16 +229,21 @@ struct MesosCurlTransportTests {
     // MARK: - Timeouts and failures
 
     @Test func callTimeoutIsATimeout() async throws {
+        // /slowhead never answers: it waits up to 30 s for the client to close, then closes without a response
+        // (which would be a transportFailure, not a timeout). So a `.timeout` can only come from the call's own
+        // limit, and it must come first; the bound below only guards against waiting for the server's end.
         let started = ContinuousClock.now
         let error = await #expect(throws: MesosError.self) {
             _ = try await self.transport.send(
-                MesosHTTPRequest(method: "GET", url: self.server.url("/sleep?s=10"), timeout: .milliseconds(300))
+                MesosHTTPRequest(method: "GET", url: self.server.url("/slowhead"), timeout: .milliseconds(300))
             )
         }
         #expect(error?.code == .timeout)
         #expect(error?.cause is CurlError)
-        // Generous for a loaded machine; without the timeout it would take the server's 10 s.
-        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(ContinuousClock.now - started < .seconds(25))
+        // The timeout closed the connection: the server saw the client go away.
+        let closed = try await eventually(within: .seconds(20)) { try await stats(of: self.server).eofs >= 1 }
+        #expect(closed, "the timed-out call's connection was not closed")
     }
 
     @Test func defaultCallTimeoutAppliesWhenTheRequestHasNone() async throws {
@@ -251,17 +256,19 @@ struct MesosCurlTransportTests {
 
     @Test func idleTimeoutIsATimeout() async throws {
         let (_, body) = try await self.transport.send(
-            MesosHTTPRequest(method: "GET", url: self.server.url("/idle?s=10"), idleTimeout: .seconds(1))
+            MesosHTTPRequest(method: "GET", url: self.server.url("/idle?s=60"), idleTimeout: .seconds(1))
         )
         var iterator = body.makeAsyncIterator()
         let first = try await iterator.next()
         #expect(first.map { Array($0) } == Array("a".utf8))
+        // The server's next chunk comes after 60 s: a timeout before it can only be the idle limit. The bound
+        // is wide on purpose (a loaded machine), and still far below the server's silence.
         let started = ContinuousClock.now
         let error = await #expect(throws: MesosError.self) {
             _ = try await iterator.next()
         }
         #expect(error?.code == .timeout)
-        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func idleTimeoutAlsoCoversAMissingHead() async throws {

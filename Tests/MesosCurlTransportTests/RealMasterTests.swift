@@ -81,7 +81,7 @@ struct RealMasterTests {
     /// Run alone with `MESOS_CURL_MEASURE_IDLE=1 swift test --filter measureIdleStreamCost`.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["MESOS_CURL_MEASURE_IDLE"] != nil))
     func measureIdleStreamCost() async throws {
-        let server = try ScriptedHTTPServer()
+        let server = try await ScriptedHTTPServer.start()
         let transport = MesosCurlTransport()
         let (_, body) = try await transport.send(MesosHTTPRequest(method: "GET", url: server.url("/quiet?s=13")))
         var iterator = body.makeAsyncIterator()

@@ -140,7 +140,7 @@ struct FakeMasterZooKeeperFailoverTests {
         // 3. The leader goes away: its ZooKeeper session ends (taking its ephemeral node along), master 2 wins the
         //    election; the old master's server goes down with its connections, or keeps serving.
         let removal = ContinuousClock.now
-        session1.close()
+        await session1.closeAndWait()
         await master2.setLeadership(.leader)
         if oldLeader == .serverShutsDown {
             try await server1.shutdown()

@@ -45,7 +45,7 @@ struct HAMastersTests {
         let ports = try MasterDetectors.Static.Configuration(url: self.mastersURL).masters.map(\.port)
         for (port, answer) in zip(ports, try await self.redirectAnswers(transport)) where answer == nil {
             print("HA: master on port \(port) does not answer; restarting it")
-            try TestEnvironment.run(TestEnvironment.realMesos + "/start-ha.sh", [self.zooKeeperURL, String(port)])
+            try await TestEnvironment.run(TestEnvironment.realMesos + "/start-ha.sh", [self.zooKeeperURL, String(port)])
         }
     }
 
@@ -70,7 +70,7 @@ struct HAMastersTests {
 
         // Kill the leader (SIGKILL: a crash).
         let killed = ContinuousClock.now
-        try TestEnvironment.run(
+        try await TestEnvironment.run(
             TestEnvironment.realMesos + "/stop-ha.sh", [String(leader.port)], environment: ["REALMESOS_STOP_SIGNAL": "KILL"]
         )
 
@@ -103,7 +103,7 @@ struct HAMastersTests {
 
         // Restart the killed master: it rejoins as a follower; nothing changes.
         let beforeRejoin = recorder.leaders.count
-        try TestEnvironment.run(TestEnvironment.realMesos + "/start-ha.sh", [self.zooKeeperURL, String(leader.port)])
+        try await TestEnvironment.run(TestEnvironment.realMesos + "/start-ha.sh", [self.zooKeeperURL, String(leader.port)])
         try await Task.sleep(for: .seconds(3))
         #expect(recorder.leaders.count == beforeRejoin, "no spurious change: \(recorder.leaders)")
         #expect(try await staticLeaders.next() == .some(newLeader))

@@ -2,6 +2,7 @@ import Foundation
 import MesosCore
 import MesosDiscovery
 import MesosInMemoryTransport
+import MesosTestKit
 import Testing
 
 @Suite("Static-list detector (GET /master/redirect)")
@@ -115,20 +116,33 @@ struct StaticDetectorTests {
         #expect(try await leaders.next() == .some(MasterLocation(host: "m2", port: 5050)))
     }
 
-    @Test("the pause between fruitless rounds follows the backoff policy")
+    @Test("the pause between fruitless rounds follows the backoff policy", .timeLimit(.minutes(1)))
     func backoffBetweenRounds() async throws {
         let transport = ScriptedTransport([:])
         var configuration = try MasterDetectors.Static.Configuration(url: "http://m1:5050")
         configuration.backoff = BackoffPolicy(initial: .milliseconds(100), maximum: .seconds(1), jitter: false)
         configuration.maximumRounds = 3
-        var leaders = MasterDetector.staticList(configuration, transport: transport).leaders.makeAsyncIterator()
-        let clock = ContinuousClock()
-        let started = clock.now
-        await #expect(throws: MesosError.self) { try await leaders.next() }
-        let elapsed = clock.now - started
-        // 100 ms after round 1, 200 ms after round 2, none after the last.
-        #expect(elapsed >= .milliseconds(300))
-        #expect(elapsed < .seconds(3))
+        let clock = ManualClock()
+        let detector = MasterDetector.staticList(configuration, transport: transport, clock: clock)
+        let probing = Task {
+            var leaders = detector.leaders.makeAsyncIterator()
+            return try await leaders.next()
+        }
+        // Round 1 failed: the detector sleeps 100 ms on the clock, and probes nothing meanwhile.
+        await clock.waitForSleepers(1)
+        #expect(clock.pendingDeadlines == [.milliseconds(100)])
+        #expect(transport.probed == ["m1:5050"])
+        clock.advance(by: .milliseconds(100))
+        // Round 2 failed: 200 ms.
+        await clock.waitForSleepers(1)
+        #expect(clock.pendingDeadlines == [.milliseconds(300)])
+        #expect(transport.probed == ["m1:5050", "m1:5050"])
+        clock.advance(by: .milliseconds(200))
+        // Round 3 is the last: no pause after it, the error comes at once.
+        let error = await #expect(throws: MesosError.self) { try await probing.value }
+        #expect(error?.code == .transportFailure)
+        #expect(clock.sleepLog == [.milliseconds(100), .milliseconds(200)])
+        #expect(transport.probed == ["m1:5050", "m1:5050", "m1:5050"])
     }
 
     @Test("masters that answer, but not with 307 or 503, rotate too and end in noLeader")
@@ -146,42 +160,53 @@ struct StaticDetectorTests {
         #expect(transport.requests.count == 6)
     }
 
-    @Test("a master that hangs is given up after the probe timeout and the next one is asked")
+    @Test("a master that hangs is given up after the probe timeout and the next one is asked", .timeLimit(.minutes(1)))
     func hangingMasterTimesOut() async throws {
-        let transport = MesosInMemoryTransport { request in
+        let clock = ManualClock()
+        let asked = LockedValue<[String]>([])
+        let transport = MesosInMemoryTransport(clock: clock) { request in
+            asked.withLock { $0.append(request.url.host ?? "") }
             if request.url.host == "slow" {
-                try await Task.sleep(for: .seconds(30))
+                // Never answers; only the probe timeout (on the manual clock) ends this, by cancellation.
+                try await Task.sleep(for: .seconds(3600))
             }
             return (MesosHTTPResponse(status: 307, headers: ["Location": "//fast:5050"]), .empty)
         }
         var configuration = try Self.configuration("http://slow:5050,fast:5050")
-        configuration.probeTimeout = .milliseconds(200)
-        var leaders = MasterDetector.staticList(configuration, transport: transport).leaders.makeAsyncIterator()
-        let clock = ContinuousClock()
-        let started = clock.now
-        #expect(try await leaders.next() == .some(MasterLocation(host: "fast", port: 5050)))
-        #expect(clock.now - started < .seconds(5))
+        configuration.probeTimeout = .seconds(5)
+        let detector = MasterDetector.staticList(configuration, transport: transport, clock: clock)
+        let probing = Task {
+            var leaders = detector.leaders.makeAsyncIterator()
+            return try await leaders.next()
+        }
+        // The probe of `slow` waits for its timeout, and `fast` is not asked before it passes.
+        await clock.waitForSleepers(1)
+        #expect(clock.pendingDeadlines == [.seconds(5)])
+        #expect(!asked.withLock { $0 }.contains("fast"))
+        clock.advance(by: .seconds(5))
+        #expect(try await probing.value == .some(MasterLocation(host: "fast", port: 5050)))
+        #expect(asked.withLock { $0 } == ["slow", "fast"])
     }
 
-    @Test("cancellation stops the probing promptly with CancellationError")
+    @Test("cancellation stops the probing promptly with CancellationError", .timeLimit(.minutes(1)))
     func cancellation() async throws {
         let transport = ScriptedTransport([:])
         var configuration = try MasterDetectors.Static.Configuration(url: "http://m1:5050")
         configuration.backoff = BackoffPolicy(initial: .seconds(30), maximum: .seconds(30), jitter: false)
         configuration.maximumRounds = 10
-        let detector = MasterDetector.staticList(configuration, transport: transport)
+        let clock = ManualClock()
+        let detector = MasterDetector.staticList(configuration, transport: transport, clock: clock)
         let task = Task {
             var leaders = detector.leaders.makeAsyncIterator()
             return try await leaders.next()
         }
-        try await Task.sleep(for: .milliseconds(100))
-        let clock = ContinuousClock()
-        let cancelled = clock.now
+        // In the 30 s pause after the first round; the clock never moves, so only cancellation can end it.
+        await clock.waitForSleepers(1)
         task.cancel()
         let result = await task.result
-        #expect(clock.now - cancelled < .seconds(2))
         #expect(throws: CancellationError.self) { try result.get() }
         #expect(transport.requests.count == 1)
+        #expect(clock.sleeperCount == 0)
     }
 
     @Test("an empty list is a configuration error at the first next()")

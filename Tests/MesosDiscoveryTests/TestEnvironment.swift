@@ -1,4 +1,5 @@
 import Foundation
+import MesosTestKit
 import Glibc
 import MesosCore
 import MesosTestKit
@@ -52,10 +53,21 @@ enum TestEnvironment {
         let description: String
     }
 
-    /// Runs a program to completion (posix_spawn + waitpid; its output goes to a temporary file, so that
-    /// background children it leaves behind cannot hold a pipe open); throws when it exits non-zero.
+    /// Runs a program to completion and returns its output; throws when it exits non-zero. The wait runs on a
+    /// thread of its own (``onDedicatedThread(name:_:)``), never on a cooperative thread: starting ZooKeeper
+    /// or a Mesos master takes seconds.
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> String {
+        try await onDedicatedThread(name: "TestEnvironment.run") {
+            try Self.runBlocking(program, arguments, environment: environment)
+        }
+    }
+
+    /// Runs a program to completion (posix_spawn + waitpid; its output goes to a temporary file, so that
+    /// background children it leaves behind cannot hold a pipe open); throws when it exits non-zero. Blocks
+    /// the calling thread: async code uses ``run(_:_:environment:)``.
+    @discardableResult
+    static func runBlocking(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("swift-mesos-run-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         var actions = posix_spawn_file_actions_t()
@@ -123,23 +135,43 @@ final class PrivateZooKeeper {
     let directory: String
     private let script: String
 
-    init(script: String) throws {
+    private init(script: String) throws {
         self.script = script
         self.port = try TestEnvironment.freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("swift-mesos-zk-\(UUID())").path
-        try self.start()
+    }
+
+    /// Starts a new server and waits until it serves.
+    static func start(script: String) async throws -> PrivateZooKeeper {
+        let server = try PrivateZooKeeper(script: script)
+        try await server.start()
+        return server
     }
 
     var connectString: String { "127.0.0.1:\(self.port)" }
 
-    func start() throws { try TestEnvironment.run(self.script, ["start", "\(self.port)", self.directory]) }
-    func stop() throws { try TestEnvironment.run(self.script, ["stop", self.directory]) }
-    func pause() throws { try TestEnvironment.run(self.script, ["pause", self.directory]) }
-    func resume() throws { try TestEnvironment.run(self.script, ["resume", self.directory]) }
+    func start() async throws { try await TestEnvironment.run(self.script, ["start", "\(self.port)", self.directory]) }
+    func stop() async throws { try await TestEnvironment.run(self.script, ["stop", self.directory]) }
+    func pause() async throws { try await TestEnvironment.run(self.script, ["pause", self.directory]) }
+    func resume() async throws { try await TestEnvironment.run(self.script, ["resume", self.directory]) }
+
+    /// Starts a server, runs `body` with it, then stops it and removes its files whatever `body` did (waiting
+    /// for that on a thread of its own, and before returning, so that no server outlives the test process).
+    static func with<T>(script: String, _ body: (PrivateZooKeeper) async throws -> T) async throws -> T {
+        let server = try await PrivateZooKeeper.start(script: script)
+        do {
+            let result = try await body(server)
+            await server.destroy()
+            return result
+        } catch {
+            await server.destroy()
+            throw error
+        }
+    }
 
     /// Stops the server and removes its files.
-    func destroy() {
-        try? self.stop()
+    func destroy() async {
+        try? await self.stop()
         try? FileManager.default.removeItem(atPath: self.directory)
     }
 }
@@ -149,7 +181,7 @@ final class PrivateZooKeeper {
 struct TestHelperTests {
     @Test("helper processes start with no blocked signal, so `timeout` and SIGTERM work in the scripts")
     func spawnedProcessesHaveNoBlockedSignals() async throws {
-        let status = try TestEnvironment.run("/bin/bash", ["-c", "grep -E '^SigBlk' /proc/self/status"])
+        let status = try await TestEnvironment.run("/bin/bash", ["-c", "grep -E '^SigBlk' /proc/self/status"])
         #expect(status.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0000000000000000"), "\(status)")
     }
 }

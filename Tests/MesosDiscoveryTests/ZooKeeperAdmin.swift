@@ -34,7 +34,7 @@ final class ZooKeeperAdmin {
         let deadline = clock.now + timeout
         while zoo_state(handle) != ZOO_CONNECTED_STATE {
             guard clock.now < deadline else {
-                zookeeper_close(handle)
+                Self.closeInBackground(handle)
                 self.handle = nil
                 throw Failure(operation: "connect to \(servers)", rc: ZCONNECTIONLOSS.rawValue)
             }
@@ -50,11 +50,38 @@ final class ZooKeeperAdmin {
         self.close()
     }
 
+    /// Ends the session (its ephemeral nodes go with it) without waiting; for deinit and `defer`.
+    /// `zookeeper_close` blocks (seconds when the server is gone), so it runs on a thread of its own.
     func close() {
         if let handle = self.handle {
-            zookeeper_close(handle)
+            Self.closeInBackground(handle)
             self.handle = nil
         }
+    }
+
+    /// Ends the session and returns once `zookeeper_close` has returned (the server has removed the session's
+    /// ephemeral nodes), waiting on a thread of its own rather than on the caller's cooperative thread.
+    func closeAndWait() async {
+        guard let handle = self.handle else { return }
+        self.handle = nil
+        let closing = Handle(pointer: handle)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread {
+                zookeeper_close(closing.pointer)
+                continuation.resume()
+            }.start()
+        }
+    }
+
+    private struct Handle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private static func closeInBackground(_ handle: OpaquePointer) {
+        let closing = Handle(pointer: handle)
+        Thread {
+            zookeeper_close(closing.pointer)
+        }.start()
     }
 
     /// Runs a synchronous call, retrying while the connection is being re-established (after a restart).

@@ -56,89 +56,90 @@ struct ZooKeeperOutageTests {
 
     @Test("ZooKeeper stopped and restarted: the last leader is kept, then the watch works again")
     func restart() async throws {
-        let server = try PrivateZooKeeper(script: try TestEnvironment.requireZooKeeperScript())
-        defer { server.destroy() }
-        let admin = try await ZooKeeperAdmin(servers: server.connectString)
-        let (path, first) = try Self.election(admin)
-        let observer = Observer()
-        var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(server.connectString)\(path)")
-        configuration.sessionTimeout = .seconds(10)
-        configuration.sessionObserver = { observer.record($0) }
-        let recorder = LeaderRecorder.start(.zooKeeper(configuration))
-        #expect(try await recorder.element(1) == Self.location(7001))
+        try await PrivateZooKeeper.with(script: try TestEnvironment.requireZooKeeperScript()) { server in
+            let admin = try await ZooKeeperAdmin(servers: server.connectString)
+            let (path, first) = try Self.election(admin)
+            let observer = Observer()
+            var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(server.connectString)\(path)")
+            configuration.sessionTimeout = .seconds(10)
+            configuration.sessionObserver = { observer.record($0) }
+            let recorder = LeaderRecorder.start(.zooKeeper(configuration))
+            #expect(try await recorder.element(1) == Self.location(7001))
 
-        try server.stop()
-        _ = try await observer.wait(for: .disconnected)
-        try await Task.sleep(for: .seconds(1))
-        #expect(recorder.leaders.count == 1, "the last leader is kept while ZooKeeper is down")
-        let before = observer.recorded.count
-        try server.start()
-        _ = try await observer.wait(for: .connected, after: before)
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(recorder.leaders == [Self.location(7001)], "no spurious change after the reconnection")
+            try await server.stop()
+            _ = try await observer.wait(for: .disconnected)
+            let before = observer.recorded.count
+            try await server.start()
+            _ = try await observer.wait(for: .connected, after: before)
 
-        try admin.delete(first)
-        #expect(try await recorder.element(2) == Self.location(7002))
-        #expect(recorder.error == nil)
-        await recorder.stop()
-        print("restart: session events \(observer.recorded)")
+            try admin.delete(first)
+            // The second element reported is the new leader: nothing (no nil, no repeat) was reported while
+            // ZooKeeper was down or after the reconnection, which no pause could prove.
+            #expect(try await recorder.element(2) == Self.location(7002))
+            #expect(recorder.leaders == [Self.location(7001), Self.location(7002)])
+            #expect(recorder.error == nil)
+            await recorder.stop()
+            print("restart: session events \(observer.recorded)")
+        }
     }
 
     @Test("session expiry: a new session reads everything again and watches again")
     func sessionExpiry() async throws {
-        let server = try PrivateZooKeeper(script: try TestEnvironment.requireZooKeeperScript())
-        defer { server.destroy() }
-        let admin = try await ZooKeeperAdmin(servers: server.connectString)
-        let (path, first) = try Self.election(admin)
-        let observer = Observer()
-        var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(server.connectString)\(path)")
-        configuration.sessionObserver = { observer.record($0) }
-        let recorder = LeaderRecorder.start(.zooKeeper(configuration))
-        #expect(try await recorder.element(1) == Self.location(7001))
-        let firstSession = try await observer.wait(for: .connected).sessionID
+        try await PrivateZooKeeper.with(script: try TestEnvironment.requireZooKeeperScript()) { server in
+            let admin = try await ZooKeeperAdmin(servers: server.connectString)
+            let (path, first) = try Self.election(admin)
+            let observer = Observer()
+            var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(server.connectString)\(path)")
+            configuration.sessionObserver = { observer.record($0) }
+            let recorder = LeaderRecorder.start(.zooKeeper(configuration))
+            #expect(try await recorder.element(1) == Self.location(7001))
+            let firstSession = try await observer.wait(for: .connected).sessionID
 
-        let before = observer.recorded.count
-        try await ZooKeeperSessionKiller.expire(sessionID: firstSession, servers: server.connectString)
-        // The detector may win its session back once before the killer closes it; the expiry follows.
-        let (expired, expiredIndex) = try await observer.waitIndexed(for: .expired, after: before)
-        #expect(expired.sessionID == firstSession)
-        let reconnected = try await observer.wait(for: .connected, after: expiredIndex + 1)
-        #expect(reconnected.sessionID != firstSession, "a new session")
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(recorder.leaders == [Self.location(7001)], "the re-read finds the same leader: no change reported")
+            let before = observer.recorded.count
+            try await ZooKeeperSessionKiller.expire(sessionID: firstSession, servers: server.connectString)
+            // The detector may win its session back once before the killer closes it; the expiry follows.
+            let (expired, expiredIndex) = try await observer.waitIndexed(for: .expired, after: before)
+            #expect(expired.sessionID == firstSession)
+            let reconnected = try await observer.wait(for: .connected, after: expiredIndex + 1)
+            #expect(reconnected.sessionID != firstSession, "a new session")
 
-        try admin.delete(first)
-        #expect(try await recorder.element(2) == Self.location(7002), "the new session watches again")
-        await recorder.stop()
-        print("expiry: session events \(observer.recorded)")
+            try admin.delete(first)
+            #expect(try await recorder.element(2) == Self.location(7002), "the new session watches again")
+            // The re-read after the expiry found the same leader and reported nothing: 7002 is the second element.
+            #expect(recorder.leaders == [Self.location(7001), Self.location(7002)])
+            await recorder.stop()
+            print("expiry: session events \(observer.recorded)")
+        }
     }
 
     @Test("server paused beyond the session timeout: the last leader is kept, then detection works again")
     func serverPaused() async throws {
-        let server = try PrivateZooKeeper(script: try TestEnvironment.requireZooKeeperScript())
-        defer { server.destroy() }
-        let admin = try await ZooKeeperAdmin(servers: server.connectString, sessionTimeout: .seconds(10))
-        let (path, first) = try Self.election(admin)
-        let observer = Observer()
-        var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(server.connectString)\(path)")
-        configuration.sessionTimeout = .seconds(1)  // the server's minimum with tickTime 500 ms
-        configuration.sessionObserver = { observer.record($0) }
-        let recorder = LeaderRecorder.start(.zooKeeper(configuration))
-        #expect(try await recorder.element(1) == Self.location(7001))
+        try await PrivateZooKeeper.with(script: try TestEnvironment.requireZooKeeperScript()) { server in
+            let admin = try await ZooKeeperAdmin(servers: server.connectString, sessionTimeout: .seconds(10))
+            let (path, first) = try Self.election(admin)
+            let observer = Observer()
+            var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(server.connectString)\(path)")
+            configuration.sessionTimeout = .seconds(1)  // the server's minimum with tickTime 500 ms
+            configuration.sessionObserver = { observer.record($0) }
+            let recorder = LeaderRecorder.start(.zooKeeper(configuration))
+            #expect(try await recorder.element(1) == Self.location(7001))
 
-        try server.pause()
-        _ = try await observer.wait(for: .disconnected)
-        try await Task.sleep(for: .seconds(3))
-        #expect(recorder.leaders == [Self.location(7001)], "the last leader is kept while ZooKeeper is silent")
-        let before = observer.recorded.count
-        try server.resume()
-        // Whether the old session is revived or expired depends on a race inside the resumed server; either
-        // way the detector must be connected again and watching.
-        _ = try await observer.wait(for: .connected, after: before)
-        try admin.delete(first)
-        #expect(try await recorder.element(2) == Self.location(7002))
-        #expect(recorder.error == nil)
-        await recorder.stop()
-        print("pause: session events \(observer.recorded)")
+            try await server.pause()
+            _ = try await observer.wait(for: .disconnected)
+            // The scenario: the pause lasts well beyond the 1 s session timeout (not a wait for a result).
+            try await Task.sleep(for: .seconds(3))
+            let before = observer.recorded.count
+            try await server.resume()
+            // Whether the old session is revived or expired depends on a race inside the resumed server; either
+            // way the detector must be connected again and watching.
+            _ = try await observer.wait(for: .connected, after: before)
+            try admin.delete(first)
+            #expect(try await recorder.element(2) == Self.location(7002))
+            // The last leader was kept while ZooKeeper was silent: nothing was reported before the new leader.
+            #expect(recorder.leaders == [Self.location(7001), Self.location(7002)])
+            #expect(recorder.error == nil)
+            await recorder.stop()
+            print("pause: session events \(observer.recorded)")
+        }
     }
 }

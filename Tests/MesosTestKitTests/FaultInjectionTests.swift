@@ -67,13 +67,13 @@ import Testing
             let pending = Task {
                 try await harness.transport.send(MesosHTTPRequest(method: "GET", url: url))
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Readiness, not a pause: the master has the request and is holding it.
+            try await harness.master.waitUntil { $0.receivedRequests.count == 1 }
             pending.cancel()
             if mode == .inMemory {
                 let error = await #expect(throws: MesosError.self) { _ = try await pending.value }
                 #expect(error?.code == .cancelled)
             }
-            try await harness.master.waitUntil { $0.receivedRequests.count == 1 }
 
             await harness.master.inject(.delayHead(.milliseconds(250)))
             let start = ContinuousClock.now

@@ -4,7 +4,7 @@ import Testing
 
 /// In memory, a streamed body is produced at the consumer's pace.
 @Suite struct InMemoryBackpressureTests {
-    @Test func theProducerWaitsForTheConsumer() async throws {
+    @Test(.timeLimit(.minutes(1))) func theProducerWaitsForTheConsumer() async throws {
         try await Harness.with(.inMemory) { harness in
             let chunk = ArraySlice(repeating: UInt8(ascii: "x"), count: 64 << 10)
             await harness.master.route("GET", "/firehose") { _ in
@@ -12,23 +12,32 @@ import Testing
                     for _ in 0..<1000 { try await writer.write(chunk) }
                 }
             }
-            let (_, body) = try await harness.transport.send(
-                MesosHTTPRequest(method: "GET", url: harness.baseURL.appending(path: "firehose"))
-            )
-            try await harness.master.waitUntil { !$0.responseStreams.isEmpty }
-            try await Task.sleep(for: .milliseconds(200))
-            // One chunk sits in the handoff slot; nothing more is produced until the consumer reads.
-            #expect(harness.master.responseStreams[0].writes <= 1)
+            do {
+                let (_, body) = try await harness.transport.send(
+                    MesosHTTPRequest(method: "GET", url: harness.baseURL.appending(path: "firehose"))
+                )
+                // Readiness: the producer is observed inside its second write, which cannot complete while
+                // nobody reads. One chunk sits in the handoff slot; nothing more is produced.
+                try await harness.master.waitUntil(timeout: .seconds(60)) { master in
+                    master.responseStreams.first.map { $0.writes >= 1 && $0.isWriting } ?? false
+                }
+                #expect(harness.master.responseStreams[0].writes == 1)
 
-            var iterator = body.makeAsyncIterator()
-            for _ in 0..<10 {
-                _ = try await iterator.next()
+                var iterator = body.makeAsyncIterator()
+                for _ in 0..<10 {
+                    #expect(try await iterator.next()?.count == chunk.count)
+                }
+                // Ten chunks read: the producer refilled the slot once per read and is blocked again.
+                try await harness.master.waitUntil(timeout: .seconds(60)) { master in
+                    master.responseStreams[0].writes >= 11 && master.responseStreams[0].isWriting
+                }
+                #expect(harness.master.responseStreams[0].writes == 11)
+                #expect(harness.master.responseStreams[0].state == .open)
             }
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(harness.master.responseStreams[0].writes <= 12)
-            #expect(harness.master.responseStreams[0].state == .open)
+            // The body and its iterator are gone: the producer is told the client went away.
+            try await harness.master.waitUntil(timeout: .seconds(60)) { $0.responseStreams[0].state == .closedByClient }
+            #expect(harness.master.responseStreams[0].writes == 11)
         }
-        // Leaving the scope dropped the body: the producer was told the client went away.
     }
 
     @Test func droppingAnUnreadBodyClosesTheStream() async throws {

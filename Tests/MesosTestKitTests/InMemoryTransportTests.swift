@@ -1,6 +1,7 @@
 import Foundation
 import MesosCore
 import MesosInMemoryTransport
+import MesosTestKit
 import Testing
 
 /// `MesosInMemoryTransport` meets the transport port's contract by itself, whatever the handler does.
@@ -38,64 +39,118 @@ import Testing
         #expect(try await body.collect(upTo: 10) == [1, 2])
     }
 
-    @Test func wholeCallTimeoutCoversTheHead() async throws {
-        let transport = MesosInMemoryTransport { _ in
-            try await Task.sleep(for: .seconds(30))
+    /// A body the test feeds chunk by chunk.
+    private static func fedBody() -> (MesosResponseBody, AsyncStream<ArraySlice<UInt8>>.Continuation) {
+        let (stream, feed) = AsyncStream<ArraySlice<UInt8>>.makeStream()
+        return (MesosResponseBody(stream), feed)
+    }
+
+    /// Reads `body` on a task, reporting each chunk on `received`; the task's value is the chunk count and the
+    /// error that ended the body, if any.
+    private static func read(
+        _ body: MesosResponseBody
+    ) -> (Task<(Int, MesosError?), Never>, AsyncStream<ArraySlice<UInt8>>) {
+        let (received, report) = AsyncStream<ArraySlice<UInt8>>.makeStream()
+        let reader = Task { () -> (Int, MesosError?) in
+            var count = 0
+            defer { report.finish() }
+            do {
+                for try await chunk in body {
+                    count += 1
+                    report.yield(chunk)
+                }
+                return (count, nil)
+            } catch {
+                return (count, error as? MesosError)
+            }
+        }
+        return (reader, received)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func wholeCallTimeoutCoversTheHead() async throws {
+        let clock = ManualClock()
+        let transport = MesosInMemoryTransport(clock: clock) { _ in
+            try await Task.sleep(for: .seconds(3600))
             return (MesosHTTPResponse(status: 200), .empty)
         }
-        let start = ContinuousClock.now
-        let error = await #expect(throws: MesosError.self) {
-            _ = try await transport.send(MesosHTTPRequest(url: Self.url, timeout: .milliseconds(100)))
-        }
+        let call = Task { try await transport.send(MesosHTTPRequest(url: Self.url, timeout: .seconds(5))) }
+        await clock.waitForSleepers(1)
+        #expect(clock.pendingDeadlines == [.seconds(5)])
+        clock.advance(by: .seconds(5))
+        let error = await #expect(throws: MesosError.self) { _ = try await call.value }
         #expect(error?.code == .timeout)
-        #expect(ContinuousClock.now - start < .seconds(10))
     }
 
-    @Test func wholeCallTimeoutCoversTheBody() async throws {
-        let transport = MesosInMemoryTransport { _ in
-            (MesosHTTPResponse(status: 200), Self.body(first: 1, period: .milliseconds(20)))
-        }
+    @Test(.timeLimit(.minutes(1))) func wholeCallTimeoutCoversTheBody() async throws {
+        let clock = ManualClock()
+        let (upstream, feed) = Self.fedBody()
+        let transport = MesosInMemoryTransport(clock: clock) { _ in (MesosHTTPResponse(status: 200), upstream) }
         let (_, body) = try await transport.send(
-            MesosHTTPRequest(url: Self.url, timeout: .milliseconds(600), idleTimeout: .seconds(30))
+            MesosHTTPRequest(url: Self.url, timeout: .seconds(6), idleTimeout: .seconds(30))
         )
-        var chunks = 0
-        let start = ContinuousClock.now
-        let error = await #expect(throws: MesosError.self) {
-            for try await _ in body { chunks += 1 }
+        let (reader, received) = Self.read(body)
+        var chunks = received.makeAsyncIterator()
+        // Chunks keep coming (well within the idle timeout), but the whole exchange may take 6 s only.
+        for _ in 0..<3 {
+            await clock.waitForSleepers(1)
+            #expect(clock.pendingDeadlines == [.seconds(6)], "the earlier of the deadline and the idle limit")
+            clock.advance(by: .seconds(1))
+            feed.yield([4])
+            #expect(await chunks.next() == [4])
         }
+        await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(3))
+        let (count, error) = await reader.value
+        #expect(count == 3)
         #expect(error?.code == .timeout)
-        #expect(chunks >= 1)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        feed.finish()
     }
 
-    @Test func idleTimeoutFiresOnSilence() async throws {
-        let transport = MesosInMemoryTransport { _ in
+    @Test(.timeLimit(.minutes(1))) func idleTimeoutFiresOnSilence() async throws {
+        let clock = ManualClock()
+        let transport = MesosInMemoryTransport(clock: clock) { _ in
             (MesosHTTPResponse(status: 200), Self.body(first: 2, period: nil))
         }
         let (_, body) = try await transport.send(MesosHTTPRequest(url: Self.url, idleTimeout: .milliseconds(150)))
-        var iterator = body.makeAsyncIterator()
-        #expect(try await iterator.next() == [1, 2, 3])
-        #expect(try await iterator.next() == [1, 2, 3])
-        let start = ContinuousClock.now
-        let error = await #expect(throws: MesosError.self) { _ = try await iterator.next() }
+        let (reader, received) = Self.read(body)
+        var chunks = received.makeAsyncIterator()
+        #expect(await chunks.next() == [1, 2, 3])
+        #expect(await chunks.next() == [1, 2, 3])
+        // Now the reader waits for a third chunk that never comes.
+        await clock.waitForSleepers(1)
+        #expect(clock.pendingDeadlines == [.milliseconds(150)])
+        clock.advance(by: .milliseconds(149))
+        #expect(clock.sleeperCount == 1, "not yet: the idle timeout has not passed")
+        clock.advance(by: .milliseconds(1))
+        let (count, error) = await reader.value
+        #expect(count == 2)
         #expect(error?.code == .timeout)
-        #expect(ContinuousClock.now - start >= .milliseconds(140))
-        // After a failure the body is over.
-        #expect(try await iterator.next() == nil)
     }
 
-    @Test func steadyChunksDoNotTripTheIdleTimeout() async throws {
-        let transport = MesosInMemoryTransport { _ in
-            (MesosHTTPResponse(status: 200), Self.body(first: 0, period: .milliseconds(200)))
-        }
-        // 15 chunks take about 3 s, longer than the idle timeout: each chunk must restart it.
+    @Test(.timeLimit(.minutes(1))) func steadyChunksDoNotTripTheIdleTimeout() async throws {
+        let clock = ManualClock()
+        let (upstream, feed) = Self.fedBody()
+        let transport = MesosInMemoryTransport(clock: clock) { _ in (MesosHTTPResponse(status: 200), upstream) }
         let (_, body) = try await transport.send(MesosHTTPRequest(url: Self.url, idleTimeout: .seconds(2)))
-        var iterator = body.makeAsyncIterator()
-        let start = ContinuousClock.now
-        for _ in 0..<15 {
-            #expect(try await iterator.next() == [4])
+        let (reader, received) = Self.read(body)
+        var chunks = received.makeAsyncIterator()
+        // 15 chunks 1.5 s apart: 22.5 s in all, far longer than the idle timeout; each chunk restarts it.
+        for index in 0..<15 {
+            await clock.waitForSleepers(1)
+            let now = clock.now.offset
+            #expect(clock.pendingDeadlines == [now + .seconds(2)], "chunk \(index): the idle timer restarted")
+            clock.advance(by: .milliseconds(1500))
+            feed.yield([4])
+            #expect(await chunks.next() == [4])
         }
-        #expect(ContinuousClock.now - start > .seconds(2))
+        // Then silence: the idle timeout fires 2 s after the last chunk.
+        await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(2))
+        let (count, error) = await reader.value
+        #expect(count == 15)
+        #expect(error?.code == .timeout)
+        #expect(clock.now.offset == .milliseconds(24_500))
+        feed.finish()
     }
 
     @Test func errorsAreMappedToMesosErrors() async throws {

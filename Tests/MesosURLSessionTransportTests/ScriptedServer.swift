@@ -54,11 +54,13 @@ final class ScriptedServer: @unchecked Sendable {
         stop()
     }
 
+    /// Kills the server and removes its directory. It does not wait for the process to exit:
+    /// `Process.waitUntilExit()` spins a run loop, and this runs on cooperative threads (deinit of a test's
+    /// value); the process is reaped by Foundation when it ends.
     func stop() {
         if process.isRunning {
             // SIGKILL: processes started by Foundation's Process may have SIGTERM ignored.
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
         }
         try? stdin.fileHandleForWriting.close()
         try? FileManager.default.removeItem(at: directory)

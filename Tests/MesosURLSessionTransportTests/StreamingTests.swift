@@ -53,13 +53,19 @@ struct StreamingTests {
         while received < 2 << 20, let chunk = try await iterator.next() {
             received += chunk.count
         }
-        // Stop reading for a while: the transport must stop reading too, so the server stalls.
-        try await Task.sleep(for: .seconds(2))
-        let stalledAt = try server.stats().bigBytesSent
-        try await Task.sleep(for: .seconds(1))
-        let stillStalledAt = try server.stats().bigBytesSent
+        // Stop reading: the transport must stop reading too, so the server blocks in send. Readiness, not a
+        // fixed pause: wait until the server is observed stalled (its count unchanged over three readings),
+        // then check where it stalled. Without backpressure it would only stall at the end, 128 MiB.
+        var readings: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            readings.append(try server.stats().bigBytesSent)
+            if readings.count >= 3, Set(readings.suffix(3)).count == 1 { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let stalledAt = try #require(readings.last)
+        #expect(readings.count >= 3 && Set(readings.suffix(3)).count == 1, "the server never stalled: \(readings)")
         #expect(stalledAt < 40 << 20, "server sent \(stalledAt) bytes to a paused consumer")
-        #expect(stillStalledAt == stalledAt, "server kept sending: \(stalledAt) → \(stillStalledAt)")
         var peak = try #require(residentBytes())
         // Now read everything, slowly at first.
         var reads = 0

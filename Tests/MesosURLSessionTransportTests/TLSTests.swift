@@ -1,27 +1,50 @@
 import Foundation
 import MesosCore
+import MesosTestKit
 import MesosURLSessionTransport
 import Testing
 
 @Suite("URLSession transport: TLS")
 struct TLSTests {
-    /// A throwaway self-signed certificate for 127.0.0.1 / localhost.
-    static func makeCertificate() throws -> (certificate: String, key: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("urlsession-tls-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let certificate = directory.appendingPathComponent("cert.pem").path
-        let key = directory.appendingPathComponent("key.pem").path
-        let status = try runTool("openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
-        ])
-        guard status == 0 else { throw ScriptedServer.ServerError(message: "openssl failed with \(status)") }
-        return (certificate, key)
+    /// A throwaway self-signed certificate for 127.0.0.1 / localhost, in a temporary directory that
+    /// ``remove()`` deletes (each test calls it in a `defer`).
+    struct Certificate {
+        let directory: URL
+        var certificate: String { self.directory.appendingPathComponent("cert.pem").path }
+        var key: String { self.directory.appendingPathComponent("key.pem").path }
+        var paths: (certificate: String, key: String) { (self.certificate, self.key) }
+
+        /// Makes the certificate with `openssl`, waiting for it on a thread of its own.
+        static func make() async throws -> Certificate {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("urlsession-tls-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let made = Certificate(directory: directory)
+            do {
+                let (certificate, key) = (made.certificate, made.key)
+                let status = try await onDedicatedThread {
+                    try runTool("openssl", [
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+                    ])
+                }
+                guard status == 0 else { throw ScriptedServer.ServerError(message: "openssl failed with \(status)") }
+            } catch {
+                made.remove()
+                throw error
+            }
+            return made
+        }
+
+        func remove() {
+            try? FileManager.default.removeItem(at: self.directory)
+        }
     }
 
     @Test("an untrusted certificate is a transportFailure")
     func verificationFailure() async throws {
-        let tls = try Self.makeCertificate()
+        let made = try await Certificate.make()
+        defer { made.remove() }
+        let tls = made.paths
         let server = try await ScriptedServer.start(tls: tls)
         let transport = MesosURLSessionTransport()
         let error = await mesosError {
@@ -33,7 +56,9 @@ struct TLSTests {
 
     @Test("a custom CA bundle is trusted where the platform allows, else an invalidConfiguration error")
     func customCABundle() async throws {
-        let tls = try Self.makeCertificate()
+        let made = try await Certificate.make()
+        defer { made.remove() }
+        let tls = made.paths
         let server = try await ScriptedServer.start(tls: tls)
         var configuration = MesosURLSessionTransport.Configuration()
         configuration.tls.caBundlePath = tls.certificate
@@ -54,7 +79,9 @@ struct TLSTests {
 
     @Test("verification can be turned off explicitly where the platform allows, else an invalidConfiguration error")
     func verificationOff() async throws {
-        let tls = try Self.makeCertificate()
+        let made = try await Certificate.make()
+        defer { made.remove() }
+        let tls = made.paths
         let server = try await ScriptedServer.start(tls: tls)
         let transport = MesosURLSessionTransport(configuration: .init(tls: .init(verifyPeer: false)))
         #if canImport(Security)

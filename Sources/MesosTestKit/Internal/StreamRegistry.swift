@@ -14,11 +14,19 @@ final class StreamRegistry: Sendable {
         }
     }
 
-    /// Counts one accepted write.
-    func recordWrite(id: Int, bytes: Int) {
+    /// Marks a write as begun (not yet accepted by the transport).
+    func beginWrite(id: Int) {
+        self.streams.withLock { $0[id - 1].isWriting = true }
+    }
+
+    /// Counts one accepted write (or, with `bytes == nil`, ends a write that failed).
+    func recordWrite(id: Int, bytes: Int?) {
         self.streams.withLock { streams in
-            streams[id - 1].bytesWritten += bytes
-            streams[id - 1].writes += 1
+            streams[id - 1].isWriting = false
+            if let bytes {
+                streams[id - 1].bytesWritten += bytes
+                streams[id - 1].writes += 1
+            }
         }
     }
 
@@ -44,7 +52,13 @@ struct CountingWriter: FakeMasterBodyWriter {
     let id: Int
 
     func write(_ bytes: ArraySlice<UInt8>) async throws {
-        try await self.base.write(bytes)
+        self.registry.beginWrite(id: self.id)
+        do {
+            try await self.base.write(bytes)
+        } catch {
+            self.registry.recordWrite(id: self.id, bytes: nil)
+            throw error
+        }
         self.registry.recordWrite(id: self.id, bytes: bytes.count)
     }
 }

@@ -10,12 +10,16 @@ import FoundationNetworking
 /// caller's `send` and body iteration (consumer).
 ///
 /// The delegate runs on the session's work queue (see ``InlineDelegateQueue``), so blocking in
-/// ``deliver(_:)`` stops URLSession from reading the socket: that is the backpressure. Timeouts are enforced
-/// here with one dispatch timer, and every way the exchange can end funnels through ``abort(_:)`` (immediate,
-/// buffered data discarded) or ``complete(error:fallbackResponse:)`` (the transfer ended; buffered data is
-/// delivered first).
+/// ``deliver(_:)`` stops URLSession from reading the socket: that is the backpressure. The work queue is a
+/// serial dispatch queue of swift-corelibs-foundation (a thread of its own, never one of Swift's cooperative
+/// threads), and the consumer side never blocks: it suspends on continuations. Timeouts are enforced here with
+/// one dispatch timer, and every way the exchange can end funnels through ``abort(_:)`` (immediate, buffered
+/// data discarded) or ``complete(error:fallbackResponse:)`` (the transfer ended; buffered data is delivered
+/// first).
 ///
-/// All mutable state is guarded by `condition`.
+/// All mutable state is guarded by one ``LockedValue``; the paused producer waits on a semaphore that the
+/// consumer (or the end of the exchange) signals. (`@unchecked` only because the dispatch timer's protocol is
+/// not marked `Sendable`; dispatch sources are thread-safe.)
 final class Exchange: @unchecked Sendable {
     let url: URL
     private let maximumBufferedBytes: Int
@@ -24,7 +28,6 @@ final class Exchange: @unchecked Sendable {
     private let idleTimeout: Duration?
     private let onFinish: (@Sendable () -> Void)?
 
-    private let condition = NSCondition()
     /// A serial queue of this exchange for URLSession calls that may block (creating, resuming and cancelling
     /// the task synchronise with the session's work queue, which a paused response of the same session holds).
     /// Serial queues get threads of their own; the global concurrent queues are only as wide as the machine has
@@ -34,32 +37,45 @@ final class Exchange: @unchecked Sendable {
     /// The queue of the timer, separate from ``queue`` so that timeouts fire even while ``queue`` is blocked.
     private let timerQueue: DispatchQueue
     private let startedAt: UInt64
-    private var timer: (any DispatchSourceTimer)?
+    private let timer: any DispatchSourceTimer
 
-    // Head.
-    private var headResult: Result<MesosHTTPResponse, MesosError>?
-    private var headWaiter: CheckedContinuation<MesosHTTPResponse, any Error>?
-    private var headArrived = false
+    private struct State {
+        // Head.
+        var headResult: Result<MesosHTTPResponse, MesosError>?
+        var headWaiter: CheckedContinuation<MesosHTTPResponse, any Error>?
+        var headArrived = false
 
-    // Body.
-    private var chunks: [ArraySlice<UInt8>] = []
-    private var firstChunk = 0
-    private var bufferedBytes = 0
-    private var chunkWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
-    private var producerPaused = false
-    private var iterated = false
-    private var lastActivity: UInt64
+        // Body.
+        var chunks: [ArraySlice<UInt8>] = []
+        var firstChunk = 0
+        var bufferedBytes = 0
+        var chunkWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
+        /// Set while the producer (URLSession's work queue) waits for the consumer; signalled to resume it.
+        var producerWakeup: DispatchSemaphore?
+        var iterated = false
+        var lastActivity: UInt64
 
-    // End.
-    /// Set when the transfer ended; `nil` error means the body is complete.
-    private var transferEnd: Result<Void, MesosError>?
-    /// Set when the exchange was aborted (timeout, cancellation, dropped body): wins over everything else.
-    private var abortError: MesosError?
-    private var finished = false
+        // End.
+        /// Set when the transfer ended; `nil` error means the body is complete.
+        var transferEnd: Result<Void, MesosError>?
+        /// Set when the exchange was aborted (timeout, cancellation, dropped body): wins over everything else.
+        var abortError: MesosError?
+        var finished = false
 
-    // URLSession task.
-    private var task: URLSessionDataTask?
-    private var taskCancelRequested = false
+        // URLSession task.
+        var task: UncheckedBox<URLSessionDataTask>?
+        var taskCancelRequested = false
+
+        var producerPaused: Bool { self.producerWakeup != nil }
+
+        /// Lets a paused producer go on (the consumer caught up, or the exchange ended).
+        mutating func wakeProducer() {
+            self.producerWakeup?.signal()
+            self.producerWakeup = nil
+        }
+    }
+
+    private let state: LockedValue<State>
 
     /// Creates an exchange and starts its timeouts.
     ///
@@ -87,39 +103,37 @@ final class Exchange: @unchecked Sendable {
         self.queue = DispatchQueue(label: "MesosURLSessionTransport.exchange")
         self.timerQueue = DispatchQueue(label: "MesosURLSessionTransport.timer")
         self.startedAt = DispatchTime.now().uptimeNanoseconds
-        self.lastActivity = self.startedAt
-        let timer = DispatchSource.makeTimerSource(queue: self.timerQueue)
-        timer.setEventHandler { [weak self] in
+        self.state = LockedValue(State(lastActivity: self.startedAt))
+        self.timer = DispatchSource.makeTimerSource(queue: self.timerQueue)
+        self.timer.setEventHandler { [weak self] in
             self?.timerFired()
         }
-        self.timer = timer
-        self.condition.lock()
-        self.rescheduleTimerLocked(now: self.startedAt)
-        self.condition.unlock()
-        timer.resume()
+        self.state.withLock { state in
+            self.rescheduleTimer(state, now: self.startedAt)
+        }
+        self.timer.resume()
     }
 
     deinit {
-        self.timer?.cancel()
+        self.timer.cancel()
     }
 
     // MARK: - Task
 
     /// Associates the URLSession task. If the exchange was aborted in the meantime, the task is cancelled.
     func attach(_ task: URLSessionDataTask) {
-        self.condition.lock()
-        self.task = task
-        if self.abortError != nil {
-            self.cancelTaskLocked()
+        self.state.withLock { state in
+            state.task = UncheckedBox(task)
+            if state.abortError != nil {
+                self.cancelTask(&state)
+            }
         }
-        self.condition.unlock()
     }
 
     /// Cancels the task once, off the session's queue (`URLSessionTask.cancel()` synchronises with it).
-    private func cancelTaskLocked() {
-        guard !self.taskCancelRequested, !self.finished, let task = self.task else { return }
-        self.taskCancelRequested = true
-        let box = UncheckedBox(task)
+    private func cancelTask(_ state: inout State) {
+        guard !state.taskCancelRequested, !state.finished, let box = state.task else { return }
+        state.taskCancelRequested = true
         self.queue.async {
             box.value.cancel()
         }
@@ -129,50 +143,69 @@ final class Exchange: @unchecked Sendable {
 
     /// The response head arrived.
     func deliverHead(_ head: MesosHTTPResponse) {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        guard !self.headArrived, self.abortError == nil else { return }
-        self.headArrived = true
-        self.lastActivity = DispatchTime.now().uptimeNanoseconds
-        self.resolveHeadLocked(.success(head))
-        self.rescheduleTimerLocked(now: self.lastActivity)
+        self.state.withLock { state in
+            guard !state.headArrived, state.abortError == nil else { return }
+            state.headArrived = true
+            state.lastActivity = DispatchTime.now().uptimeNanoseconds
+            Self.resolveHead(&state, .success(head))
+            self.rescheduleTimer(state, now: state.lastActivity)
+        }
     }
 
-    /// A piece of the body arrived. Blocks while the consumer is behind by the buffer limit or more.
+    /// A piece of the body arrived. Blocks (URLSession's work queue, never a cooperative thread) while the
+    /// consumer is behind by the buffer limit or more.
     func deliver(_ data: Data) {
         guard !data.isEmpty else { return }
         let chunk = ArraySlice(Array(data))
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        guard self.abortError == nil else { return }
-        self.lastActivity = DispatchTime.now().uptimeNanoseconds
-        if let waiter = self.chunkWaiter {
-            self.chunkWaiter = nil
-            waiter.resume(returning: chunk)
-            return
+        let limit = self.maximumBufferedBytes
+        var wait: DispatchSemaphore? = self.state.withLock { state in
+            guard state.abortError == nil else { return nil }
+            state.lastActivity = DispatchTime.now().uptimeNanoseconds
+            if let waiter = state.chunkWaiter {
+                state.chunkWaiter = nil
+                waiter.resume(returning: chunk)
+                return nil
+            }
+            state.chunks.append(chunk)
+            state.bufferedBytes += chunk.count
+            return Self.pauseIfFull(&state, limit: limit)
         }
-        self.chunks.append(chunk)
-        self.bufferedBytes += chunk.count
-        while self.bufferedBytes >= self.maximumBufferedBytes, self.abortError == nil {
-            self.producerPaused = true
-            self.condition.wait()
+        while let semaphore = wait {
+            semaphore.wait()
+            wait = self.state.withLock { state in
+                guard state.abortError == nil, state.transferEnd == nil else { return nil }
+                return Self.pauseIfFull(&state, limit: limit)
+            }
         }
-        self.producerPaused = false
-        self.lastActivity = DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// With the buffer at the limit, registers the producer as paused and returns what it waits on; otherwise
+    /// marks it running.
+    private static func pauseIfFull(_ state: inout State, limit: Int) -> DispatchSemaphore? {
+        guard state.bufferedBytes >= limit else {
+            if state.producerPaused {
+                state.producerWakeup = nil
+            }
+            state.lastActivity = DispatchTime.now().uptimeNanoseconds
+            return nil
+        }
+        let semaphore = DispatchSemaphore(value: 0)
+        state.producerWakeup = semaphore
+        return semaphore
     }
 
     /// Ends the body successfully now, before URLSession reports the task's end (whose error is then ignored).
     func completeWithoutError() {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        guard self.abortError == nil, self.transferEnd == nil, self.headArrived else { return }
-        self.transferEnd = .success(())
-        self.timer?.cancel()
-        if let waiter = self.chunkWaiter, self.chunks.count == self.firstChunk {
-            self.chunkWaiter = nil
-            waiter.resume(returning: nil)
+        self.state.withLock { state in
+            guard state.abortError == nil, state.transferEnd == nil, state.headArrived else { return }
+            state.transferEnd = .success(())
+            self.timer.cancel()
+            if let waiter = state.chunkWaiter, state.chunks.count == state.firstChunk {
+                state.chunkWaiter = nil
+                waiter.resume(returning: nil)
+            }
+            state.wakeProducer()
         }
-        self.condition.broadcast()
     }
 
     /// The URLSession task completed.
@@ -182,42 +215,43 @@ final class Exchange: @unchecked Sendable {
     ///   - fallbackResponse: The task's response, used when no head was delivered (URLSession does not report
     ///     a 3xx without a usable `Location` to the delegate).
     func complete(error: (any Error)?, fallbackResponse: MesosHTTPResponse?) {
-        self.condition.lock()
-        let onFinish = self.finished ? nil : self.onFinish
-        self.finished = true
-        self.timer?.cancel()
-        if self.abortError == nil, self.transferEnd == nil {
-            if let error {
-                let mapped = Conversion.mesosError(from: error, url: self.url)
-                if self.headArrived {
-                    self.transferEnd = .failure(mapped)
+        let url = self.url
+        let onFinish = self.state.withLock { state -> (@Sendable () -> Void)? in
+            let onFinish = state.finished ? nil : self.onFinish
+            state.finished = true
+            self.timer.cancel()
+            if state.abortError == nil, state.transferEnd == nil {
+                if let error {
+                    let mapped = Conversion.mesosError(from: error, url: url)
+                    if !state.headArrived {
+                        Self.resolveHead(&state, .failure(mapped))
+                    }
+                    state.transferEnd = .failure(mapped)
                 } else {
-                    self.resolveHeadLocked(.failure(mapped))
-                    self.transferEnd = .failure(mapped)
+                    if !state.headArrived {
+                        state.headArrived = true
+                        if let fallbackResponse {
+                            Self.resolveHead(&state, .success(fallbackResponse))
+                        } else {
+                            Self.resolveHead(
+                                &state,
+                                .failure(MesosError(code: .transportFailure, message: "Request to \(url) ended without a response"))
+                            )
+                        }
+                    }
+                    state.transferEnd = .success(())
                 }
-            } else {
-                if !self.headArrived {
-                    self.headArrived = true
-                    if let fallbackResponse {
-                        self.resolveHeadLocked(.success(fallbackResponse))
-                    } else {
-                        self.resolveHeadLocked(
-                            .failure(MesosError(code: .transportFailure, message: "Request to \(self.url) ended without a response"))
-                        )
+                if let waiter = state.chunkWaiter, state.chunks.count == state.firstChunk {
+                    state.chunkWaiter = nil
+                    switch state.transferEnd {
+                    case .failure(let error): waiter.resume(throwing: error)
+                    default: waiter.resume(returning: nil)
                     }
                 }
-                self.transferEnd = .success(())
             }
-            if let waiter = self.chunkWaiter, self.chunks.count == self.firstChunk {
-                self.chunkWaiter = nil
-                switch self.transferEnd {
-                case .failure(let error): waiter.resume(throwing: error)
-                default: waiter.resume(returning: nil)
-                }
-            }
+            state.wakeProducer()
+            return onFinish
         }
-        self.condition.broadcast()
-        self.condition.unlock()
         onFinish?()
     }
 
@@ -228,14 +262,14 @@ final class Exchange: @unchecked Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MesosHTTPResponse, any Error>) in
-                    self.condition.lock()
-                    defer { self.condition.unlock() }
-                    if let result = self.headResult {
-                        continuation.resume(with: result.mapError { $0 as any Error })
-                    } else if let error = self.abortError {
-                        continuation.resume(throwing: error)
-                    } else {
-                        self.headWaiter = continuation
+                    self.state.withLock { state in
+                        if let result = state.headResult {
+                            continuation.resume(with: result.mapError { $0 as any Error })
+                        } else if let error = state.abortError {
+                            continuation.resume(throwing: error)
+                        } else {
+                            state.headWaiter = continuation
+                        }
                     }
                 }
             } onCancel: {
@@ -250,22 +284,23 @@ final class Exchange: @unchecked Sendable {
 
     /// Returns the next body chunk, or `nil` at the end of the body.
     func nextChunk() async throws(MesosError) -> ArraySlice<UInt8>? {
+        let limit = self.maximumBufferedBytes
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ArraySlice<UInt8>?, any Error>) in
-                    self.condition.lock()
-                    defer { self.condition.unlock() }
-                    if let error = self.abortError {
-                        continuation.resume(throwing: error)
-                    } else if self.firstChunk < self.chunks.count {
-                        continuation.resume(returning: self.popChunkLocked())
-                    } else if let end = self.transferEnd {
-                        switch end {
-                        case .success: continuation.resume(returning: nil)
-                        case .failure(let error): continuation.resume(throwing: error)
+                    self.state.withLock { state in
+                        if let error = state.abortError {
+                            continuation.resume(throwing: error)
+                        } else if state.firstChunk < state.chunks.count {
+                            continuation.resume(returning: Self.popChunk(&state, limit: limit))
+                        } else if let end = state.transferEnd {
+                            switch end {
+                            case .success: continuation.resume(returning: nil)
+                            case .failure(let error): continuation.resume(throwing: error)
+                            }
+                        } else {
+                            state.chunkWaiter = continuation
                         }
-                    } else {
-                        self.chunkWaiter = continuation
                     }
                 }
             } onCancel: {
@@ -278,36 +313,31 @@ final class Exchange: @unchecked Sendable {
         }
     }
 
-    private func popChunkLocked() -> ArraySlice<UInt8> {
-        let chunk = self.chunks[self.firstChunk]
-        self.firstChunk += 1
-        if self.firstChunk == self.chunks.count {
-            self.chunks.removeAll(keepingCapacity: true)
-            self.firstChunk = 0
-        } else if self.firstChunk > 64, self.firstChunk * 2 > self.chunks.count {
-            self.chunks.removeFirst(self.firstChunk)
-            self.firstChunk = 0
+    private static func popChunk(_ state: inout State, limit: Int) -> ArraySlice<UInt8> {
+        let chunk = state.chunks[state.firstChunk]
+        state.firstChunk += 1
+        if state.firstChunk == state.chunks.count {
+            state.chunks.removeAll(keepingCapacity: true)
+            state.firstChunk = 0
+        } else if state.firstChunk > 64, state.firstChunk * 2 > state.chunks.count {
+            state.chunks.removeFirst(state.firstChunk)
+            state.firstChunk = 0
         }
-        self.bufferedBytes -= chunk.count
-        if self.bufferedBytes < self.maximumBufferedBytes {
-            self.condition.broadcast()
+        state.bufferedBytes -= chunk.count
+        if state.bufferedBytes < limit {
+            state.wakeProducer()
         }
         return chunk
     }
 
     /// Records that an iterator was made for the body.
     func markIterated() {
-        self.condition.lock()
-        self.iterated = true
-        self.condition.unlock()
+        self.state.withLock { $0.iterated = true }
     }
 
     /// The body sequence was released: close the connection unless an iterator took over.
     func abandonIfNeverIterated() {
-        self.condition.lock()
-        let iterated = self.iterated
-        self.condition.unlock()
-        if !iterated {
+        if !self.state.withLock({ $0.iterated }) {
             self.abandon()
         }
     }
@@ -320,35 +350,39 @@ final class Exchange: @unchecked Sendable {
     /// Ends the exchange now: wakes every waiter with `error`, discards buffered data and cancels the task (if
     /// it is still running). Only the first call has an effect.
     func abort(_ error: MesosError) {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        guard self.abortError == nil else { return }
-        self.abortError = error
-        self.resolveHeadLocked(.failure(error))
-        if let waiter = self.chunkWaiter {
-            self.chunkWaiter = nil
-            waiter.resume(throwing: error)
+        self.state.withLock { state in
+            self.abort(&state, error)
         }
-        self.chunks.removeAll()
-        self.firstChunk = 0
-        self.bufferedBytes = 0
-        self.timer?.cancel()
-        self.condition.broadcast()
-        self.cancelTaskLocked()
     }
 
-    private func resolveHeadLocked(_ result: Result<MesosHTTPResponse, MesosError>) {
-        guard self.headResult == nil else { return }
-        self.headResult = result
-        if let waiter = self.headWaiter {
-            self.headWaiter = nil
+    private func abort(_ state: inout State, _ error: MesosError) {
+        guard state.abortError == nil else { return }
+        state.abortError = error
+        Self.resolveHead(&state, .failure(error))
+        if let waiter = state.chunkWaiter {
+            state.chunkWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        state.chunks.removeAll()
+        state.firstChunk = 0
+        state.bufferedBytes = 0
+        self.timer.cancel()
+        state.wakeProducer()
+        self.cancelTask(&state)
+    }
+
+    private static func resolveHead(_ state: inout State, _ result: Result<MesosHTTPResponse, MesosError>) {
+        guard state.headResult == nil else { return }
+        state.headResult = result
+        if let waiter = state.headWaiter {
+            state.headWaiter = nil
             waiter.resume(with: result.mapError { $0 as any Error })
         }
     }
 
     // MARK: - Timeouts
 
-    private func nanoseconds(_ duration: Duration) -> UInt64 {
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
         let parts = duration.components
         guard parts.seconds >= 0 else { return 0 }
         let (whole, overflow) = UInt64(parts.seconds).multipliedReportingOverflow(by: 1_000_000_000)
@@ -356,60 +390,54 @@ final class Exchange: @unchecked Sendable {
     }
 
     private func timerFired() {
-        self.condition.lock()
-        defer { self.condition.unlock() }
-        guard self.abortError == nil, !self.finished else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        if !self.headArrived, now >= self.startedAt &+ self.nanoseconds(self.connectTimeout) {
-            self.abortLocked(
-                MesosError(code: .timeout, message: "No response from \(self.url) within \(self.connectTimeout.shortDescription)")
-            )
-            return
-        }
-        if let callTimeout = self.callTimeout, now >= self.startedAt &+ self.nanoseconds(callTimeout) {
-            self.abortLocked(
-                MesosError(code: .timeout, message: "Request to \(self.url) did not complete within \(callTimeout.shortDescription)")
-            )
-            return
-        }
-        if self.headArrived, let idleTimeout = self.idleTimeout {
-            if self.producerPaused || self.firstChunk < self.chunks.count {
-                // The consumer is behind: silence on the network is our own doing.
-                self.lastActivity = now
-            } else if now >= self.lastActivity &+ self.nanoseconds(idleTimeout) {
-                self.abortLocked(
-                    MesosError(code: .timeout, message: "No data from \(self.url) for \(idleTimeout.shortDescription)")
+        let url = self.url
+        self.state.withLock { state in
+            guard state.abortError == nil, !state.finished else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if !state.headArrived, now >= self.startedAt &+ Self.nanoseconds(self.connectTimeout) {
+                self.abort(
+                    &state,
+                    MesosError(code: .timeout, message: "No response from \(url) within \(self.connectTimeout.shortDescription)")
                 )
                 return
             }
+            if let callTimeout = self.callTimeout, now >= self.startedAt &+ Self.nanoseconds(callTimeout) {
+                self.abort(
+                    &state,
+                    MesosError(code: .timeout, message: "Request to \(url) did not complete within \(callTimeout.shortDescription)")
+                )
+                return
+            }
+            if state.headArrived, let idleTimeout = self.idleTimeout {
+                if state.producerPaused || state.firstChunk < state.chunks.count {
+                    // The consumer is behind: silence on the network is our own doing.
+                    state.lastActivity = now
+                } else if now >= state.lastActivity &+ Self.nanoseconds(idleTimeout) {
+                    self.abort(&state, MesosError(code: .timeout, message: "No data from \(url) for \(idleTimeout.shortDescription)"))
+                    return
+                }
+            }
+            self.rescheduleTimer(state, now: now)
         }
-        self.rescheduleTimerLocked(now: now)
     }
 
-    private func abortLocked(_ error: MesosError) {
-        // `abort` takes the lock itself; NSCondition is not recursive.
-        self.condition.unlock()
-        self.abort(error)
-        self.condition.lock()
-    }
-
-    private func rescheduleTimerLocked(now: UInt64) {
+    private func rescheduleTimer(_ state: State, now: UInt64) {
         var deadlines: [UInt64] = []
-        if !self.headArrived {
-            deadlines.append(self.startedAt &+ self.nanoseconds(self.connectTimeout))
+        if !state.headArrived {
+            deadlines.append(self.startedAt &+ Self.nanoseconds(self.connectTimeout))
         }
         if let callTimeout = self.callTimeout {
-            deadlines.append(self.startedAt &+ self.nanoseconds(callTimeout))
+            deadlines.append(self.startedAt &+ Self.nanoseconds(callTimeout))
         }
-        if self.headArrived, let idleTimeout = self.idleTimeout {
-            deadlines.append(self.lastActivity &+ self.nanoseconds(idleTimeout))
+        if state.headArrived, let idleTimeout = self.idleTimeout {
+            deadlines.append(state.lastActivity &+ Self.nanoseconds(idleTimeout))
         }
         guard let next = deadlines.min() else {
-            self.timer?.schedule(deadline: .distantFuture)
+            self.timer.schedule(deadline: .distantFuture)
             return
         }
         let delay = next > now ? next - now : 0
-        self.timer?.schedule(
+        self.timer.schedule(
             deadline: .now() + .nanoseconds(Int(min(delay, UInt64(Int.max / 2)))),
             leeway: .milliseconds(5)
         )

@@ -10,8 +10,8 @@ import FoundationNetworking
 ///
 /// Its callbacks run on the session's work queue (``InlineDelegateQueue``).
 final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    private let lock = NSLock()
-    private var exchanges: [Int: Exchange] = [:]
+    /// The exchange of each running task, by task identifier.
+    private let exchanges = LockedValue<[Int: Exchange]>([:])
     private let trust: ServerTrustPolicy
     private let challengeQueue = DispatchQueue(label: "MesosURLSessionTransport.challenge")
 
@@ -21,22 +21,17 @@ final class SessionDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendab
 
     /// Routes the callbacks of `task` to `exchange` until the task completes.
     func register(_ exchange: Exchange, for task: URLSessionTask) {
-        self.lock.lock()
-        self.exchanges[task.taskIdentifier] = exchange
-        self.lock.unlock()
+        self.exchanges.withLock { $0[task.taskIdentifier] = exchange }
     }
 
     private func exchange(for task: URLSessionTask, remove: Bool = false) -> Exchange? {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return remove ? self.exchanges.removeValue(forKey: task.taskIdentifier) : self.exchanges[task.taskIdentifier]
+        let id = task.taskIdentifier
+        return self.exchanges.withLock { remove ? $0.removeValue(forKey: id) : $0[id] }
     }
 
     /// The number of tasks still running (for tests).
     var activeTaskCount: Int {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return self.exchanges.count
+        self.exchanges.withLock { $0.count }
     }
 
     func urlSession(

@@ -11,17 +11,20 @@ final class ZooKeeperLeaderWatch {
     }
 
     private let configuration: MasterDetectors.ZooKeeper.Configuration
+    private let clock: any Clock<Duration>
     private var session: ZooKeeperSession?
     private var connected = false
     private var needsRead = true
     private var reported = Reported.nothing
     private var finished = false
 
-    init(configuration: MasterDetectors.ZooKeeper.Configuration) {
+    init(configuration: MasterDetectors.ZooKeeper.Configuration, clock: any Clock<Duration>) {
         self.configuration = configuration
+        self.clock = clock
     }
 
     deinit {
+        // Dropped iterator: zookeeper_close runs on its own thread; nobody waits for it.
         self.closeSession()
     }
 
@@ -44,7 +47,7 @@ final class ZooKeeperLeaderWatch {
             }
         } catch {
             self.finished = true
-            self.closeSession()
+            await self.closeSessionAndWait()
             if error is CancellationError || Task.isCancelled { throw CancellationError() }
             throw error
         }
@@ -55,11 +58,16 @@ final class ZooKeeperLeaderWatch {
     private func currentSession() async throws -> ZooKeeperSession {
         if let session = self.session { return session }
         let url = self.configuration.url
-        let session = try ZooKeeperSession(
+        let session = try await ZooKeeperSession.open(
             servers: url.connectString,
             sessionTimeout: self.configuration.sessionTimeout,
-            digest: url.credentials?.digest
+            digest: url.credentials?.digest,
+            clock: self.clock
         )
+        if Task.isCancelled {
+            await session.close()
+            throw CancellationError()
+        }
         self.session = session
         self.connected = false
         self.needsRead = true
@@ -82,12 +90,23 @@ final class ZooKeeperLeaderWatch {
         return session
     }
 
+    /// Closes the session without waiting (`zookeeper_close` runs on a thread of its own).
     private func closeSession() {
         guard let session = self.session else { return }
         let id = session.sessionID
         self.session = nil
         self.connected = false
-        session.close()
+        session.closeInBackground()
+        self.observe(.closed, sessionID: id)
+    }
+
+    /// Closes the session and waits, without blocking the task's thread, until `zookeeper_close` returned.
+    private func closeSessionAndWait() async {
+        guard let session = self.session else { return }
+        let id = session.sessionID
+        self.session = nil
+        self.connected = false
+        await session.close()
         self.observe(.closed, sessionID: id)
     }
 

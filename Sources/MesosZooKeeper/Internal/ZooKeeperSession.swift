@@ -1,5 +1,9 @@
-import Foundation
 import MesosCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 internal import CZooKeeper
 
 /// One ZooKeeper session through the official C client (`libzookeeper_mt`), driven from one Swift task.
@@ -7,15 +11,21 @@ internal import CZooKeeper
 /// The C client runs its own I/O and completion threads; every callback is turned into a ``ZooKeeperEvent``
 /// on an `AsyncStream` that the owner reads. Requests are issued one at a time: a request method sends it and
 /// reads events until its answer arrives, keeping the other events (watches, session changes) for
-/// ``nextEvent()``. Closing (explicitly or on deinit) calls `zookeeper_close`, which ends the session on the
-/// server; it must not run on the C client's own threads, and never does because the C side only holds the
-/// sink, never the session.
+/// ``nextEvent()``.
+///
+/// `zookeeper_init` (which resolves the server names) and `zookeeper_close` (which ends the session on the
+/// server and joins the C client's threads, seconds when no server answers) block; they run on a thread of
+/// their own (``BlockingCall``), never on the caller's cooperative thread, and the caller resumes through a
+/// continuation. `zookeeper_close` must also not run on the C client's own threads, and never does because
+/// the C side only holds the sink, never the session.
 final class ZooKeeperSession {
     private var handle: OpaquePointer?
     private let sink: Unmanaged<ZooKeeperEventSink>
     private var events: AsyncStream<ZooKeeperEvent>.Iterator
     private var buffered: [ZooKeeperEvent] = []
     private var lastToken: UInt64 = 0
+    private let clock: any Clock<Duration>
+    private var deadlineTasks: [Task<Void, Never>] = []
 
     /// Lowers the C client's log level once per process: only errors reach stderr.
     private static let quietLogging: Void = {
@@ -28,52 +38,92 @@ final class ZooKeeperSession {
     ///   - servers: The connect string, `host:port[,host:port…]`.
     ///   - sessionTimeout: The session timeout asked of the server (it clamps it to its own limits).
     ///   - digest: `user:password` for ZooKeeper's `digest` scheme, if any.
+    ///   - clock: The clock deadlines (``setDeadline(after:)``) are measured on.
     /// - Throws: ``MesosError/Code/transportFailure`` when the C client refuses to start.
-    init(servers: String, sessionTimeout: Duration, digest: String?) throws(MesosError) {
+    static func open(
+        servers: String,
+        sessionTimeout: Duration,
+        digest: String?,
+        clock: any Clock<Duration>
+    ) async throws(MesosError) -> ZooKeeperSession {
         _ = Self.quietLogging
         let (stream, continuation) = AsyncStream<ZooKeeperEvent>.makeStream(bufferingPolicy: .unbounded)
-        self.events = stream.makeAsyncIterator()
-        self.sink = Unmanaged.passRetained(ZooKeeperEventSink(continuation: continuation))
+        let sink = Unmanaged.passRetained(ZooKeeperEventSink(continuation: continuation))
         let milliseconds = Int32(clamping: sessionTimeout.components.seconds * 1000
             + sessionTimeout.components.attoseconds / 1_000_000_000_000_000)
-        guard let handle = zookeeper_init(servers, ZooKeeperCallbacks.watcher, milliseconds, nil, self.sink.toOpaque(), 0)
-        else {
-            let code = errno
+        let context = UncheckedSendable(sink.toOpaque())
+        // zookeeper_init resolves the names of the servers (getaddrinfo): a blocking call.
+        let started = await BlockingCall.run(name: "MesosZooKeeper.init") { () -> (UncheckedSendable<OpaquePointer?>, Int32) in
+            let handle = zookeeper_init(servers, ZooKeeperCallbacks.watcher, milliseconds, nil, context.value, 0)
+            return (UncheckedSendable(handle), errno)
+        }
+        guard let handle = started.0.value else {
             continuation.finish()
-            self.sink.release()
+            sink.release()
             throw MesosError(
                 code: .transportFailure,
-                message: "zookeeper_init(\(servers)) failed: errno \(code)"
+                message: "zookeeper_init(\(servers)) failed: errno \(started.1)"
             )
         }
-        self.handle = handle
+        let session = ZooKeeperSession(handle: handle, sink: sink, events: stream.makeAsyncIterator(), clock: clock)
         if let digest {
             let rc = zoo_add_auth(
                 handle, "digest", digest, Int32(clamping: digest.utf8.count),
-                ZooKeeperCallbacks.authenticated, UnsafeRawPointer(self.sink.toOpaque())
+                ZooKeeperCallbacks.authenticated, UnsafeRawPointer(sink.toOpaque())
             )
             if rc != ZOK.rawValue {
-                self.close()
+                await session.close()
                 throw MesosError(
                     code: .authenticationFailed,
                     message: "zoo_add_auth(digest) failed: \(ZooKeeperSession.describe(rc))"
                 )
             }
         }
+        return session
+    }
+
+    private init(
+        handle: OpaquePointer,
+        sink: Unmanaged<ZooKeeperEventSink>,
+        events: AsyncStream<ZooKeeperEvent>.Iterator,
+        clock: any Clock<Duration>
+    ) {
+        self.handle = handle
+        self.sink = sink
+        self.events = events
+        self.clock = clock
     }
 
     deinit {
-        self.close()
+        self.closeInBackground()
     }
 
-    /// Ends the session (`zookeeper_close`) and the event stream; idempotent.
-    func close() {
-        guard let handle = self.handle else { return }
+    /// Ends the session (`zookeeper_close`, on a thread of its own) and the event stream, and returns once
+    /// that is done; idempotent.
+    func close() async {
+        guard let close = self.takeForClosing() else { return }
+        await BlockingCall.run(name: "MesosZooKeeper.close", close)
+    }
+
+    /// Ends the session like ``close()`` without waiting for `zookeeper_close` to return.
+    func closeInBackground() {
+        guard let close = self.takeForClosing() else { return }
+        BlockingCall.detach(name: "MesosZooKeeper.close", close)
+    }
+
+    /// Forgets the handle and returns the blocking part of closing it, or `nil` if already closed.
+    private func takeForClosing() -> (@Sendable () -> Void)? {
+        guard let handle = self.handle else { return nil }
         self.handle = nil
-        zookeeper_close(handle)
-        // No callback runs after zookeeper_close has returned: the sink may go.
-        self.sink.takeUnretainedValue().continuation.finish()
-        self.sink.release()
+        for task in self.deadlineTasks { task.cancel() }
+        self.deadlineTasks.removeAll()
+        let closing = UncheckedSendable((handle, self.sink))
+        return {
+            zookeeper_close(closing.value.0)
+            // No callback runs after zookeeper_close has returned: the sink may go.
+            closing.value.1.takeUnretainedValue().continuation.finish()
+            closing.value.1.release()
+        }
     }
 
     /// The session id the server assigned (0 before the first connection).
@@ -82,7 +132,8 @@ final class ZooKeeperSession {
         return client.pointee.client_id
     }
 
-    /// Delivers ``ZooKeeperEvent/deadline(token:)`` after `delay`.
+    /// Delivers ``ZooKeeperEvent/deadline(token:)`` after `delay` on the session's clock (unless the session
+    /// is closed first).
     ///
     /// - Parameter delay: How long from now.
     /// - Returns: The token the event will carry.
@@ -90,11 +141,16 @@ final class ZooKeeperSession {
         self.lastToken += 1
         let token = self.lastToken
         let continuation = self.sink.takeUnretainedValue().continuation
-        let nanoseconds = Int(clamping: delay.components.seconds * 1_000_000_000
-            + delay.components.attoseconds / 1_000_000_000)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+        let clock = self.clock
+        self.deadlineTasks.removeAll { $0.isCancelled }
+        self.deadlineTasks.append(Task {
+            do {
+                try await clock.sleep(for: delay, tolerance: nil)
+            } catch {
+                return
+            }
             continuation.yield(.deadline(token: token))
-        }
+        })
         return token
     }
 

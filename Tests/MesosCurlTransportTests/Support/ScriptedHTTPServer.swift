@@ -1,4 +1,5 @@
 import Foundation
+import MesosTestKit
 
 /// A small HTTP/1.1 server on 127.0.0.1 (Python 3's `http.server`, one thread per connection) whose paths
 /// script the behaviours the transport must handle. Used until the shared fake master exists.
@@ -11,12 +12,31 @@ final class ScriptedHTTPServer: @unchecked Sendable {
     private let process: Process
     private let input: Pipe
 
-    /// Starts the server.
+    /// Starts the server and waits until it listens. The wait (Python's start-up, a blocking read of its first
+    /// line) runs on a thread of its own, so that it never holds one of the cooperative pool's few threads.
     ///
     /// - Parameters:
     ///   - tls: A PEM certificate and key to serve https with, or `nil` for plain http.
     ///   - requireClientCertificate: Whether https clients must present a certificate signed by `tls.certificate`.
-    init(tls: (certificate: String, key: String)? = nil, requireClientCertificate: Bool = false) throws {
+    static func start(
+        tls: (certificate: String, key: String)? = nil,
+        requireClientCertificate: Bool = false
+    ) async throws -> ScriptedHTTPServer {
+        let paths = tls.map { [$0.certificate, $0.key] }
+        return try await onDedicatedThread(name: "ScriptedHTTPServer.start") {
+            try ScriptedHTTPServer(
+                tls: paths.map { (certificate: $0[0], key: $0[1]) },
+                requireClientCertificate: requireClientCertificate
+            )
+        }
+    }
+
+    /// Starts the server, blocking the calling thread until it listens: call it through ``start(tls:requireClientCertificate:)``.
+    ///
+    /// - Parameters:
+    ///   - tls: A PEM certificate and key to serve https with, or `nil` for plain http.
+    ///   - requireClientCertificate: Whether https clients must present a certificate signed by `tls.certificate`.
+    private init(tls: (certificate: String, key: String)?, requireClientCertificate: Bool) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = ["python3", "-u", "-c", Self.source]

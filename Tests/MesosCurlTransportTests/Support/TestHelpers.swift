@@ -89,15 +89,14 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () async thr
 }
 
 /// Collects warnings passed to a transport's warning handler.
-final class WarningRecorder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
+final class WarningRecorder: Sendable {
+    private let stored = LockedValue<[String]>([])
 
     var warnings: [String] {
-        self.lock.withLock { self.stored }
+        self.stored.withLock { $0 }
     }
 
     func record(_ message: String) {
-        self.lock.withLock { self.stored.append(message) }
+        self.stored.withLock { $0.append(message) }
     }
 }

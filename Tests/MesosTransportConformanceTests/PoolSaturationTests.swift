@@ -1,0 +1,185 @@
+import Dispatch
+import Foundation
+import MesosCore
+import MesosTestKit
+import Testing
+
+extension TransportConformance {
+/// The transports must not depend on free threads of Swift's cooperative pool (as many threads as cores: two on
+/// a small CI machine). An application that embeds the library may keep its cores busy; if a transport (or its
+/// test server) blocked a pool thread, waited on a semaphore in async code, or needed a second pool thread to
+/// make progress, these scenarios would stall.
+///
+/// Each test blocks all pool threads but one, by design, and keeps the last one busy with tasks that spin and
+/// yield only every millisecond, then runs a transport scenario (a stream with ordered events, concurrent calls,
+/// a whole-call timeout and an idle timeout) on what is left.
+@Suite struct PoolSaturationTests {
+    @Test(arguments: TransportKind.allCases)
+    func transportsWorkWithOnePoolThreadLeft(kind: TransportKind) async throws {
+        let occupier = await PoolOccupier.start(
+            blocking: max(0, ProcessInfo.processInfo.activeProcessorCount - 1),
+            spinning: 2
+        )
+        let outcome: Result<Void, any Error>
+        do {
+            try await Self.scenario(kind)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        let stillBlocked = await occupier.stop()
+        // The pool really was saturated for the whole scenario: no blocker gave up waiting.
+        #expect(stillBlocked == occupier.blockers, "only \(stillBlocked) of \(occupier.blockers) pool threads stayed blocked")
+        try outcome.get()
+    }
+
+    /// Streams events, runs calls side by side and lets both kinds of timeout fire; every wait is bounded only
+    /// by ``Endpoint/with(_:configuration:_:)``'s wide 60 s deadline.
+    static func scenario(_ kind: TransportKind) async throws {
+        try await Endpoint.with(kind) { endpoint in
+            let subscription = try await endpoint.subscribe()
+            let frameworkID = subscription.frameworkID
+            var events = subscription.events
+            let streamID = try #require(subscription.head.headers["Mesos-Stream-Id"])
+
+            // Events arrive, in order.
+            let count = 20
+            for index in 0..<count {
+                var status = TaskStatus()
+                status.taskID.value = "task-\(index)"
+                status.state = .taskRunning
+                try await endpoint.master.send(.update(status), to: frameworkID)
+            }
+            var next = 0
+            while next < count, let event = try await events.next() {
+                guard case .update(let status) = event else { continue }
+                #expect(status.taskID.value == "task-\(next)")
+                next += 1
+            }
+            #expect(next == count)
+
+            // Calls side by side, next to the open stream.
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await endpoint.call(.revive(frameworkID: frameworkID), streamID: streamID).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 202, count: 8))
+
+            // A body that never ends: the whole-call timeout ends it.
+            await endpoint.master.route("POST", "/never-ends") { _ in
+                .stream(headers: ["Content-Type": "text/plain"]) { writer in
+                    try await writer.write(Array("first".utf8)[...])
+                    try await Task.sleep(for: .seconds(3600))
+                }
+            }
+            let (_, endless) = try await endpoint.transport.send(
+                MesosHTTPRequest(url: endpoint.url("never-ends"), body: [], timeout: .milliseconds(500))
+            )
+            let callTimeout = await #expect(throws: MesosError.self) { _ = try await endless.collect(upTo: 1 << 20) }
+            #expect(callTimeout?.code == .timeout)
+
+            // A stream that falls silent: the idle timeout ends it.
+            let (_, silent) = try await endpoint.transport.send(
+                MesosHTTPRequest(url: endpoint.url("never-ends"), body: [], idleTimeout: .milliseconds(500))
+            )
+            let idleTimeout = await #expect(throws: MesosError.self) { _ = try await silent.collect(upTo: 1 << 20) }
+            #expect(idleTimeout?.code == .timeout)
+
+            // The subscription is still alive: another event arrives on it.
+            var status = TaskStatus()
+            status.taskID.value = "task-last"
+            status.state = .taskFinished
+            try await endpoint.master.send(.update(status), to: frameworkID)
+            while let event = try await events.next() {
+                if case .update(let update) = event {
+                    #expect(update.taskID.value == "task-last")
+                    break
+                }
+            }
+        }
+    }
+}
+}
+
+/// Occupies Swift's cooperative pool on purpose: `blocking` tasks each block their thread on a semaphore, and
+/// `spinning` tasks burn CPU on the threads that are left, yielding only every millisecond.
+final class PoolOccupier: Sendable {
+    let blockers: Int
+    private let gate = DispatchSemaphore(value: 0)
+    private let stopSpinning = LockedValue(false)
+    private let blockerTasks: LockedValue<[Task<Bool, Never>]> = LockedValue([])
+    private let spinnerTasks: LockedValue<[Task<Void, Never>]> = LockedValue([])
+
+    private init(blockers: Int) {
+        self.blockers = blockers
+    }
+
+    /// Starts the occupying tasks and returns once every blocker holds a thread (a readiness signal, not a
+    /// pause).
+    static func start(blocking: Int, spinning: Int) async -> PoolOccupier {
+        let occupier = PoolOccupier(blockers: blocking)
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        let gate = occupier.gate
+        let blockers = (0..<blocking).map { _ in
+            Task.detached { () -> Bool in
+                signal.yield()
+                // Released by stop(); the long limit only keeps a broken test from hanging the process.
+                return blockThread(on: gate, atMost: 120)
+            }
+        }
+        occupier.blockerTasks.withLock { $0 = blockers }
+        var arrivals = started.makeAsyncIterator()
+        for _ in 0..<blocking {
+            await arrivals.next()
+        }
+        let stop = occupier.stopSpinning
+        let spinners = (0..<spinning).map { _ in
+            Task.detached {
+                while !stop.withLock({ $0 }) {
+                    spin(for: .milliseconds(1))
+                    await Task.yield()
+                }
+            }
+        }
+        occupier.spinnerTasks.withLock { $0 = spinners }
+        return occupier
+    }
+
+    /// Stops the spinners, releases the blocked threads and returns how many were still blocked (had not
+    /// timed out).
+    func stop() async -> Int {
+        self.stopSpinning.withLock { $0 = true }
+        for _ in 0..<self.blockers {
+            self.gate.signal()
+        }
+        var released = 0
+        for task in self.blockerTasks.withLock({ $0 }) where await task.value {
+            released += 1
+        }
+        for task in self.spinnerTasks.withLock({ $0 }) {
+            await task.value
+        }
+        return released
+    }
+}
+
+/// Blocks the calling thread on `semaphore` for at most `seconds`; `true` if it was signalled. Synchronous on
+/// purpose: this is the blocking that library code must never do, done here to take a pool thread away.
+private func blockThread(on semaphore: DispatchSemaphore, atMost seconds: Int) -> Bool {
+    semaphore.wait(timeout: .now() + .seconds(seconds)) == .success
+}
+
+/// Keeps the calling thread busy for `duration`.
+private func spin(for duration: Duration) {
+    let clock = ContinuousClock()
+    let end = clock.now + duration
+    var counter = 0
+    while clock.now < end {
+        counter &+= 1
+    }
+    _ = counter
+}
