@@ -56,6 +56,10 @@ func makeScheduler(
     )
     configuration.contentType = .json
     configuration.backoff = BackoffPolicy(initial: .milliseconds(10), maximum: .milliseconds(50))
+    // The fake masters here advertise heartbeats of a few milliseconds, and the watchdog follows the advertised
+    // interval: with Mesos's tolerance of 5 a loaded 2-core machine that stalls the stream for 25-250 ms would
+    // look like a dead master. Only the tests of the watchdog itself set a tight tolerance.
+    configuration.heartbeatTolerance = 200
     configure(&configuration)
     return MesosScheduler(configuration: configuration)
 }
