@@ -91,8 +91,9 @@ import Testing
                 _ = try await harness.transport.send(try harness.request(Self.subscribeCall, timeout: .milliseconds(200)))
             }
             #expect(error?.code == .timeout)
-            // Generous: the point is that a request that is never answered ends at all.
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // Very wide: the point is that a request that is never answered ends at all (a full parallel
+            // `swift test` on two loaded cores has taken 10 s to resume a 200 ms timeout).
+            #expect(ContinuousClock.now - start < .seconds(60))
         }
     }
 
