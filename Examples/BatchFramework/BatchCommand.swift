@@ -260,12 +260,12 @@ final class Batch: Sendable {
         print("item  attempts  result         time")
         for item in items {
             let result = item.state.map(Self.name) ?? "NOT RUN"
-            let time = item.duration.map { String(format: "%.2fs", Double($0.components.attoseconds) / 1e18 + Double($0.components.seconds)) } ?? "-"
+            let time = item.duration.map { String(format: "%.2fs", $0.inSeconds) } ?? "-"
             print(String(format: "%-4d  %-8d  %@  %@", item.index, item.attempts, result.padding(toLength: 13, withPad: " ", startingAt: 0), time))
         }
         let finished = items.filter { $0.state == .taskFinished }.count
         let retried = items.filter { $0.attempts > 1 }.count
-        print("\(finished)/\(items.count) finished, \(retried) retried, in \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))s")
+        print("\(finished)/\(items.count) finished, \(retried) retried, in \(String(format: "%.1f", elapsed.inSeconds))s")
         return finished == items.count
     }
 

@@ -272,8 +272,7 @@ enum Measure {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+        duration.inSeconds
     }
 
     /// A scheduler service for `master`.

@@ -127,7 +127,7 @@ public final class DCOSAuthenticator: MesosPrincipalAuthenticator, Sendable {
     }
 
     private func login() async throws(MesosError) -> String {
-        let expiry = Int(Date().timeIntervalSince1970) + Int(self.loginTokenLifetime.components.seconds)
+        let expiry = Int(Date().timeIntervalSince1970) + Int(self.loginTokenLifetime.inSeconds)
         let jwt = try self.loginJWT(expiry: expiry)
         guard let body = try? JSONSerialization.data(withJSONObject: ["uid": self.account.uid, "token": jwt]) else {
             throw MesosError(code: .authenticationFailed, message: "Cannot encode the login request")

@@ -24,12 +24,12 @@ struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertibl
         default: return nil
         }
         guard seconds < 1e10 else { return nil }
-        self.duration = .nanoseconds(Int64(seconds * 1e9))
+        self.duration = Duration(saturatingSeconds: seconds)
         self.text = argument
     }
 
     var seconds: Double {
-        Double(self.duration.components.seconds) + Double(self.duration.components.attoseconds) / 1e18
+        self.duration.inSeconds
     }
 
     var description: String { self.text }

@@ -292,7 +292,7 @@ final class ExecuteRun: Sendable {
                             "No offer fitting \(self.plan.resourceText) (role \(self.plan.role)) within \(self.plan.offerTimeout)\(largest)", 1)
                         return .stop
                     }
-                    let elapsed = Int((now - subscribedAt).components.seconds)
+                    let elapsed = Int((now - subscribedAt).inSeconds)
                     if elapsed >= state.lastProgress + 5 {
                         state.lastProgress = elapsed - elapsed % 5
                         return .progress(state.lastProgress)

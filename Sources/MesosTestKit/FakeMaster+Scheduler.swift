@@ -165,7 +165,7 @@ extension FakeMaster {
     }
 
     private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.inSeconds
     }
 
     private static func eventFaults(_ faults: [FakeMasterFault]) -> EventFaults {

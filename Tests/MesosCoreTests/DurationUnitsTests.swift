@@ -23,6 +23,19 @@ struct DurationUnitsTests {
         #expect(Duration.seconds(Int64.max / 1000).inMillisecondsRoundedUp == (Int64.max / 1000) * 1000)
     }
 
+    @Test("seconds from a Double saturate: NaN, negatives, infinity and absurd values never trap")
+    func fromSeconds() {
+        #expect(Duration(saturatingSeconds: 1.5) == .milliseconds(1500))
+        #expect(Duration(saturatingSeconds: 0.0000000004) == .zero)
+        #expect(Duration(saturatingSeconds: -2) == .zero)
+        #expect(Duration(saturatingSeconds: .nan) == .zero)
+        #expect(Duration(saturatingSeconds: -.infinity) == .zero)
+        #expect(Duration(saturatingSeconds: .infinity) == .nanoseconds(Int64.max))
+        #expect(Duration(saturatingSeconds: 1e300) == .nanoseconds(Int64.max))
+        #expect(Duration(saturatingSeconds: 9.3e9) == .nanoseconds(Int64.max))
+        #expect(Duration(saturatingSeconds: 9.2e9) == .seconds(9_200_000_000))
+    }
+
     @Test("nanoseconds round down and saturate instead of trapping")
     func nanoseconds() {
         #expect(Duration.milliseconds(20).inNanoseconds == 20_000_000)

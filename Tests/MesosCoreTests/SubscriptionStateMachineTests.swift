@@ -109,6 +109,34 @@ struct SubscriptionStateMachineTests {
         #expect(machine.frameworkID == frameworkID)
     }
 
+    @Test("an absurd advertised heartbeat interval saturates instead of trapping", arguments: [1e300, 9.3e9])
+    func absurdHeartbeatInterval(seconds: Double) throws {
+        var machine = SubscriptionStateMachine(configuration: noJitter, seed: 1)
+        _ = try machine.subscribeRequested()
+        _ = try machine.streamOpened(streamID: "s")
+        let action = try machine.subscribedReceived(frameworkID: frameworkID, heartbeatIntervalSeconds: seconds, masterInfo: nil)
+        guard case .subscribed(let subscription, let timeout) = action else {
+            Issue.record("unexpected \(action)")
+            return
+        }
+        #expect(subscription.heartbeatInterval == .nanoseconds(Int64.max))
+        #expect(timeout >= subscription.heartbeatInterval)
+    }
+
+    @Test("an advertised interval that is not a positive finite number falls back to the configured one",
+          arguments: [Double.infinity, Double.nan, 0, -3])
+    func unusableHeartbeatInterval(seconds: Double) throws {
+        var machine = SubscriptionStateMachine(configuration: noJitter, seed: 1)
+        _ = try machine.subscribeRequested()
+        _ = try machine.streamOpened(streamID: "s")
+        let action = try machine.subscribedReceived(frameworkID: frameworkID, heartbeatIntervalSeconds: seconds, masterInfo: nil)
+        guard case .subscribed(let subscription, _) = action else {
+            Issue.record("unexpected \(action)")
+            return
+        }
+        #expect(subscription.heartbeatInterval == noJitter.defaultHeartbeatInterval)
+    }
+
     @Test("a lost stream resubscribes with the same framework id and the suppressed roles")
     func resubscribeAfterLoss() throws {
         var machine = try StartState.subscribed.make()

@@ -40,7 +40,7 @@ final class URLSessionProbeTransport: NSObject, MesosTransport, URLSessionTaskDe
             urlRequest.httpBody = Data(body)
         }
         if let timeout = request.timeout {
-            urlRequest.timeoutInterval = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            urlRequest.timeoutInterval = timeout.inSeconds
         }
         let session = self.session!
         return try await withCheckedThrowingContinuation { continuation in

@@ -25,7 +25,7 @@ final class ZooKeeperAdmin {
         async throws
     {
         zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR)
-        let milliseconds = Int32(sessionTimeout.components.seconds * 1000)
+        let milliseconds = Int32(clamping: sessionTimeout.inMillisecondsRoundedUp)
         guard let handle = zookeeper_init(servers, adminWatcher, milliseconds, nil, nil, 0) else {
             throw Failure(operation: "zookeeper_init(\(servers))", rc: ZSYSTEMERROR.rawValue)
         }

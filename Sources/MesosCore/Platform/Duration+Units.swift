@@ -20,6 +20,24 @@ extension Duration {
         Self.whole(self, unit: 1_000_000_000, perSecond: 1_000_000_000, roundUp: false)
     }
 
+    /// A duration of `seconds` (a number from the wire, a flag, a computation), to the nanosecond, saturating:
+    /// NaN and negative values give zero, values beyond `Int64.max` nanoseconds (about 292 years), infinity
+    /// included, give that.
+    package init(saturatingSeconds seconds: Double) {
+        guard seconds.isFinite else {
+            self = seconds.isNaN || seconds < 0 ? .zero : .nanoseconds(Int64.max)
+            return
+        }
+        let nanoseconds = (seconds * 1e9).rounded()
+        if nanoseconds <= 0 {
+            self = .zero
+        } else if nanoseconds >= 9.223372036854775e18 {
+            self = .nanoseconds(Int64.max)
+        } else {
+            self = .nanoseconds(Int64(nanoseconds))
+        }
+    }
+
     /// Whole units of a duration that is `unit` attoseconds long, `perSecond` to the second, saturating.
     private static func whole(_ duration: Duration, unit: Int64, perSecond: Int64, roundUp: Bool) -> Int64 {
         let (seconds, attoseconds) = duration.components

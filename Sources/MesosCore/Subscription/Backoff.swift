@@ -66,12 +66,11 @@ public struct BackoffPolicy: Sendable, Hashable {
     }
 
     private static func seconds(_ duration: Duration) -> Double {
-        let parts = duration.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+        duration.inSeconds
     }
 
     private static func duration(_ seconds: Double) -> Duration {
-        .nanoseconds(Int64((seconds * 1e9).rounded()))
+        Duration(saturatingSeconds: seconds)
     }
 }
 

@@ -243,7 +243,8 @@ public struct SubscriptionStateMachine: Sendable {
         }
         let interval: Duration
         if let seconds = heartbeatIntervalSeconds, seconds.isFinite, seconds > 0 {
-            interval = .nanoseconds(Int64(seconds * 1e9))
+            // Saturating: a master that advertises an absurd interval must not crash the scheduler.
+            interval = Duration(saturatingSeconds: seconds)
         } else {
             interval = self.configuration.defaultHeartbeatInterval
         }

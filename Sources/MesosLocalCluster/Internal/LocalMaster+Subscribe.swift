@@ -79,7 +79,7 @@ extension LocalMaster {
 
             var subscribed = SchedulerEvent.Subscribed()
             subscribed.frameworkID = FrameworkID(key)
-            subscribed.heartbeatIntervalSeconds = self.configuration.heartbeatInterval.seconds
+            subscribed.heartbeatIntervalSeconds = self.configuration.heartbeatInterval.inSeconds
             subscribed.masterInfo = self.masterInfo
             connection.send(.subscribed(subscribed))
             connection.send(.heartbeat)

@@ -111,7 +111,7 @@ final class LocalMaster: Sendable {
         var failoverTimeout: Duration {
             let seconds = self.info.failoverTimeout
             guard seconds.isFinite, seconds > 0 else { return .zero }
-            return .milliseconds(Int64(min(seconds, 1e9) * 1000))
+            return Duration(saturatingSeconds: seconds)
         }
     }
 
@@ -152,7 +152,7 @@ final class LocalMaster: Sendable {
     /// offers resources whose filters ran out.
     func startTimer() {
         let interval = min(self.configuration.allocationInterval, self.configuration.heartbeatInterval, self.configuration.statusUpdateRetryInterval)
-        let nanoseconds = max(10_000_000, interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
+        let nanoseconds = max(10_000_000, interval.inNanoseconds)
         self.timer.withLock { slot in
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mesos.local-cluster.timer"))
             timer.schedule(
@@ -360,11 +360,6 @@ final class LocalMaster: Sendable {
 }
 
 extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double {
-        Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18
-    }
-
     /// Mesos's `DurationInfo`.
     init(_ info: DurationInfo) {
         self = .nanoseconds(info.nanoseconds)

@@ -152,7 +152,7 @@ final class TaskProcess: Sendable {
             return pid
         }
         guard pid != nil, grace > .zero else { return }
-        let nanoseconds = grace.components.seconds * 1_000_000_000 + grace.components.attoseconds / 1_000_000_000
+        let nanoseconds = grace.inNanoseconds
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { [weak self] in
             self?.forceKill()
         }

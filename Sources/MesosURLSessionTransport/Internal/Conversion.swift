@@ -99,15 +99,9 @@ enum Conversion {
 }
 
 extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double {
-        let parts = self.components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-
     /// A human-readable form such as `1.5 s`.
     var shortDescription: String {
-        let value = self.seconds
+        let value = self.inSeconds
         if value == value.rounded() {
             return "\(Int(value)) s"
         }

@@ -382,11 +382,9 @@ final class Exchange: @unchecked Sendable {
 
     // MARK: - Timeouts
 
+    /// Whole nanoseconds, at most `UInt64.max / 2`, so that adding it to an uptime cannot overflow.
     private static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let parts = duration.components
-        guard parts.seconds >= 0 else { return 0 }
-        let (whole, overflow) = UInt64(parts.seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? UInt64.max / 2 : whole + UInt64(max(0, parts.attoseconds / 1_000_000_000))
+        UInt64(duration.inNanoseconds)
     }
 
     private func timerFired() {

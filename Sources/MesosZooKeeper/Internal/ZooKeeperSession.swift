@@ -49,8 +49,7 @@ final class ZooKeeperSession {
         _ = Self.quietLogging
         let (stream, continuation) = AsyncStream<ZooKeeperEvent>.makeStream(bufferingPolicy: .unbounded)
         let sink = Unmanaged.passRetained(ZooKeeperEventSink(continuation: continuation))
-        let milliseconds = Int32(clamping: sessionTimeout.components.seconds * 1000
-            + sessionTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(clamping: sessionTimeout.inMillisecondsRoundedUp)
         let context = UncheckedSendable(sink.toOpaque())
         // zookeeper_init resolves the names of the servers (getaddrinfo): a blocking call.
         let started = await BlockingCall.run(name: "MesosZooKeeper.init") { () -> (UncheckedSendable<OpaquePointer?>, Int32) in
