@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Logging
 import MesosCore
-import Synchronization
 import _CryptoExtras
 
 /// A DC/OS service account: the JSON secret DC/OS hands out (`uid`, `private_key`, `scheme`, `login_endpoint`).

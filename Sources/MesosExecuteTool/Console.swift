@@ -1,6 +1,5 @@
 import Foundation
 import MesosCore
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc

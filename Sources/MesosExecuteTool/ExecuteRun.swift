@@ -3,7 +3,6 @@ import Logging
 import MesosCore
 import MesosLocalCluster
 import MesosScheduler
-import Synchronization
 
 /// One run of the tool: subscribe, wait for a fitting offer, launch, follow the task to its end, tear down.
 final class ExecuteRun: Sendable {

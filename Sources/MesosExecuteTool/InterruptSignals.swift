@@ -1,6 +1,5 @@
 import MesosCore
 import Dispatch
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc

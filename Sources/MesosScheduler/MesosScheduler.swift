@@ -3,7 +3,6 @@ import Logging
 import MesosCore
 import MesosRecordIO
 import ServiceLifecycle
-import Synchronization
 
 /// A Mesos framework's scheduler: it subscribes to the leading master, delivers typed events, makes calls,
 /// and keeps the subscription alive through dropped connections, master failovers and lost heartbeats.

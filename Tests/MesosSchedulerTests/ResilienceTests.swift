@@ -2,7 +2,6 @@ import Foundation
 import MesosCore
 import MesosScheduler
 import MesosTestKit
-import Synchronization
 import Testing
 
 @Suite("Scheduler resilience (in memory)", .timeLimit(.minutes(1)))

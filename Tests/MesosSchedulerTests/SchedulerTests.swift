@@ -2,7 +2,6 @@ import Foundation
 import MesosCore
 import MesosScheduler
 import MesosTestKit
-import Synchronization
 import Testing
 
 @Suite("Scheduler service over the in-memory fake master", .timeLimit(.minutes(1)))

@@ -1,5 +1,4 @@
 import MesosRecordIO
-import Synchronization
 
 /// Typed scheduler events read from a SUBSCRIBE response body, decoded on several cores while keeping the
 /// stream's order.

@@ -1,7 +1,6 @@
 internal import CCurl
 import Foundation
 import MesosCore
-import Synchronization
 
 /// Keeps a ``CurlEngine`` running while any copy of a transport exists; stops it when the last copy is gone.
 final class CurlEngineOwner: Sendable {

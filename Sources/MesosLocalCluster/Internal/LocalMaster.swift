@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import Logging
 import MesosCore
-import Synchronization
 
 /// The local cluster's master and agents: one lock-protected state, driven by scheduler calls, by the agents'
 /// processes and by a timer. Nothing here waits on the Swift concurrency pool: calls are answered at once,

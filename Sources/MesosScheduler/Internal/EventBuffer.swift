@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// A bounded, single-consumer queue between the subscription loop (producer) and the framework's code
 /// (consumer). `push` suspends while the queue is full, which stops the loop from reading the event stream,

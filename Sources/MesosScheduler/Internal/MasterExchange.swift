@@ -1,6 +1,5 @@
 import Foundation
 import MesosCore
-import Synchronization
 
 /// Sends requests to the master: content headers, authorization (refreshed once on 401), and redirects to
 /// the leader (307 with a scheme-relative `Location`, bounded and loop-guarded).

@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// A one-shot signal carrying a value: the first `fire` wins, every `wait` (before or after) gets that value.
 final class Signal<Value: Sendable>: Sendable {
