@@ -23,11 +23,7 @@ final class URLSessionProbeTransport: NSObject, MesosTransport, URLSessionTaskDe
     }
 
     func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
-        do {
-            return try await self.exchange(request)
-        } catch {
-            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
-        }
+        try await MesosError.catching(context: "\(request.method) \(request.url)") { try await self.exchange(request) }
     }
 
     private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {

@@ -12,11 +12,7 @@ struct RoutingTransport: MesosTransport {
     let masters: [String: FakeMaster]
 
     func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
-        do {
-            return try await self.exchange(request)
-        } catch {
-            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
-        }
+        try await MesosError.catching(context: "\(request.method) \(request.url)") { try await self.exchange(request) }
     }
 
     private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {

@@ -258,6 +258,30 @@ extension MesosError {
         return MesosError(code: .transportFailure, message: "\(context) failed: \(error)", cause: error)
     }
 
+    /// Runs `operation` and turns whatever it throws into a ``MesosError`` with ``transport(_:context:)``: the
+    /// way for an adapter built on APIs that throw other errors to meet the port's typed `throws(MesosError)`.
+    ///
+    /// ```swift
+    /// func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+    ///     try await MesosError.catching(context: "\(request.method) \(request.url)") { try await self.exchange(request) }
+    /// }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - context: What is being done, for the message of a mapped error.
+    ///   - operation: The work.
+    /// - Returns: What `operation` returns.
+    public static func catching<Result>(
+        context: @autoclosure () -> String,
+        _ operation: () async throws -> Result
+    ) async throws(MesosError) -> Result {
+        do {
+            return try await operation()
+        } catch {
+            throw MesosError.transport(error, context: context())
+        }
+    }
+
     /// Wraps a RecordIO framing error.
     ///
     /// - Parameter error: The framing error.

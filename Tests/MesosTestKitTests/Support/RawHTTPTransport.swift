@@ -6,11 +6,7 @@ import MesosCore
 /// curl or URLSession adapters. One connection per request; the connection closes with the body.
 struct RawHTTPTransport: MesosTransport {
     func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
-        do {
-            return try await self.exchange(request)
-        } catch {
-            throw MesosError.transport(error, context: "\(request.method) \(request.url)")
-        }
+        try await MesosError.catching(context: "\(request.method) \(request.url)") { try await self.exchange(request) }
     }
 
     private func exchange(_ request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
