@@ -48,6 +48,10 @@ func makeScheduler(
     )
     configuration.contentType = .json
     configuration.backoff = BackoffPolicy(initial: .milliseconds(10), maximum: .milliseconds(50))
+    // The fake masters advertise heartbeats of a few tens of milliseconds, and the scheduler follows the
+    // advertised interval: a generous tolerance keeps a starved test process (a loaded 2-core machine) from
+    // declaring a healthy stream dead. Tests about heartbeat loss set their own tolerance.
+    configuration.heartbeatTolerance = 40
     configure(&configuration)
     return MesosScheduler(configuration: configuration)
 }
