@@ -432,3 +432,41 @@ final class HoldingTransport: MesosTransport, Sendable {
         }
     }
 }
+
+@Suite("Scheduler logging")
+struct SchedulerLoggingTests {
+    @Test("an input the state machine refuses is logged, not silently turned into closeStream")
+    func invalidStateIsLogged() {
+        let records = Locked<[(Logger.Level, String)]>([])
+        var logger = Logger(label: "test") { _ in CapturingLogHandler(records: records) }
+        logger.logLevel = .trace
+        let scheduler = MesosScheduler(
+            configuration: MesosSchedulerConfiguration(
+                frameworkInfo: testFrameworkInfo(), master: .fixed(MasterLocation(host: "fake-master", port: 5050)),
+                transport: makeMaster().transport),
+            logger: logger)
+        // Not subscribing: a backoff that elapses now is an input the machine refuses.
+        let action = scheduler.transition { machine throws(MesosError) in try machine.backoffElapsed() }
+        #expect(action == .closeStream)
+        let logged = records.withLock { $0 }
+        #expect(logged.count == 1)
+        #expect(logged.first?.0 == .debug)  // unsubscribed: a stop raced the loop, expected
+        #expect(logged.first?.1.contains("refused an input") == true)
+    }
+}
+
+/// Records every log line (level and message).
+struct CapturingLogHandler: LogHandler {
+    let records: Locked<[(Logger.Level, String)]>
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        self.records.withLock { $0.append((event.level, event.message.description)) }
+    }
+}
