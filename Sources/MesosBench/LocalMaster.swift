@@ -186,6 +186,8 @@ final class ChildServer: BenchServer {
 ///   the encoding the `Accept` header asks for, written as large prebuilt buffers.
 /// - `POST /api/v1/scheduler` with SUBSCRIBE: 200, a SUBSCRIBED event, then silence (the idle stream).
 /// - `POST /api/v1/scheduler` with any other call: 202 with an empty body, on a kept-alive connection.
+/// - `POST /offers/api/v1/scheduler` with SUBSCRIBE: 200, a SUBSCRIBED event, then the endless OFFERS stream (for
+///   `ingest --decline` through `MesosScheduler`); any other call there: 202 as above.
 final class LocalMaster: BenchServer {
     let port: Int
     private let group: MultiThreadedEventLoopGroup
@@ -279,6 +281,12 @@ final class LocalMaster: BenchServer {
                         try await outbound.write(.head(Self.streamHead(contentType)))
                         let subscribed = wantsJSON ? payloads.subscribedJSON : payloads.subscribedProtobuf
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: subscribed))))
+                        if requestHead.uri.hasPrefix("/offers/") {
+                            let buffer = wantsJSON ? streams.json : streams.protobuf
+                            while true {
+                                try await outbound.write(.body(.byteBuffer(buffer)))
+                            }
+                        }
                         // Stay silent until the client goes away.
                         while try await parts.next() != nil {}
                         return

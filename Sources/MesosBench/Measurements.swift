@@ -294,6 +294,9 @@ enum Measure {
             transport: transport
         )
         configuration.contentType = contentType
+        // A master URL with a path (the local server's /offers) puts the scheduler endpoint under it.
+        let prefix = master.path.hasSuffix("/") ? String(master.path.dropLast()) : master.path
+        configuration.schedulerPath = prefix + "/api/v1/scheduler"
         configuration.maximumSubscriptionAttempts = 3
         if let maximumCallsInFlight {
             configuration.maximumCallsInFlight = maximumCallsInFlight

@@ -84,10 +84,12 @@ public final class MesosScheduler: Service, Sendable {
         var failure: MesosError?
     }
 
-    /// Creates a scheduler. Nothing happens until ``run()`` (or ``withSubscription(_:)``).
+    /// Creates a scheduler. Nothing happens until ``run()`` (or ``withSubscription(_:)``, or ``start()``).
     ///
     /// - Parameters:
-    ///   - configuration: The framework, discovery, transport and policies.
+    ///   - configuration: The framework, discovery, transport and policies. When `frameworkInfo.principal` is
+    ///     empty and the authenticator is a ``MesosPrincipalAuthenticator`` (Basic credentials, a DC/OS service
+    ///     account), the principal is set to the authenticator's (``configuration`` shows the result).
     ///   - logger: Where to log; credentials and tokens are never logged. The default logs nothing: a library
     ///     does not print unless the application asks, so pass a logger (for example
     ///     `Logger(label: "mesos.scheduler")` after `LoggingSystem.bootstrap`) to see the scheduler's log.

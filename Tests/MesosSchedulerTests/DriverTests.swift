@@ -27,7 +27,7 @@ struct HeartbeatWatchdogTests {
             #expect(reasons.map(\.code) == [.heartbeatTimeout])
             #expect(reasons.first?.message.contains("0.25 seconds") == true, "\(reasons)")
         }
-        #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count == 2)
+        #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count >= 2)
     }
 
     @Test("the configured interval bounds only the wait for SUBSCRIBED")
@@ -35,7 +35,7 @@ struct HeartbeatWatchdogTests {
         let master = makeMaster(heartbeat: .milliseconds(50))
         await master.inject(.goSilent(afterEvents: 0), matching: .subscribe)
         let scheduler = makeScheduler(master: master) {
-            $0.heartbeatInterval = .milliseconds(20)
+            $0.heartbeatInterval = .milliseconds(50)
             $0.heartbeatTolerance = 5
         }
         let lifecycle = scheduler.lifecycleEvents()
@@ -45,17 +45,20 @@ struct HeartbeatWatchdogTests {
                 if case .disconnected(let reason, _) = event { reasons.append(reason) }
                 if case .subscribed = event { break }
             }
-            #expect(reasons.map(\.code) == [.heartbeatTimeout])
-            #expect(reasons.first?.message.contains("No SUBSCRIBED") == true, "\(reasons)")
+            // The silent first stream ends by the configured 250 ms (the master's 50 ms does not apply before
+            // SUBSCRIBED); a starved machine may need more than one retry to get SUBSCRIBED within 250 ms.
+            #expect(!reasons.isEmpty && reasons.allSatisfy { $0.code == .heartbeatTimeout })
+            #expect(reasons.first?.message.contains("No SUBSCRIBED within 0.25 seconds") == true, "\(reasons)")
         }
     }
 
     @Test("an advertised interval longer than the configured one keeps a quiet but healthy stream")
     func longerAdvertisedIntervalIsHonoured() async throws {
-        // Heartbeats every 100 ms; the configured 10 ms × 5 would declare the stream dead between two of them.
-        let master = makeMaster(heartbeat: .milliseconds(100))
+        // Heartbeats every second; the configured 100 ms × 5 bounds the wait for SUBSCRIBED but would declare the
+        // stream dead between two heartbeats. The advertised 1 s × 5 does not.
+        let master = makeMaster(heartbeat: .seconds(1))
         let scheduler = makeScheduler(master: master) {
-            $0.heartbeatInterval = .milliseconds(10)
+            $0.heartbeatInterval = .milliseconds(100)
             $0.heartbeatTolerance = 5
         }
         let events = scheduler.events
@@ -63,7 +66,7 @@ struct HeartbeatWatchdogTests {
             var heartbeats = 0
             for try await event in events {
                 if case .heartbeat = event { heartbeats += 1 }
-                if heartbeats == 4 { break }
+                if heartbeats == 3 { break }
             }
         }
         #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count == 1)
@@ -421,5 +424,43 @@ final class HoldingTransport: MesosTransport, Sendable {
             self.state.withLock { $0.held -= 1 }
         }
         return try await self.base.send(request)
+    }
+}
+
+@Suite("Scheduler logging")
+struct SchedulerLoggingTests {
+    @Test("an input the state machine refuses is logged, not silently turned into closeStream")
+    func invalidStateIsLogged() {
+        let records = Locked<[(Logger.Level, String)]>([])
+        var logger = Logger(label: "test") { _ in CapturingLogHandler(records: records) }
+        logger.logLevel = .trace
+        let scheduler = MesosScheduler(
+            configuration: MesosSchedulerConfiguration(
+                frameworkInfo: testFrameworkInfo(), master: .fixed(MasterLocation(host: "fake-master", port: 5050)),
+                transport: makeMaster().transport),
+            logger: logger)
+        // Not subscribing: a backoff that elapses now is an input the machine refuses.
+        let action = scheduler.transition { machine throws(MesosError) in try machine.backoffElapsed() }
+        #expect(action == .closeStream)
+        let logged = records.withLock { $0 }
+        #expect(logged.count == 1)
+        #expect(logged.first?.0 == .debug)  // unsubscribed: a stop raced the loop, expected
+        #expect(logged.first?.1.contains("refused an input") == true)
+    }
+}
+
+/// Records every log line (level and message).
+struct CapturingLogHandler: LogHandler {
+    let records: Locked<[(Logger.Level, String)]>
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        self.records.withLock { $0.append((event.level, event.message.description)) }
     }
 }

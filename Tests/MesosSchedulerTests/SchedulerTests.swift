@@ -239,7 +239,8 @@ struct SchedulerTests {
         // that arrives in that window must not make the scheduler close the stream early.
         let master = makeMaster(heartbeat: .milliseconds(5))
         await master.inject(.delayArrival(.milliseconds(200)), matching: .call(.teardown))
-        let scheduler = makeScheduler(master: master)
+        // 5 ms × 400 = 2 s: the watchdog follows the advertised interval; only a real silence may end the stream.
+        let scheduler = makeScheduler(master: master) { $0.heartbeatTolerance = 400 }
         let error = try await whileRunning(scheduler) {
             _ = try await waitUntilSubscribed(scheduler)
             try await scheduler.teardown()
