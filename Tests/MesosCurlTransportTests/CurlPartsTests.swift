@@ -86,4 +86,17 @@ struct CurlPartsTests {
         queue.removeAll()
         #expect(queue.isEmpty && queue.bufferedBytes == 0)
     }
+
+    @Test("a queue the consumer never quite empties keeps bounded storage")
+    func neverEmptyQueue() {
+        var queue = CurlBodyQueue(capacity: 1 << 20)
+        for _ in 0..<3 { _ = queue.append([1, 2, 3][...]) }
+        var largest = 0
+        for _ in 0..<50_000 {
+            _ = queue.append([4, 5][...])
+            _ = queue.take()
+            largest = max(largest, queue.storageCount)
+        }
+        #expect(largest < 100, "the storage grew to \(largest) slots for 3 unread chunks")
+    }
 }

@@ -183,24 +183,13 @@ final class DecodedBatchQueue: Sendable {
     }
 
     private struct State {
-        var items: [Task<DecodedBatch, Never>] = []
-        var head = 0
+        var items = FIFOQueue<Task<DecodedBatch, Never>>()
         var end: MesosError??
         var cancelled = false
         var consumer: CheckedContinuation<Item, Never>?
         var producer: CheckedContinuation<Bool, Never>?
 
-        var count: Int { self.items.count - self.head }
-
-        mutating func removeFirst() -> Task<DecodedBatch, Never> {
-            let task = self.items[self.head]
-            self.head += 1
-            if self.head == self.items.count {
-                self.items.removeAll(keepingCapacity: true)
-                self.head = 0
-            }
-            return task
-        }
+        var count: Int { self.items.count }
     }
 
     private let capacity: Int
@@ -268,8 +257,7 @@ final class DecodedBatchQueue: Sendable {
     func pop() async -> Item {
         await withCheckedContinuation { (consumer: CheckedContinuation<Item, Never>) in
             let (ready, producer) = self.state.withLock { state -> (Item?, CheckedContinuation<Bool, Never>?) in
-                if state.count > 0 {
-                    let task = state.removeFirst()
+                if let task = state.items.popFirst() {
                     let producer = state.producer
                     state.producer = nil
                     return (.batch(task), producer)
@@ -295,10 +283,8 @@ final class DecodedBatchQueue: Sendable {
             defer {
                 state.producer = nil
                 state.consumer = nil
-                state.items = []
-                state.head = 0
             }
-            return (state.producer, state.consumer, Array(state.items[state.head...]))
+            return (state.producer, state.consumer, state.items.removeAll())
         }
         producer?.resume(returning: false)
         consumer?.resume(returning: .end(MesosError(code: .cancelled, message: "Reading the event stream was cancelled")))

@@ -1,12 +1,13 @@
+import MesosCore
+
 /// The bounded queue of unread body chunks between libcurl's write callback (producer, engine thread) and the
 /// body's consumer. A value type: its owner keeps it behind a lock.
 ///
 /// Past `capacity` unread bytes the producer is told to pause; once the consumer has drained the queue to half
 /// of it, the paused transfer should resume.
 struct CurlBodyQueue {
-    /// Unread chunks from `start` on.
-    private var chunks: [ArraySlice<UInt8>] = []
-    private var start = 0
+    /// Unread chunks.
+    private var chunks = FIFOQueue<ArraySlice<UInt8>>()
     /// Unread bytes.
     private(set) var bufferedBytes = 0
     /// The producer was told to pause because the queue was full, and has not been resumed since.
@@ -22,7 +23,12 @@ struct CurlBodyQueue {
 
     /// `true` when nothing is unread.
     var isEmpty: Bool {
-        self.start == self.chunks.count
+        self.chunks.isEmpty
+    }
+
+    /// The length of the queue's storage (for tests: it stays bounded).
+    var storageCount: Int {
+        self.chunks.storageCount
     }
 
     /// Queues a chunk, unless the queue is full: then it returns `false` and remembers that the producer paused
@@ -39,15 +45,8 @@ struct CurlBodyQueue {
 
     /// Takes the oldest chunk, if any, and says whether a paused producer should now resume.
     mutating func take() -> (chunk: ArraySlice<UInt8>?, resume: Bool) {
-        guard self.start < self.chunks.count else {
+        guard let chunk = self.chunks.popFirst() else {
             return (nil, false)
-        }
-        let chunk = self.chunks[self.start]
-        self.chunks[self.start] = []
-        self.start += 1
-        if self.start == self.chunks.count {
-            self.chunks.removeAll(keepingCapacity: true)
-            self.start = 0
         }
         self.bufferedBytes -= chunk.count
         var resume = false
@@ -60,8 +59,7 @@ struct CurlBodyQueue {
 
     /// Drops everything unread.
     mutating func removeAll() {
-        self.chunks = []
-        self.start = 0
+        _ = self.chunks.removeAll()
         self.bufferedBytes = 0
     }
 }

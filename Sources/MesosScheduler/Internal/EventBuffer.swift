@@ -7,13 +7,12 @@ final class EventBuffer: Sendable {
     typealias Element = SchedulerEvent
 
     private struct State {
-        var elements: [Element] = []
-        var head = 0
+        var elements = FIFOQueue<Element>()
         var producer: CheckedContinuation<Void, Never>?
         var consumer: CheckedContinuation<Element?, any Error>?
         var finished = false
         var failure: (any Error)?
-        var count: Int { elements.count - head }
+        var count: Int { elements.count }
     }
 
     private let state = LockedValue(State())
@@ -87,13 +86,7 @@ final class EventBuffer: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
                 enum Step { case element(Element, CheckedContinuation<Void, Never>?), end((any Error)?), wait }
                 let step: Step = state.withLock { state in
-                    if state.count > 0 {
-                        let element = state.elements[state.head]
-                        state.head += 1
-                        if state.head > 64, state.head * 2 > state.elements.count {
-                            state.elements.removeFirst(state.head)
-                            state.head = 0
-                        }
+                    if let element = state.elements.popFirst() {
                         let producer = state.producer
                         state.producer = nil
                         return .element(element, producer)

@@ -46,8 +46,7 @@ final class Exchange: @unchecked Sendable {
         var headArrived = false
 
         // Body.
-        var chunks: [ArraySlice<UInt8>] = []
-        var firstChunk = 0
+        var chunks = FIFOQueue<ArraySlice<UInt8>>()
         var bufferedBytes = 0
         var chunkWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
         /// Set while the producer (URLSession's work queue) waits for the consumer; signalled to resume it.
@@ -200,7 +199,7 @@ final class Exchange: @unchecked Sendable {
             guard state.abortError == nil, state.transferEnd == nil, state.headArrived else { return }
             state.transferEnd = .success(())
             self.timer.cancel()
-            if let waiter = state.chunkWaiter, state.chunks.count == state.firstChunk {
+            if let waiter = state.chunkWaiter, state.chunks.isEmpty {
                 state.chunkWaiter = nil
                 waiter.resume(returning: nil)
             }
@@ -241,7 +240,7 @@ final class Exchange: @unchecked Sendable {
                     }
                     state.transferEnd = .success(())
                 }
-                if let waiter = state.chunkWaiter, state.chunks.count == state.firstChunk {
+                if let waiter = state.chunkWaiter, state.chunks.isEmpty {
                     state.chunkWaiter = nil
                     switch state.transferEnd {
                     case .failure(let error): waiter.resume(throwing: error)
@@ -291,7 +290,7 @@ final class Exchange: @unchecked Sendable {
                     self.state.withLock { state in
                         if let error = state.abortError {
                             continuation.resume(throwing: error)
-                        } else if state.firstChunk < state.chunks.count {
+                        } else if !state.chunks.isEmpty {
                             continuation.resume(returning: Self.popChunk(&state, limit: limit))
                         } else if let end = state.transferEnd {
                             switch end {
@@ -314,15 +313,7 @@ final class Exchange: @unchecked Sendable {
     }
 
     private static func popChunk(_ state: inout State, limit: Int) -> ArraySlice<UInt8> {
-        let chunk = state.chunks[state.firstChunk]
-        state.firstChunk += 1
-        if state.firstChunk == state.chunks.count {
-            state.chunks.removeAll(keepingCapacity: true)
-            state.firstChunk = 0
-        } else if state.firstChunk > 64, state.firstChunk * 2 > state.chunks.count {
-            state.chunks.removeFirst(state.firstChunk)
-            state.firstChunk = 0
-        }
+        let chunk = state.chunks.popFirst() ?? []
         state.bufferedBytes -= chunk.count
         if state.bufferedBytes < limit {
             state.wakeProducer()
@@ -363,8 +354,7 @@ final class Exchange: @unchecked Sendable {
             state.chunkWaiter = nil
             waiter.resume(throwing: error)
         }
-        state.chunks.removeAll()
-        state.firstChunk = 0
+        _ = state.chunks.removeAll()
         state.bufferedBytes = 0
         self.timer.cancel()
         state.wakeProducer()
@@ -407,7 +397,7 @@ final class Exchange: @unchecked Sendable {
                 return
             }
             if state.headArrived, let idleTimeout = self.idleTimeout {
-                if state.producerPaused || state.firstChunk < state.chunks.count {
+                if state.producerPaused || !state.chunks.isEmpty {
                     // The consumer is behind: silence on the network is our own doing.
                     state.lastActivity = now
                 } else if now >= state.lastActivity &+ Self.nanoseconds(idleTimeout) {
