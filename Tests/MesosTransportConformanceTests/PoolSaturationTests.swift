@@ -20,6 +20,9 @@ extension TransportConformance {
             blocking: max(0, ProcessInfo.processInfo.activeProcessorCount - 1),
             spinning: 2
         )
+        // If the transport blocked the last pool thread too, nothing in this process could run any more (not
+        // even a test's time limit): a watchdog on a thread of its own ends the process with the reason.
+        let watchdog = Watchdog.start(limit: Self.watchdogLimit, "the \(kind) scenario made no progress with one cooperative thread left: something blocks the pool")
         let outcome: Result<Void, any Error>
         do {
             try await Self.scenario(kind)
@@ -28,10 +31,14 @@ extension TransportConformance {
             outcome = .failure(error)
         }
         let stillBlocked = await occupier.stop()
+        watchdog.disarm()
         // The pool really was saturated for the whole scenario: no blocker gave up waiting.
         #expect(stillBlocked == occupier.blockers, "only \(stillBlocked) of \(occupier.blockers) pool threads stayed blocked")
         try outcome.get()
     }
+
+    /// How long a scenario may take before the watchdog ends the process (the scenario takes about a second).
+    static let watchdogLimit = 180
 
     /// Streams events, runs calls side by side and lets both kinds of timeout fire; every wait is bounded only
     /// by ``Endpoint/with(_:configuration:_:)``'s wide 60 s deadline.
@@ -164,6 +171,27 @@ final class PoolOccupier: Sendable {
             await task.value
         }
         return released
+    }
+}
+
+/// Ends the process with a message unless disarmed within the limit; runs on a thread of its own, so it works
+/// when every cooperative thread is blocked.
+final class Watchdog: Sendable {
+    private let disarmed = DispatchSemaphore(value: 0)
+
+    static func start(limit seconds: Int, _ message: String) -> Watchdog {
+        let watchdog = Watchdog()
+        let disarmed = watchdog.disarmed
+        Thread {
+            if !blockThread(on: disarmed, atMost: seconds) {
+                fatalError("PoolSaturationTests: \(message) (\(seconds) s)")
+            }
+        }.start()
+        return watchdog
+    }
+
+    func disarm() {
+        self.disarmed.signal()
     }
 }
 
