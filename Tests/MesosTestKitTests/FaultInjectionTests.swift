@@ -91,8 +91,9 @@ import Testing
                 _ = try await harness.transport.send(try harness.request(Self.subscribeCall, timeout: .milliseconds(200)))
             }
             #expect(error?.code == .timeout)
-            // Generous: the point is that a request that is never answered ends at all.
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // Wide on purpose (a loaded machine): the point is that a request that is never answered ends at all.
+            // The in-memory timeout itself is checked on a manual clock in InMemoryTransportTests.
+            #expect(ContinuousClock.now - start < .seconds(60))
         }
     }
 

@@ -13,8 +13,46 @@ extension TransportConformance {
 /// Each test blocks all pool threads but one, by design, and keeps the last one busy with tasks that spin and
 /// yield only every millisecond, then runs a transport scenario (a stream with ordered events, concurrent calls,
 /// a whole-call timeout and an idle timeout) on what is left.
+///
+/// Taking pool threads away would starve every other test running in parallel in the same process, so the
+/// scenarios run in a child process: this test binary again, with a filter and ``childVariable`` set.
 @Suite struct PoolSaturationTests {
-    @Test(arguments: TransportKind.allCases)
+    /// Set in the child process, where the saturating test runs.
+    static let childVariable = "MESOS_POOL_SATURATION_CHILD"
+    static var isChild: Bool { ProcessInfo.processInfo.environment[Self.childVariable] == "1" }
+
+    @Test(
+        "every transport works with all cooperative threads but one blocked (run in a child process)",
+        .enabled(if: !Self.isChild && FileManager.default.isExecutableFile(atPath: "/proc/self/exe"))
+    )
+    func inAChildProcess() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mesos-pool-saturation-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let status = try await onDedicatedThread(name: "PoolSaturationTests.child") { () throws -> Int32 in
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            let log = try FileHandle(forWritingTo: output)
+            defer { try? log.close() }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            child.arguments = ["--testing-library", "swift-testing", "--filter", "PoolSaturationTests"]
+            child.environment = ProcessInfo.processInfo.environment.merging([Self.childVariable: "1"]) { $1 }
+            child.standardInput = FileHandle.nullDevice
+            child.standardOutput = log
+            child.standardError = log
+            try child.run()
+            child.waitUntilExit()
+            return child.terminationStatus
+        }
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let summary = text.split(separator: "\n").filter { $0.contains("transportsWorkWithOnePoolThreadLeft") || $0.contains("Fatal") || $0.contains("recorded an issue") }
+        #expect(status == 0, "the child exited with \(status):\n\(summary.joined(separator: "\n"))\n\(text.suffix(2000))")
+        #expect(
+            text.contains("transportsWorkWithOnePoolThreadLeft(kind:) with 3 test cases passed"),
+            "the saturated scenarios did not run in the child:\n\(text.suffix(2000))"
+        )
+    }
+
+    @Test(.enabled(if: Self.isChild), arguments: TransportKind.allCases)
     func transportsWorkWithOnePoolThreadLeft(kind: TransportKind) async throws {
         let occupier = await PoolOccupier.start(
             blocking: max(0, ProcessInfo.processInfo.activeProcessorCount - 1),

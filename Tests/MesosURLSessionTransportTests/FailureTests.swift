@@ -14,8 +14,10 @@ struct FailureTests {
             _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .milliseconds(600)))
         }
         let elapsed = ContinuousClock.now - start
+        // The server answers after 20 s: a timeout before that can only be the call's own limit. The upper
+        // bound is wide on purpose (a loaded machine); the lower one cannot be broken by slowness.
         #expect(error?.code == .timeout)
-        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(4), "took \(elapsed)")
+        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(15), "took \(elapsed)")
     }
 
     @Test("the whole-call timeout also bounds the body")
