@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// Hands body chunks from a producing task to the consuming iterator, one at a time (a one-slot channel).
 ///

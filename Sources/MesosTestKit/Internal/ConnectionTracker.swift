@@ -1,6 +1,5 @@
 import MesosCore
 import NIOCore
-import Synchronization
 
 /// Counts and remembers the server's connections.
 final class ConnectionTracker: Sendable {

@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// The events waiting to be written on one subscription stream.
 ///

@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// Applies ``FakeMasterFault/rechunk(_:)`` and ``FakeMasterFault/slowStream(delay:bytesPerWrite:)`` to a body.
 final class ShapingWriter: FakeMasterBodyWriter {

@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// Thread-safe bookkeeping of every streamed body, updated on each write without hopping to the actor.
 final class StreamRegistry: Sendable {
