@@ -112,11 +112,6 @@ for target in $targets; do
         failed+=("$target")
     fi
 done
-# The transports with the cooperative pool saturated, in a process of their own (it starves everything else).
-echo "== PoolSaturationTests (MESOS_POOL_SATURATION=1, alone)"
-if ! MESOS_POOL_SATURATION=1 timeout 600 swift test --skip-build --filter 'PoolSaturationTests'; then
-    failed+=("PoolSaturationTests")
-fi
 # The unit targets again under ThreadSanitizer (its own build in .build-tsan; SWIFT_MESOS_SKIP_TSAN=1 skips it).
 if [ "${SWIFT_MESOS_SKIP_TSAN:-0}" != 1 ]; then
     if ! scripts/tsan.sh; then

@@ -6,7 +6,6 @@ import MesosDiscovery
 import MesosScheduler
 import MesosTestKit
 import MesosZooKeeper
-import Synchronization
 import Testing
 
 /// End to end failover with a task (issue 5): two fake masters served over HTTP on 127.0.0.1 take part in a
@@ -235,8 +234,8 @@ private final class Harness: Sendable {
         var resubscribedAt: ContinuousClock.Instant?
     }
 
-    private let recorded = Mutex(Recorded())
-    private let tasks = Mutex<(scheduler: MesosScheduler, runner: Task<Void, any Error>, consumer: Task<Void, Never>, observer: Task<Void, Never>)?>(nil)
+    private let recorded = LockedValue(Recorded())
+    private let tasks = LockedValue<(scheduler: MesosScheduler, runner: Task<Void, any Error>, consumer: Task<Void, Never>, observer: Task<Void, Never>)?>(nil)
 
     func start(_ scheduler: MesosScheduler) {
         let lifecycle = scheduler.lifecycleEvents()

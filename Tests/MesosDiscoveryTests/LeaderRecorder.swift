@@ -1,5 +1,4 @@
 import MesosCore
-import Synchronization
 
 /// Iterates a detector's leaders in a task of its own and records every element with the time it arrived, so
 /// that a test can wait for an element, or check that none arrived.
@@ -16,7 +15,7 @@ final class LeaderRecorder: Sendable {
         var task: Task<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     private init() {}
 

@@ -1,6 +1,5 @@
 import Foundation
 import MesosCore
-import Synchronization
 
 /// A transport that answers `GET /master/redirect` from a script per master (`host:port`), and records what
 /// it was asked. The last answer of a master's script repeats.
@@ -19,10 +18,10 @@ final class ScriptedTransport: MesosTransport {
         var requests: [MesosHTTPRequest] = []
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     init(_ scripts: [String: [Answer]]) {
-        self.state = Mutex(State(scripts: scripts))
+        self.state = LockedValue(State(scripts: scripts))
     }
 
     /// The requests seen so far.

@@ -3,7 +3,6 @@ import Foundation
 import MesosCore
 import MesosDiscovery
 import MesosZooKeeper
-import Synchronization
 import Testing
 import MesosTestKit
 
@@ -186,7 +185,7 @@ struct ZooKeeperDetectorTests {
         try admin.ensure(path)
         defer { try? admin.deleteRecursively(path) }
         try admin.create(path + "/json.info_", data: ZooKeeperAdmin.masterInfoJSON(port: 5210), mode: ZOO_EPHEMERAL_SEQUENTIAL)
-        let events = Mutex<[MasterDetectors.ZooKeeper.SessionEvent]>([])
+        let events = LockedValue<[MasterDetectors.ZooKeeper.SessionEvent]>([])
         let detector = try self.detector(path) { configuration in
             configuration.sessionObserver = { event in events.withLock { $0.append(event) } }
         }

@@ -3,14 +3,13 @@ import MesosCore
 import MesosDiscovery
 import MesosTestKit
 import MesosZooKeeper
-import Synchronization
 import Testing
 
 /// The ZooKeeper detector when no server can be reached: needs the C client only, no ZooKeeper.
 @Suite("ZooKeeper detector without a server")
 struct ZooKeeperOfflineTests {
     func expectTransportFailure(_ servers: String, within limit: Duration) async throws {
-        let events = Mutex<[MasterDetectors.ZooKeeper.SessionEvent]>([])
+        let events = LockedValue<[MasterDetectors.ZooKeeper.SessionEvent]>([])
         var configuration = try MasterDetectors.ZooKeeper.Configuration(url: "zk://\(servers)/mesos")
         configuration.connectTimeout = .seconds(1)
         configuration.sessionObserver = { event in events.withLock { $0.append(event) } }

@@ -3,7 +3,6 @@ import Foundation
 import MesosCore
 import MesosDiscovery
 import MesosZooKeeper
-import Synchronization
 import Testing
 
 /// Stops, restarts and pauses private ZooKeeper servers (`scripts/zookeeper.sh`), one per test.
@@ -12,7 +11,7 @@ struct ZooKeeperOutageTests {
     typealias SessionEvent = MasterDetectors.ZooKeeper.SessionEvent
 
     final class Observer: Sendable {
-        private let events = Mutex<[SessionEvent]>([])
+        private let events = LockedValue<[SessionEvent]>([])
         func record(_ event: SessionEvent) { self.events.withLock { $0.append(event) } }
         var recorded: [SessionEvent] { self.events.withLock { $0 } }
 

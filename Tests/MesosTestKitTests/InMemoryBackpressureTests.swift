@@ -48,8 +48,8 @@ import Testing
                 )
                 #expect(head.status == 200)
             }
-            try await harness.master.waitUntil { $0.responseStreams.first?.state == .closedByClient }
-            try await harness.master.waitUntil { $0.subscribedFrameworkIDs.isEmpty }
+            try await harness.master.waitUntil(timeout: .seconds(60)) { $0.responseStreams.first?.state == .closedByClient }
+            try await harness.master.waitUntil(timeout: .seconds(60)) { $0.subscribedFrameworkIDs.isEmpty }
         }
     }
 }

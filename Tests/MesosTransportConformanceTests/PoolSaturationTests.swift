@@ -12,26 +12,56 @@ extension TransportConformance {
 ///
 /// Each test blocks all pool threads but one, by design, and keeps the last one busy with tasks that spin and
 /// yield only every millisecond, then runs a transport scenario (a stream with ordered events, concurrent calls,
-/// a whole-call timeout and an idle timeout) on what is left. The cases run one after the other.
+/// a whole-call timeout and an idle timeout) on what is left.
 ///
-/// Saturating the pool starves every other test of the same process, and tests of timeouts elsewhere would then
-/// fail for a reason that is not theirs. So this suite runs only with `MESOS_POOL_SATURATION=1`, in a process of
-/// its own: `scripts/test.sh` runs it that way, after the rest of the suite
-/// (`MESOS_POOL_SATURATION=1 swift test --filter PoolSaturationTests`).
-@Suite(
-    .serialized,
-    .enabled(
-        if: ProcessInfo.processInfo.environment["MESOS_POOL_SATURATION"] == "1",
-        "starves the rest of the process; run alone with MESOS_POOL_SATURATION=1 (scripts/test.sh does)"
+/// Taking pool threads away would starve every other test running in parallel in the same process, so the
+/// scenarios run in a child process: this test binary again, with a filter and ``childVariable`` set. There the
+/// cases run one after the other: three at once would block more threads than a 2-core pool has.
+@Suite(.serialized) struct PoolSaturationTests {
+    /// Set in the child process, where the saturating test runs.
+    static let childVariable = "MESOS_POOL_SATURATION_CHILD"
+    static var isChild: Bool { ProcessInfo.processInfo.environment[Self.childVariable] == "1" }
+
+    @Test(
+        "every transport works with all cooperative threads but one blocked (run in a child process)",
+        .enabled(if: !Self.isChild && FileManager.default.isExecutableFile(atPath: "/proc/self/exe"))
     )
-)
-struct PoolSaturationTests {
-    @Test(arguments: TransportKind.allCases)
+    func inAChildProcess() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mesos-pool-saturation-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let status = try await onDedicatedThread(name: "PoolSaturationTests.child") { () throws -> Int32 in
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            let log = try FileHandle(forWritingTo: output)
+            defer { try? log.close() }
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            child.arguments = ["--testing-library", "swift-testing", "--filter", "PoolSaturationTests"]
+            child.environment = ProcessInfo.processInfo.environment.merging([Self.childVariable: "1"]) { $1 }
+            child.standardInput = FileHandle.nullDevice
+            child.standardOutput = log
+            child.standardError = log
+            try child.run()
+            child.waitUntilExit()
+            return child.terminationStatus
+        }
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        let summary = text.split(separator: "\n").filter { $0.contains("transportsWorkWithOnePoolThreadLeft") || $0.contains("Fatal") || $0.contains("recorded an issue") }
+        #expect(status == 0, "the child exited with \(status):\n\(summary.joined(separator: "\n"))\n\(text.suffix(2000))")
+        #expect(
+            text.contains("transportsWorkWithOnePoolThreadLeft(kind:) with 3 test cases passed"),
+            "the saturated scenarios did not run in the child:\n\(text.suffix(2000))"
+        )
+    }
+
+    @Test(.enabled(if: Self.isChild), arguments: TransportKind.allCases)
     func transportsWorkWithOnePoolThreadLeft(kind: TransportKind) async throws {
         let occupier = await PoolOccupier.start(
             blocking: max(0, ProcessInfo.processInfo.activeProcessorCount - 1),
             spinning: 2
         )
+        // If the transport blocked the last pool thread too, nothing in this process could run any more (not
+        // even a test's time limit): a watchdog on a thread of its own ends the process with the reason.
+        let watchdog = Watchdog.start(limit: Self.watchdogLimit, "the \(kind) scenario made no progress with one cooperative thread left: something blocks the pool")
         let outcome: Result<Void, any Error>
         do {
             try await Self.scenario(kind)
@@ -40,10 +70,14 @@ struct PoolSaturationTests {
             outcome = .failure(error)
         }
         let stillBlocked = await occupier.stop()
+        watchdog.disarm()
         // The pool really was saturated for the whole scenario: no blocker gave up waiting.
         #expect(stillBlocked == occupier.blockers, "only \(stillBlocked) of \(occupier.blockers) pool threads stayed blocked")
         try outcome.get()
     }
+
+    /// How long a scenario may take before the watchdog ends the process (the scenario takes about a second).
+    static let watchdogLimit = 180
 
     /// Streams events, runs calls side by side and lets both kinds of timeout fire; every wait is bounded only
     /// by ``Endpoint/with(_:configuration:_:)``'s wide 60 s deadline.
@@ -176,6 +210,27 @@ final class PoolOccupier: Sendable {
             await task.value
         }
         return released
+    }
+}
+
+/// Ends the process with a message unless disarmed within the limit; runs on a thread of its own, so it works
+/// when every cooperative thread is blocked.
+final class Watchdog: Sendable {
+    private let disarmed = DispatchSemaphore(value: 0)
+
+    static func start(limit seconds: Int, _ message: String) -> Watchdog {
+        let watchdog = Watchdog()
+        let disarmed = watchdog.disarmed
+        Thread {
+            if !blockThread(on: disarmed, atMost: seconds) {
+                fatalError("PoolSaturationTests: \(message) (\(seconds) s)")
+            }
+        }.start()
+        return watchdog
+    }
+
+    func disarm() {
+        self.disarmed.signal()
     }
 }
 

@@ -14,8 +14,10 @@ struct FailureTests {
             _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .milliseconds(600)))
         }
         let elapsed = ContinuousClock.now - start
+        // The server answers after 20 s: a timeout before that can only be the call's own limit. The upper
+        // bound is wide on purpose (a loaded machine); the lower one cannot be broken by slowness.
         #expect(error?.code == .timeout)
-        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(4), "took \(elapsed)")
+        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(15), "took \(elapsed)")
     }
 
     @Test("the whole-call timeout also bounds the body")
@@ -37,7 +39,7 @@ struct FailureTests {
     func idleTimeout() async throws {
         let server = try await ScriptedServer.start()
         let transport = MesosURLSessionTransport()
-        let (_, steady) = try await transport.send(post(server.url("/chunks?n=5&delay=0.1"), timeout: nil, idleTimeout: .seconds(5)))
+        let (_, steady) = try await transport.send(post(server.url("/chunks?n=5&delay=0.1"), timeout: nil, idleTimeout: .seconds(15)))
         #expect(try await steady.text() == "chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;")
 
         let start = ContinuousClock.now
@@ -49,8 +51,8 @@ struct FailureTests {
         let elapsed = ContinuousClock.now - start
         #expect(chunks == ["first;"])
         #expect(error?.code == .timeout)
-        // Far less than the 20 s the server would stay silent.
-        #expect(elapsed < .seconds(8), "took \(elapsed)")
+        // Far less than the 20 s the server would stay silent (wide on purpose: a loaded machine).
+        #expect(elapsed < .seconds(15), "took \(elapsed)")
     }
 
     @Test("the connect timeout bounds the wait for the head of a stream")
