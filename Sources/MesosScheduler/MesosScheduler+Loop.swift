@@ -96,7 +96,7 @@ extension MesosScheduler {
         defer { self.state.withLock { $0.interruption = nil } }
         let interrupted = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                try? await Task.sleep(for: delay)
+                try? await self.time.sleep(for: delay)
                 return false
             }
             group.addTask {
@@ -204,7 +204,8 @@ extension MesosScheduler {
     /// The heartbeat watchdog allows the configured `heartbeatInterval` × `heartbeatTolerance` for SUBSCRIBED
     /// to arrive, then the interval the master advertised in SUBSCRIBED × `heartbeatTolerance` between events.
     private func readSubscription(at leader: MasterLocation, body: [UInt8]) async -> SubscriptionStateMachine.Action {
-        let watchdog = HeartbeatWatchdog(timeout: self.configuration.heartbeatInterval * self.configuration.heartbeatTolerance)
+        let watchdog = HeartbeatWatchdog(
+            timeout: self.configuration.heartbeatInterval * self.configuration.heartbeatTolerance, time: self.time)
         let outcome = await withTaskGroup(of: StreamOutcome?.self) { group in
             group.addTask {
                 .read(await self.readStream(at: leader, body: body, watchdog: watchdog))
@@ -455,7 +456,7 @@ extension MesosScheduler {
                 let failure = (error as? MesosError) ?? MesosError(code: .noLeader, message: "Master detection failed", cause: error)
                 self.state.withLock { $0.detectorFailure = failure }
                 self.logger.warning("Master detection failed; retrying", metadata: ["error": "\(failure)"])
-                try? await Task.sleep(for: self.configuration.backoff.delay(forAttempt: attempt, using: &random))
+                try? await self.time.sleep(for: self.configuration.backoff.delay(forAttempt: attempt, using: &random))
             }
         }
     }

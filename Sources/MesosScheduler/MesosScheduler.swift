@@ -46,6 +46,8 @@ public final class MesosScheduler: Service, Sendable {
         self.state.withLock { $0.buffer }
     }
     let metrics: SchedulerMetrics
+    /// The clock of the heartbeat watchdog and the backoff between subscription attempts.
+    let time: TimeSource
     let state: LockedValue<State>
     /// Bounds the calls in flight (``MesosSchedulerConfiguration/maximumCallsInFlight``).
     let callGate: CallGate
@@ -113,6 +115,7 @@ public final class MesosScheduler: Service, Sendable {
             maximumRedirects: configuration.maximumRedirects
         )
         self.metrics = SchedulerMetrics()
+        self.time = TimeSource(configuration.clock)
         let machine = SubscriptionStateMachine(
             configuration: .init(
                 backoff: configuration.backoff,

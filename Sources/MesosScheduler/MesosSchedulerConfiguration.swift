@@ -28,6 +28,9 @@ public struct MesosSchedulerConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(15)
     /// How many heartbeat intervals may pass without an event before the stream is declared dead and replaced.
     public var heartbeatTolerance: Double = 5
+    /// The clock the heartbeat watchdog and the delays between subscription attempts are measured on.
+    /// `ContinuousClock` unless a test drives time itself (for example with `MesosTestKit`'s `ManualClock`).
+    public var clock: any Clock<Duration> = ContinuousClock()
     /// Delays between subscription attempts (exponential with full jitter).
     public var backoff: BackoffPolicy = .default
     /// Give up after this many consecutive failed subscription attempts (`nil`: never).

@@ -57,7 +57,8 @@ public final class ManualClock: Clock, Sendable {
 
     private struct SleeperWaiter {
         var id: Int
-        var count: Int
+        /// What the sleepers must look like: true once enough of them, or the right one, wait.
+        var isSatisfied: @Sendable ([Sleeper]) -> Bool
         var continuation: CheckedContinuation<Void, Never>
     }
 
@@ -71,8 +72,9 @@ public final class ManualClock: Clock, Sendable {
         /// Removes and returns the waiters whose count is now reached.
         mutating func readyWaiters() -> [CheckedContinuation<Void, Never>] {
             var ready: [CheckedContinuation<Void, Never>] = []
+            let sleepers = Array(self.sleepers.values)
             self.waiters.removeAll { waiter in
-                guard self.sleepers.count >= waiter.count else { return false }
+                guard waiter.isSatisfied(sleepers) else { return false }
                 ready.append(waiter.continuation)
                 return true
             }
@@ -181,6 +183,18 @@ public final class ManualClock: Clock, Sendable {
     ///
     /// - Parameter count: How many sleepers to wait for.
     public func waitForSleepers(_ count: Int) async {
+        await self.wait { $0.count >= count }
+    }
+
+    /// Waits (without blocking a thread) until a sleep with this deadline (an offset from the clock's start) is
+    /// waiting, or the task is cancelled: "the code under test now waits for exactly this moment".
+    ///
+    /// - Parameter deadline: The deadline, as an offset from the clock's start.
+    public func waitForDeadline(_ deadline: Duration) async {
+        await self.wait { sleepers in sleepers.contains { $0.deadline.offset == deadline } }
+    }
+
+    private func wait(until isSatisfied: @escaping @Sendable ([Sleeper]) -> Bool) async {
         let id = self.state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID
@@ -188,8 +202,8 @@ public final class ManualClock: Clock, Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = self.state.withLock { state -> Bool in
-                    if state.sleepers.count >= count || Task.isCancelled { return true }
-                    state.waiters.append(SleeperWaiter(id: id, count: count, continuation: continuation))
+                    if isSatisfied(Array(state.sleepers.values)) || Task.isCancelled { return true }
+                    state.waiters.append(SleeperWaiter(id: id, isSatisfied: isSatisfied, continuation: continuation))
                     return false
                 }
                 if ready { continuation.resume() }

@@ -9,66 +9,80 @@ import Testing
 struct HeartbeatWatchdogTests {
     @Test("a master advertising a short interval that goes silent is detected by that interval, not the configured one")
     func advertisedIntervalDetectsSilence() async throws {
-        // The client is configured for a 1-hour heartbeat: if the watchdog ignored the advertised 50 ms, this
-        // test could only end by hitting the suite's time limit.
+        // The client is configured for a 1-hour heartbeat (5 h with the tolerance); the master advertises 50 ms.
+        // The watchdog runs on a manual clock: it fires when the clock reaches 250 ms after the last event.
+        let clock = ManualClock()
         let master = makeMaster(heartbeat: .milliseconds(50))
         await master.inject(.goSilent(afterEvents: 2), matching: .subscribe)
         let scheduler = makeScheduler(master: master) {
             $0.heartbeatInterval = .seconds(3600)
             $0.heartbeatTolerance = 5
+            $0.clock = clock
         }
         let lifecycle = scheduler.lifecycleEvents()
         try await whileRunning(scheduler) {
-            var reasons: [MesosError] = []
-            for await event in lifecycle {
-                if case .disconnected(let reason, _) = event { reasons.append(reason) }
-                if case .resubscribed = event { break }
-            }
-            #expect(reasons.map(\.code) == [.heartbeatTimeout])
-            #expect(reasons.first?.message.contains("0.25 seconds") == true, "\(reasons)")
+            let first = try await waitUntilSubscribed(scheduler)
+            let (reason, retryAfter) = try await expireHeartbeat(on: clock, timeout: .milliseconds(250), lifecycle: lifecycle)
+            #expect(reason.code == .heartbeatTimeout)
+            #expect(reason.message.contains("0.25 seconds"), "\(reason)")
+            #expect(clock.now.offset < .seconds(3600), "detected by the advertised interval, at \(clock.now)")
+            await elapseBackoff(on: clock, retryAfter)
+            let second = try await waitUntilResubscribed(scheduler, after: first)
+            #expect(second.frameworkID == first.frameworkID)
         }
         #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count >= 2)
     }
 
     @Test("the configured interval bounds only the wait for SUBSCRIBED")
     func configuredIntervalBoundsSubscribed() async throws {
+        let clock = ManualClock()
         let master = makeMaster(heartbeat: .milliseconds(50))
         await master.inject(.goSilent(afterEvents: 0), matching: .subscribe)
         let scheduler = makeScheduler(master: master) {
-            $0.heartbeatInterval = .milliseconds(50)
+            $0.heartbeatInterval = .seconds(2)
             $0.heartbeatTolerance = 5
+            $0.clock = clock
         }
         let lifecycle = scheduler.lifecycleEvents()
         try await whileRunning(scheduler) {
-            var reasons: [MesosError] = []
-            for await event in lifecycle {
-                if case .disconnected(let reason, _) = event { reasons.append(reason) }
-                if case .subscribed = event { break }
-            }
-            // The silent first stream ends by the configured 250 ms (the master's 50 ms does not apply before
-            // SUBSCRIBED); a starved machine may need more than one retry to get SUBSCRIBED within 250 ms.
-            #expect(!reasons.isEmpty && reasons.allSatisfy { $0.code == .heartbeatTimeout })
-            #expect(reasons.first?.message.contains("No SUBSCRIBED within 0.25 seconds") == true, "\(reasons)")
+            // No SUBSCRIBED comes: the first stream is given the configured 2 s × 5, counted from its start.
+            let (reason, retryAfter) = try await expireHeartbeat(on: clock, timeout: .seconds(10), lifecycle: lifecycle)
+            #expect(reason.code == .heartbeatTimeout)
+            #expect(reason.message.contains("No SUBSCRIBED within 10.0 seconds"), "\(reason)")
+            await elapseBackoff(on: clock, retryAfter)
+            // The second attempt is answered normally.
+            _ = try await waitUntilSubscribed(scheduler)
         }
     }
 
     @Test("an advertised interval longer than the configured one keeps a quiet but healthy stream")
     func longerAdvertisedIntervalIsHonoured() async throws {
-        // Heartbeats every second; the configured 100 ms × 5 bounds the wait for SUBSCRIBED but would declare the
-        // stream dead between two heartbeats. The advertised 1 s × 5 does not.
+        // The configured 100 ms × 5 bounds the wait for SUBSCRIBED; the master advertises 1 s, so after SUBSCRIBED
+        // the watchdog allows 5 s. Time passes only on the manual clock.
+        let clock = ManualClock()
         let master = makeMaster(heartbeat: .seconds(1))
         let scheduler = makeScheduler(master: master) {
             $0.heartbeatInterval = .milliseconds(100)
             $0.heartbeatTolerance = 5
+            $0.clock = clock
         }
-        let events = scheduler.events
+        let lifecycle = scheduler.lifecycleEvents()
         try await whileRunning(scheduler) {
-            var heartbeats = 0
-            for try await event in events {
-                if case .heartbeat = event { heartbeats += 1 }
-                if heartbeats == 3 { break }
-            }
+            _ = try await waitUntilSubscribed(scheduler)
+            // Armed for 5 s after the last event, not for the configured 500 ms.
+            await clock.waitForDeadline(.seconds(5))
+            // Two seconds pass: four times the configured budget, within the advertised one. The watchdog's only
+            // wake-up is still at 5 s, so nothing can have fired.
+            clock.advance(by: .seconds(2))
+            #expect(clock.pendingDeadlines.contains(.seconds(5)))
+            #expect(!clock.pendingDeadlines.contains { $0 <= .seconds(2) })
+            #expect(scheduler.status.isSubscribed)
         }
+        var disconnections = 0
+        for await event in lifecycle {
+            if case .disconnected = event { disconnections += 1 }
+        }
+        #expect(disconnections == 0)
         #expect(await master.receivedCalls.filter { $0.type == .subscribe }.count == 1)
     }
 }

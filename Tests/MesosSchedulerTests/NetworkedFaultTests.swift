@@ -42,17 +42,27 @@ struct NetworkedFaultTests {
 
     @Test("heartbeat loss: a silent connection is closed and replaced; the framework id is kept")
     func heartbeatLoss() async throws {
+        // The watchdog runs on a manual clock: the silent connection is given up when the clock reaches 200 ms
+        // after its last event, however slowly the machine delivers the real bytes.
+        let clock = ManualClock()
         let (master, server, scheduler) = try await Self.start(heartbeat: .milliseconds(40)) {
             $0.heartbeatInterval = .milliseconds(40)
             $0.heartbeatTolerance = 5
+            $0.clock = clock
         }
+        let lifecycle = scheduler.lifecycleEvents()
         try await Self.withServers(server) {
             await master.inject(.goSilent(afterEvents: 2), matching: .subscribe)
             try await whileRunning(scheduler) {
-                try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
-                let status = try await waitUntilSubscribed(scheduler)
+                let first = try await waitUntilSubscribed(scheduler)
+                let (reason, retryAfter) = try await expireHeartbeat(on: clock, timeout: .milliseconds(200), lifecycle: lifecycle)
+                #expect(reason.code == .heartbeatTimeout)
+                await elapseBackoff(on: clock, retryAfter)
+                let second = try await waitUntilResubscribed(scheduler, after: first)
+                #expect(second.frameworkID == first.frameworkID)
                 let subscribes = await master.receivedCalls.filter { $0.type == .subscribe }
-                #expect(subscribes.last?.call?.frameworkID == status.frameworkID)
+                #expect(subscribes.count == 2)
+                #expect(subscribes.last?.call?.frameworkID == first.frameworkID)
             }
         }
     }

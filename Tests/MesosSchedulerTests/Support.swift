@@ -100,6 +100,47 @@ func waitUntilSubscribed(_ scheduler: MesosScheduler, timeout: Duration = .secon
     throw MesosError(code: .timeout, message: "never subscribed: \(scheduler.status.state)")
 }
 
+/// Drives a scheduler's manual clock until its heartbeat watchdog declares the stream dead, and returns the
+/// first disconnection (its reason and the backoff announced with it).
+///
+/// Each round waits until the watchdog sleeps toward `now + timeout`, which it does once the last event before the
+/// silence was handled (a readiness signal, not a pause), then moves the clock there. The real clock plays no
+/// part, so a loaded machine cannot make a healthy stream look dead or a dead one look alive.
+func expireHeartbeat(
+    on clock: ManualClock,
+    timeout: Duration,
+    lifecycle: AsyncStream<SchedulerLifecycleEvent>
+) async throws -> (reason: MesosError, retryAfter: Duration) {
+    try await withThrowingTaskGroup(of: (reason: MesosError, retryAfter: Duration)?.self) { group in
+        group.addTask {
+            for await event in lifecycle {
+                if case .disconnected(let reason, let retryAfter) = event { return (reason, retryAfter) }
+            }
+            throw MesosError(code: .streamEnded, message: "the scheduler stopped without a disconnection")
+        }
+        group.addTask {
+            while !Task.isCancelled {
+                await clock.waitForDeadline(clock.now.offset + timeout)
+                if Task.isCancelled { break }
+                clock.advance(by: timeout)
+            }
+            return nil
+        }
+        defer { group.cancelAll() }
+        while let result = try await group.next() {
+            if let result { return result }
+        }
+        throw MesosError(code: .streamEnded, message: "no disconnection")
+    }
+}
+
+/// Lets the scheduler's backoff of `delay` (on a manual clock) pass, once it has started waiting.
+func elapseBackoff(on clock: ManualClock, _ delay: Duration) async {
+    guard delay > .zero else { return }
+    await clock.waitForDeadline(clock.now.offset + delay)
+    clock.advance(by: delay)
+}
+
 /// A status update with a uuid, as an executor sends it.
 func runningUpdate(task: String, agent: String = "agent-0") -> TaskStatus {
     var status = TaskStatus()

@@ -5,11 +5,13 @@ import MesosCore
 /// Before SUBSCRIBED the timeout is the configured heartbeat interval × tolerance (it bounds the wait for
 /// SUBSCRIBED itself); once SUBSCRIBED arrives it becomes the interval the master advertised × tolerance. The
 /// clock does not run while the consumer handles an event (``pause()`` / ``resume()``): a slow consumer pauses
-/// the stream on purpose, which is not the master's silence.
+/// the stream on purpose, which is not the master's silence. Time is measured on the scheduler's clock
+/// (``MesosSchedulerConfiguration/clock``), so tests drive it with a manual clock.
 final class HeartbeatWatchdog: Sendable {
     private struct State {
         var timeout: Duration
-        var deadline: ContinuousClock.Instant
+        /// An offset on ``time``.
+        var deadline: Duration
         var paused = false
         /// Fired when the timeout changes, so that a sleeper waiting for the old (possibly later) deadline
         /// looks again.
@@ -17,10 +19,12 @@ final class HeartbeatWatchdog: Sendable {
     }
 
     private let state: LockedValue<State>
+    private let time: TimeSource
 
     /// Starts the clock with `timeout`.
-    init(timeout: Duration) {
-        self.state = LockedValue(State(timeout: timeout, deadline: ContinuousClock.now + timeout))
+    init(timeout: Duration, time: TimeSource) {
+        self.time = time
+        self.state = LockedValue(State(timeout: timeout, deadline: time.now() + timeout))
     }
 
     /// The timeout in force.
@@ -32,7 +36,7 @@ final class HeartbeatWatchdog: Sendable {
     func setTimeout(_ timeout: Duration) {
         let changed = self.state.withLock { state -> Signal<Void> in
             state.timeout = timeout
-            state.deadline = ContinuousClock.now + timeout
+            state.deadline = self.time.now() + timeout
             defer { state.changed = Signal<Void>() }
             return state.changed
         }
@@ -48,7 +52,7 @@ final class HeartbeatWatchdog: Sendable {
     func resume() {
         self.state.withLock { state in
             state.paused = false
-            state.deadline = ContinuousClock.now + state.timeout
+            state.deadline = self.time.now() + state.timeout
         }
     }
 
@@ -56,14 +60,16 @@ final class HeartbeatWatchdog: Sendable {
     func expiry() async -> Duration? {
         while !Task.isCancelled {
             let (deadline, paused, timeout, changed) = self.state.withLock { ($0.deadline, $0.paused, $0.timeout, $0.changed) }
-            if !paused, ContinuousClock.now >= deadline {
+            let now = self.time.now()
+            if !paused, now >= deadline {
                 return timeout
             }
-            let wake = paused ? ContinuousClock.now + timeout : deadline
+            let wake = paused ? now + timeout : deadline
+            let time = self.time
             // Sleep until the deadline, or until the timeout changes (SUBSCRIBED may shorten it).
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try? await Task.sleep(until: wake, clock: .continuous)
+                    try? await time.sleepUntil(wake)
                 }
                 group.addTask {
                     _ = await changed.wait()
