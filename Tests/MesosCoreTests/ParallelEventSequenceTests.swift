@@ -148,11 +148,18 @@ struct ParallelEventSequenceTests {
         let sequence = MesosResponseBody(counting).schedulerEvents(codec: codec, decodingConcurrency: 2)
         var iterator = sequence.makeAsyncIterator()
         _ = try await iterator.next()
-        try await Task.sleep(for: .milliseconds(300))
+        // Readiness, not a pause: the reader has filled the queue and waits; it pulls nothing more until the
+        // consumer takes a batch.
+        await iterator.pipeline.queue.producerBlocked()
         let ahead = pulled.value.load(ordering: .relaxed)
         // Capacity is 2 × 2 batches queued, plus one being pushed and the chunks that completed no record.
         #expect(ahead < 40, "pulled \(ahead) of \(chunks.count) chunks while the consumer took one event")
         #expect(chunks.count > 200)
+        // Taking the rest of the first batch and the next one lets the reader go on, and it stops again.
+        var taken = 1
+        while taken < 12, try await iterator.next() != nil { taken += 1 }
+        await iterator.pipeline.queue.producerBlocked()
+        #expect(pulled.value.load(ordering: .relaxed) < ahead + 40)
     }
 
     @Test("cancelling a consumer that waits for the next event ends the wait and stops the upstream")

@@ -114,7 +114,8 @@ where Upstream.Element == ArraySlice<UInt8> {
 
     /// Hands out the events in stream order.
     public struct Iterator: AsyncIteratorProtocol {
-        private let pipeline: Pipeline
+        /// The reader and its queue (internal: tests observe the queue).
+        let pipeline: Pipeline
         private var events: [SchedulerEvent] = []
         private var index = 0
         private var failure: MesosError?
@@ -188,6 +189,8 @@ final class DecodedBatchQueue: Sendable {
         var cancelled = false
         var consumer: CheckedContinuation<Item, Never>?
         var producer: CheckedContinuation<Bool, Never>?
+        /// Waiting in ``producerBlocked()``.
+        var blockedWatchers: [CheckedContinuation<Void, Never>] = []
 
         var count: Int { self.items.count }
     }
@@ -229,16 +232,31 @@ final class DecodedBatchQueue: Sendable {
             return false
         case .full:
             let proceed = await withCheckedContinuation { (producer: CheckedContinuation<Bool, Never>) in
-                let answer = self.state.withLock { state -> Bool? in
-                    if state.cancelled { return false }
-                    if state.count < self.capacity { return true }
+                let (answer, watchers) = self.state.withLock { state -> (Bool?, [CheckedContinuation<Void, Never>]) in
+                    if state.cancelled { return (false, []) }
+                    if state.count < self.capacity { return (true, []) }
                     state.producer = producer
-                    return nil
+                    defer { state.blockedWatchers = [] }
+                    return (nil, state.blockedWatchers)
                 }
                 if let answer { producer.resume(returning: answer) }
+                for watcher in watchers { watcher.resume() }
             }
             guard proceed else { return false }
             return await self.push(task)
+        }
+    }
+
+    /// Returns once the producer waits because the queue is full (for tests: the readiness signal that the
+    /// reader has stopped pulling from the transport).
+    func producerBlocked() async {
+        await withCheckedContinuation { (watcher: CheckedContinuation<Void, Never>) in
+            let blocked = self.state.withLock { state -> Bool in
+                if state.producer != nil || state.cancelled { return true }
+                state.blockedWatchers.append(watcher)
+                return false
+            }
+            if blocked { watcher.resume() }
         }
     }
 
@@ -278,14 +296,16 @@ final class DecodedBatchQueue: Sendable {
 
     /// The consumer has gone: the producer stops, queued decoding is cancelled.
     func cancel() {
-        let (producer, consumer, pending) = self.state.withLock { state in
+        let (producer, consumer, pending, watchers) = self.state.withLock { state in
             state.cancelled = true
             defer {
                 state.producer = nil
                 state.consumer = nil
+                state.blockedWatchers = []
             }
-            return (state.producer, state.consumer, state.items.removeAll())
+            return (state.producer, state.consumer, state.items.removeAll(), state.blockedWatchers)
         }
+        for watcher in watchers { watcher.resume() }
         producer?.resume(returning: false)
         consumer?.resume(returning: .end(MesosError(code: .cancelled, message: "Reading the event stream was cancelled")))
         for task in pending { task.cancel() }
