@@ -8,6 +8,16 @@ public protocol FakeMasterBodyWriter: Sendable {
     /// - Parameter bytes: The chunk.
     /// - Throws: ``FakeMasterClientClosed`` (or `CancellationError`) once the client has closed the connection.
     func write(_ bytes: ArraySlice<UInt8>) async throws
+
+    /// Says that the producer will write nothing more on this body for now (a ``FakeMasterFault/goSilent(afterEvents:)``
+    /// fault took effect), so that ``FakeResponseStream/isSilenced`` can tell tests. Writers that only pass
+    /// bytes on forward it to the writer they wrap; the default does nothing.
+    func noteSilenced()
+}
+
+extension FakeMasterBodyWriter {
+    /// Does nothing.
+    public func noteSilenced() {}
 }
 
 /// Thrown by ``FakeMasterBodyWriter/write(_:)`` when the client has closed the connection.

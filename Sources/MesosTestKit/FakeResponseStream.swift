@@ -34,6 +34,10 @@ public struct FakeResponseStream: Sendable, Equatable {
     /// read, this stays `true` and ``writes`` stays put: the producer is held back by backpressure. Tests wait
     /// for it (`master.waitUntil { $0.responseStreams[0].isWriting }`) instead of pausing and hoping.
     public var isWriting: Bool
+    /// Whether a ``FakeMasterFault/goSilent(afterEvents:)`` fault took effect: everything before it was written
+    /// and the producer writes nothing more, though the connection stays open. Tests wait for it instead of
+    /// pausing and checking that nothing arrived.
+    public var isSilenced: Bool
 
     /// Creates a snapshot.
     public init(
@@ -43,7 +47,8 @@ public struct FakeResponseStream: Sendable, Equatable {
         bytesWritten: Int,
         writes: Int,
         state: State,
-        isWriting: Bool = false
+        isWriting: Bool = false,
+        isSilenced: Bool = false
     ) {
         self.id = id
         self.path = path
@@ -52,5 +57,6 @@ public struct FakeResponseStream: Sendable, Equatable {
         self.writes = writes
         self.state = state
         self.isWriting = isWriting
+        self.isSilenced = isSilenced
     }
 }

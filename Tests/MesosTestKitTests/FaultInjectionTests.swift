@@ -208,7 +208,9 @@ import Testing
             }
             var sizes = stream.makeAsyncIterator()
             let afterSubscribed = try #require(await sizes.next())
-            try await Task.sleep(for: .milliseconds(300))   // six heartbeat intervals
+            // Readiness, not a pause: the producer has written SUBSCRIBED and gone silent for good, while the
+            // master's heartbeat timer keeps running (every 50 ms) behind it.
+            try await harness.master.waitUntil { $0.responseStreams.last?.isSilenced == true }
             let stats = try #require(harness.master.responseStreams.last)
             #expect(stats.bytesWritten == afterSubscribed)
             #expect(stats.state == .open)

@@ -20,6 +20,10 @@ final class ShapingWriter: FakeMasterBodyWriter {
         self.delay = delay
     }
 
+    func noteSilenced() {
+        self.base.noteSilenced()
+    }
+
     func write(_ bytes: ArraySlice<UInt8>) async throws {
         var rest = bytes
         while !rest.isEmpty {

@@ -29,6 +29,11 @@ final class StreamRegistry: Sendable {
         }
     }
 
+    /// Records that the producer went silent on purpose.
+    func markSilenced(id: Int) {
+        self.streams.withLock { $0[id - 1].isSilenced = true }
+    }
+
     /// Records how the stream ended (only the first end counts).
     func close(id: Int, state: FakeResponseStream.State) {
         self.streams.withLock { streams in
@@ -49,6 +54,10 @@ struct CountingWriter: FakeMasterBodyWriter {
     let base: any FakeMasterBodyWriter
     let registry: StreamRegistry
     let id: Int
+
+    func noteSilenced() {
+        self.registry.markSilenced(id: self.id)
+    }
 
     func write(_ bytes: ArraySlice<UInt8>) async throws {
         self.registry.beginWrite(id: self.id)

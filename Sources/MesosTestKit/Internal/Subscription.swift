@@ -84,6 +84,7 @@ struct SubscriptionStream: Sendable {
                 let record = RecordIOEncoder.encode(try codec.encode(event.wireMessage))
                 if self.faults.silentAfter == written {
                     try await flush()
+                    writer.noteSilenced()
                     while true {
                         try await Task.sleep(for: .seconds(3600))
                     }
