@@ -359,7 +359,8 @@ struct ResourceTextParser {
                 while true {
                     guard let s = self.current else { throw self.error("'\"' (end of string)") }
                     if s == "\\" {
-                        self.index += 2
+                        // Skip the escaped character, never past the end.
+                        self.index = min(self.index + 2, self.characters.count)
                         continue
                     }
                     if s == "\"" { break }

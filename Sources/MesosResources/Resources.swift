@@ -284,12 +284,44 @@ public struct Resources: Sendable, Hashable, Sequence, ExpressibleByArrayLiteral
 
     /// Scalar totals by name, ignoring all metadata (Mesos's `ResourceQuantities` for scalars).
     public var scalarQuantities: [String: Double] {
+        self.fixedScalarTotals.mapValues(\.doubleValue)
+    }
+
+    private var fixedScalarTotals: [String: FixedScalar] {
         var totals: [String: FixedScalar] = [:]
         for entry in self.entries where entry.resource.type == .scalar {
             totals[entry.resource.name, default: .zero] =
                 totals[entry.resource.name, default: .zero] + (FixedScalar(entry.resource.scalar.value) ?? .zero)
         }
-        return totals.mapValues(\.doubleValue)
+        return totals
+    }
+
+    /// Name and scalar value only, every other field dropped, re-combined (Mesos's
+    /// `createStrippedScalarQuantity`); non-scalar resources are left out.
+    public func strippedScalarQuantities() -> Resources {
+        var result = Resources()
+        for entry in self.entries where entry.resource.type == .scalar {
+            var stripped = Resource()
+            stripped.name = entry.resource.name
+            stripped.type = .scalar
+            stripped.scalar.value = entry.resource.scalar.value
+            result.add(stripped, count: entry.count)
+        }
+        return result
+    }
+
+    /// Whether, for every name in `quantities`, the scalar total here is at least that much, ignoring all
+    /// metadata (Mesos's `contains(ResourceQuantities)` for scalars). Compared in fixed point; a
+    /// quantity that is not finite or not convertible is never contained, and a zero one always is.
+    ///
+    /// - Parameter quantities: Totals by name, e.g. `["cpus": 2, "mem": 512]`.
+    public func containsQuantities(_ quantities: [String: Double]) -> Bool {
+        let totals = self.fixedScalarTotals
+        for (name, quantity) in quantities {
+            guard let wanted = FixedScalar(quantity) else { return false }
+            if wanted > totals[name, default: .zero] { return false }
+        }
+        return true
     }
 
     // MARK: Filters
@@ -424,12 +456,14 @@ public struct Resources: Sendable, Hashable, Sequence, ExpressibleByArrayLiteral
     ///   - targets: The RESERVE operation's resources.
     ///   - offer: The offer's resources (or what is left of them after earlier operations).
     ///   - principal: The framework's principal, when it is authenticated.
+    ///   - frameworkRoles: The framework's roles, when known: the reservation role must be one of them.
     /// - Returns: The resources taken from the offer.
     /// - Throws: ``ResourcesError`` saying which rule is broken.
     public static func consumedByReserving(
         _ targets: Resources,
         from offer: Resources,
-        principal: String? = nil
+        principal: String? = nil,
+        frameworkRoles: Set<String>? = nil
     ) throws(ResourcesError) -> Resources {
         guard !targets.isEmpty else { throw ResourcesError(.invalidReservation, "RESERVE with no resources") }
         var role: String?
@@ -448,6 +482,9 @@ public struct Resources: Sendable, Hashable, Sequence, ExpressibleByArrayLiteral
                 throw ResourcesError(.roleMismatch, "RESERVE targets use the roles '\(role)' and '\(top.role)'")
             }
             role = top.role
+            if let frameworkRoles, !frameworkRoles.contains(top.role) {
+                throw ResourcesError(.roleMismatch, "the framework is not subscribed to the role '\(top.role)'")
+            }
             if let principal, top.hasPrincipal, top.principal != principal {
                 throw ResourcesError(
                     .invalidReservation,

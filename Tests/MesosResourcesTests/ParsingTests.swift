@@ -80,6 +80,7 @@ import Testing
         ErrorCase(text: "ports:[1-2]x", offset: 11, expected: "';' or end of input"),
         ErrorCase(text: "[{\"name\":\"cpus\"", offset: 15, expected: "'}'"),
         ErrorCase(text: "[{\"name\":\"cpus}]", offset: 16, expected: "'\"' (end of string)"),
+        ErrorCase(text: "[{\"\\", offset: 4, expected: "'\"' (end of string)"),
         ErrorCase(text: "[1]", offset: 1, expected: "'{' (a resource object)"),
         ErrorCase(text: "[{}] x", offset: 5, expected: "end of input"),
         ErrorCase(text: "[{\"name\":\"cpus\"}]", offset: 1, expected: "a valid resource"),

@@ -131,3 +131,65 @@ struct ResourceGenerator {
         #expect(l.contains(r) == ((l - r) + r == l))
     }
 }
+
+@Suite struct RobustnessTests {
+    /// Random text over the syntax's own characters: parsing either succeeds (and then prints back to an
+    /// equal collection) or throws a positioned error inside the input; it never traps.
+    @Test(arguments: Array(UInt64(1)...UInt64(40)))
+    func randomTextNeverTraps(seed: UInt64) throws {
+        var random = SeededGenerator(seed: seed)
+        let alphabet = Array("cpus:;()[]{}-,.0123456789 \t\"*/ab\\e{}[]:web18446744073709551616")
+        for _ in 0..<250 {
+            let length = Int.random(in: 0...24, using: &random)
+            let text = String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+            for candidate in [text, "cpus:" + text, "[" + text, "[{" + text] {
+                do {
+                    let parsed = try Resources(parsing: candidate)
+                    #expect(try Resources(parsing: parsed.jsonForm()) == parsed, "\(candidate)")
+                } catch {
+                    #expect(error.offset >= 0 && error.offset <= candidate.count, "\(candidate): \(error)")
+                }
+            }
+        }
+    }
+
+    @Test func quantitiesIgnoreMetadata() {
+        let resources = Resources([
+            scalar("cpus", 1), scalar("cpus", 2, reservations: [reservation("web")], allocated: "web", revocable: true),
+            ranges("ports", [1...2]),
+        ])
+        #expect(resources.scalarQuantities == ["cpus": 3])
+        #expect(resources.containsQuantities(["cpus": 3]))
+        #expect(resources.containsQuantities(["cpus": 3.0004, "mem": 0]))
+        #expect(!resources.containsQuantities(["cpus": 3.001]))
+        #expect(!resources.containsQuantities(["mem": 1]))
+        #expect(!resources.containsQuantities(["cpus": .nan]))
+        let stripped = resources.strippedScalarQuantities()
+        #expect(stripped == Resources([scalar("cpus", 3)]))
+        #expect(stripped.combined.count == 1)
+    }
+
+    @Test func iterationRepeatsSharedCopiesAndFiltersKeepCounts() {
+        let shared = disk(100, volumeID: "s1", shared: true)
+        let resources = Resources([shared, shared, shared, scalar("cpus", 1), scalar("mem", 2)])
+        #expect(resources.array.count == 5)
+        #expect(resources.combined.count == 3)
+        #expect(Resources(resources.array) == resources)
+        #expect(resources.shared().sharedCount(of: shared) == 3)
+        #expect(resources.nonShared().names == ["cpus", "mem"])
+        #expect(resources.filtered { $0.name == "mem" } == Resources([scalar("mem", 2)]))
+        #expect(resources.sharedCount(of: scalar("cpus", 1)) == 0)
+    }
+
+    @Test func reserveRequiresAFrameworkRole() throws {
+        let target = Resources([scalar("cpus", 1, reservations: [reservation("eng")], allocated: "eng")])
+        let offer = Resources([scalar("cpus", 2, allocated: "eng")])
+        #expect(throws: ResourcesError.self) {
+            try Resources.consumedByReserving(target, from: offer, frameworkRoles: ["ops"])
+        }
+        #expect(try Resources.consumedByReserving(target, from: offer, frameworkRoles: ["eng"]).scalar("cpus") == 1)
+        let staticTarget = Resources([scalar("cpus", 1, reservations: [reservation("eng", dynamic: false)], allocated: "eng")])
+        #expect(throws: ResourcesError.self) { try Resources.consumedByReserving(staticTarget, from: offer) }
+        #expect(throws: ResourcesError.self) { try Resources.consumedByReserving(Resources(), from: offer) }
+    }
+}
