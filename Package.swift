@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "MesosCore", targets: ["MesosCore"]),
         // RecordIO framing only; no dependencies at all.
         .library(name: "MesosRecordIO", targets: ["MesosRecordIO"]),
+        // The Mesos resource algebra (fixed-point scalars, ranges, sets, reservations), pure.
+        .library(name: "MesosResources", targets: ["MesosResources"]),
         // Transport adapters: pick one.
         .library(name: "MesosCurlTransport", targets: ["MesosCurlTransport"]),
         .library(name: "MesosURLSessionTransport", targets: ["MesosURLSessionTransport"]),
@@ -63,6 +65,11 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Generated/README.md"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosResources",
+            dependencies: ["MesosCore"],
             swiftSettings: strictSettings
         ),
         .systemLibrary(
@@ -216,6 +223,11 @@ let package = Package(
         .testTarget(
             name: "MesosRecordIOTests",
             dependencies: ["MesosRecordIO"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosResourcesTests",
+            dependencies: ["MesosResources"],
             swiftSettings: strictSettings
         ),
         .testTarget(
