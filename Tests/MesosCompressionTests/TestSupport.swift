@@ -61,19 +61,6 @@ func samplePayload(size: Int, seed: UInt64 = 42) -> [UInt8] {
     return Array(bytes.prefix(size))
 }
 
-/// A small seeded PRNG so "random" splits are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// How to cut an input into chunks.
 enum Split: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case whole, oneByte, sevenBytes, random

@@ -107,7 +107,7 @@ import Testing
         if let offers = try Self.protobufSamples()["offers"] {
             seeds.append(offers)
         }
-        var random = MutationRandom(seed: 0xB1A5_F00D)
+        var random = SplitMix64(seed: 0xB1A5_F00D)
         var acceptedCount = 0
         var rejectedCount = 0
         for round in 0..<30_000 {

@@ -36,7 +36,7 @@ struct ParallelEventSequenceTests {
 
     /// The bytes as chunks of pseudo-random sizes.
     static func chunks(_ bytes: [UInt8], seed: UInt64, maximum: Int = 700) -> [ArraySlice<UInt8>] {
-        var random = MutationRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var chunks: [ArraySlice<UInt8>] = []
         var index = 0
         while index < bytes.count {

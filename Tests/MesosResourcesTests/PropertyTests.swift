@@ -5,7 +5,7 @@ import Testing
 /// Random resources over a few names and metadata classes. `side` picks disjoint range numbers and set items,
 /// so that `(a + b) - b == a` holds for ranges and sets too (a union loses what both sides had).
 struct ResourceGenerator {
-    var random: SeededGenerator
+    var random: SplitMix64
 
     mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self.random) }
 
@@ -54,7 +54,7 @@ struct ResourceGenerator {
     static let seeds: [UInt64] = Array(1...300)
 
     @Test func generatedResourcesAreValidAndNonTrivial() throws {
-        var generator = ResourceGenerator(random: SeededGenerator(seed: 42))
+        var generator = ResourceGenerator(random: SplitMix64(seed: 42))
         var entries = 0
         for _ in 0..<100 {
             let list = (0..<3).map { _ in generator.resource(side: 0, textOnly: false) }
@@ -66,7 +66,7 @@ struct ResourceGenerator {
 
     @Test(arguments: seeds)
     func additionAndSubtractionLaws(seed: UInt64) {
-        var generator = ResourceGenerator(random: SeededGenerator(seed: seed))
+        var generator = ResourceGenerator(random: SplitMix64(seed: seed))
         let a = generator.resources(side: 0)
         let b = generator.resources(side: 1)
         let c = generator.resources(side: Int.random(in: 0...1, using: &generator.random))
@@ -82,7 +82,7 @@ struct ResourceGenerator {
 
     @Test(arguments: seeds)
     func containsMatchesSubtractThenAdd(seed: UInt64) {
-        var generator = ResourceGenerator(random: SeededGenerator(seed: seed &* 7919))
+        var generator = ResourceGenerator(random: SplitMix64(seed: seed &* 7919))
         let a = generator.resources(side: 0)
         // b: sometimes a piece of a, sometimes unrelated.
         let b = Int.random(in: 0...1, using: &generator.random) == 0 ? a - generator.resources(side: 0) : generator.resources(side: 0)
@@ -96,7 +96,7 @@ struct ResourceGenerator {
 
     @Test(arguments: seeds)
     func textAndJSONRoundTrip(seed: UInt64) throws {
-        var generator = ResourceGenerator(random: SeededGenerator(seed: seed &+ 1_000_003))
+        var generator = ResourceGenerator(random: SplitMix64(seed: seed &+ 1_000_003))
         let textual = generator.resources(textOnly: true)
         let text = try textual.textForm()
         #expect(try Resources(parsing: text) == textual, "\(text)")
@@ -106,7 +106,7 @@ struct ResourceGenerator {
 
     @Test(arguments: seeds)
     func rangeAlgebra(seed: UInt64) {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         func intervals() -> [ClosedRange<UInt64>] {
             (0..<Int.random(in: 0...4, using: &random)).map { _ in
                 // Near the top of UInt64 half of the time, to exercise the edges.
@@ -137,7 +137,7 @@ struct ResourceGenerator {
     /// equal collection) or throws a positioned error inside the input; it never traps.
     @Test(arguments: Array(UInt64(1)...UInt64(40)))
     func randomTextNeverTraps(seed: UInt64) throws {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let alphabet = Array("cpus:;()[]{}-,.0123456789 \t\"*/ab\\e{}[]:web18446744073709551616")
         for _ in 0..<250 {
             let length = Int.random(in: 0...24, using: &random)
