@@ -164,7 +164,7 @@ extension FakeMaster {
         let registry = self.streamRegistry
         let streamID = response.headers["Mesos-Stream-Id"]
         return .stream(contentLength: contentLength) { [fixedSize, randomSizes, seed, delay] writer in
-            let id = registry.open(path: path, streamID: streamID)
+            let id = registry.open(path: path, streamID: streamID, heldBack: { writer.isHeldBack })
             let counting = CountingWriter(base: writer, registry: registry, id: id)
             let shaped: any FakeMasterBodyWriter =
                 shapes

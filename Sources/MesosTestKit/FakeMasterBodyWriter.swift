@@ -13,11 +13,18 @@ public protocol FakeMasterBodyWriter: Sendable {
     /// fault took effect), so that ``FakeResponseStream/isSilenced`` can tell tests. Writers that only pass
     /// bytes on forward it to the writer they wrap; the default does nothing.
     func noteSilenced()
+
+    /// Whether a ``write(_:)`` is waiting because the client is not reading (over HTTP: the connection stopped
+    /// being writable). Reported as ``FakeResponseStream/isHeldBack``; the default is `false`.
+    var isHeldBack: Bool { get }
 }
 
 extension FakeMasterBodyWriter {
     /// Does nothing.
     public func noteSilenced() {}
+
+    /// `false`: this writer cannot tell.
+    public var isHeldBack: Bool { false }
 }
 
 /// Thrown by ``FakeMasterBodyWriter/write(_:)`` when the client has closed the connection.

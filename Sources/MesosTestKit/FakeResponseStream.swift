@@ -38,6 +38,10 @@ public struct FakeResponseStream: Sendable, Equatable {
     /// and the producer writes nothing more, though the connection stays open. Tests wait for it instead of
     /// pausing and checking that nothing arrived.
     public var isSilenced: Bool
+    /// Whether the producer is, right now, inside a write that waits because the client does not read (over
+    /// HTTP: the connection is not writable; in memory this stays `false`, see ``isWriting``). Tests of
+    /// backpressure wait for it instead of pausing.
+    public var isHeldBack: Bool
 
     /// Creates a snapshot.
     public init(
@@ -48,7 +52,8 @@ public struct FakeResponseStream: Sendable, Equatable {
         writes: Int,
         state: State,
         isWriting: Bool = false,
-        isSilenced: Bool = false
+        isSilenced: Bool = false,
+        isHeldBack: Bool = false
     ) {
         self.id = id
         self.path = path
@@ -58,5 +63,6 @@ public struct FakeResponseStream: Sendable, Equatable {
         self.state = state
         self.isWriting = isWriting
         self.isSilenced = isSilenced
+        self.isHeldBack = isHeldBack
     }
 }

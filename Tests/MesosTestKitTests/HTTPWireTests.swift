@@ -161,10 +161,11 @@ import Testing
             }
             let connection = try await RawConnection.connect(port: server.port, autoRead: false)
             try await connection.send("GET", "/firehose")
-            try await harness.master.waitUntil { $0.responseStreams.count == 1 && $0.responseStreams[0].bytesWritten > 0 }
-            try await Task.sleep(for: .milliseconds(500))
+            // Readiness, not a pause: the server's write waits for a connection the client does not read.
+            try await harness.master.waitUntil { $0.responseStreams.count == 1 && $0.responseStreams[0].isHeldBack }
             let stalled = try #require(harness.master.responseStreams.first)
             #expect(stalled.state == .open)
+            #expect(stalled.isWriting)
             // NIO's 64 KiB high-water mark plus the kernel's socket buffers: a few MiB, never the whole 32 MiB.
             #expect(stalled.bytesWritten < 16 << 20, "server wrote \(stalled.bytesWritten) bytes to a client that reads nothing")
 

@@ -21,6 +21,8 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
     /// The request being answered: first the master's decision, then the body's producer.
     private var work: Task<Void, Never>?
     private var writabilityWaiter: EventLoopPromise<Void>?
+    /// A body write waits for the connection to become writable (the client is not reading).
+    private let heldBack = LockedValue(false)
 
     init(master: FakeMaster, connectionID: Int) {
         self.master = master
@@ -41,6 +43,7 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
         self.work = nil
         self.writabilityWaiter?.fail(FakeMasterClientClosed())
         self.writabilityWaiter = nil
+        self.heldBack.withLock { $0 = false }
         context.fireChannelInactive()
     }
 
@@ -52,6 +55,7 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, let waiter = self.writabilityWaiter {
             self.writabilityWaiter = nil
+            self.heldBack.withLock { $0 = false }
             waiter.succeed()
         }
         context.fireChannelWritabilityChanged()
@@ -142,7 +146,7 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
             )
             let eventLoop = context.eventLoop
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            let writer = ChannelBodyWriter(handler: bound, eventLoop: eventLoop)
+            let writer = ChannelBodyWriter(handler: bound, eventLoop: eventLoop, heldBack: self.heldBack)
             self.work = Task {
                 do {
                     try await producer(writer)
@@ -188,6 +192,7 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
         }
         let waiter = context.eventLoop.makePromise(of: Void.self)
         self.writabilityWaiter = waiter
+        self.heldBack.withLock { $0 = true }
         return waiter.futureResult
     }
 
@@ -195,6 +200,11 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
     struct ChannelBodyWriter: FakeMasterBodyWriter {
         let handler: NIOLoopBound<FakeMasterHTTPHandler>
         let eventLoop: any EventLoop
+        let heldBack: LockedValue<Bool>
+
+        var isHeldBack: Bool {
+            self.heldBack.withLock { $0 }
+        }
 
         func write(_ bytes: ArraySlice<UInt8>) async throws {
             try Task.checkCancellation()

@@ -24,6 +24,10 @@ final class ShapingWriter: FakeMasterBodyWriter {
         self.base.noteSilenced()
     }
 
+    var isHeldBack: Bool {
+        self.base.isHeldBack
+    }
+
     func write(_ bytes: ArraySlice<UInt8>) async throws {
         var rest = bytes
         while !rest.isEmpty {

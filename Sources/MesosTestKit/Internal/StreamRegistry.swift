@@ -3,12 +3,15 @@ import MesosCore
 /// Thread-safe bookkeeping of every streamed body, updated on each write without hopping to the actor.
 final class StreamRegistry: Sendable {
     private let streams = LockedValue<[FakeResponseStream]>([])
+    /// Per stream: whether its writer is held back by the client right now.
+    private let heldBack = LockedValue<[@Sendable () -> Bool]>([])
 
     /// Registers a stream that starts now and returns its id.
-    func open(path: String, streamID: String?) -> Int {
+    func open(path: String, streamID: String?, heldBack: @escaping @Sendable () -> Bool = { false }) -> Int {
         self.streams.withLock { streams in
             let id = streams.count + 1
             streams.append(FakeResponseStream(id: id, path: path, streamID: streamID, bytesWritten: 0, writes: 0, state: .open))
+            self.heldBack.withLock { $0.append(heldBack) }
             return id
         }
     }
@@ -45,7 +48,12 @@ final class StreamRegistry: Sendable {
 
     /// All streams so far.
     var snapshot: [FakeResponseStream] {
-        self.streams.withLock { $0 }
+        var streams = self.streams.withLock { $0 }
+        let heldBack = self.heldBack.withLock { $0 }
+        for index in streams.indices where index < heldBack.count && streams[index].state == .open {
+            streams[index].isHeldBack = heldBack[index]()
+        }
+        return streams
     }
 }
 
@@ -57,6 +65,10 @@ struct CountingWriter: FakeMasterBodyWriter {
 
     func noteSilenced() {
         self.registry.markSilenced(id: self.id)
+    }
+
+    var isHeldBack: Bool {
+        self.base.isHeldBack
     }
 
     func write(_ bytes: ArraySlice<UInt8>) async throws {
