@@ -67,8 +67,9 @@ import Testing
             let pending = Task {
                 try await harness.transport.send(MesosHTTPRequest(method: "GET", url: url))
             }
-            // Readiness, not a pause: the master has the request and is holding it.
-            try await harness.master.waitUntil { $0.receivedRequests.count == 1 }
+            // Readiness, not a pause: the master has the request and is holding it. (Wide: a full parallel run
+            // once took more than 10 s to get this connection's request to the server.)
+            try await harness.master.waitUntil(timeout: .seconds(60)) { $0.receivedRequests.count >= 1 }
             pending.cancel()
             if mode == .inMemory {
                 let error = await #expect(throws: MesosError.self) { _ = try await pending.value }
