@@ -59,6 +59,28 @@ struct Endpoint: Sendable {
         return (head, subscribed.frameworkID, events)
     }
 
+    /// Has the master push `count` task updates (`task-0`…) on the framework's stream and checks that they arrive
+    /// complete and in order.
+    func expectUpdatesInOrder(
+        _ count: Int,
+        frameworkID: FrameworkID,
+        events: inout SchedulerEventSequence<MesosResponseBody>.Iterator
+    ) async throws {
+        for index in 0..<count {
+            var status = TaskStatus()
+            status.taskID.value = "task-\(index)"
+            status.state = .taskRunning
+            try await self.master.send(.update(status), to: frameworkID)
+        }
+        var next = 0
+        while next < count, let event = try await events.next() {
+            guard case .update(let status) = event else { continue }
+            #expect(status.taskID.value == "task-\(next)")
+            next += 1
+        }
+        #expect(next == count)
+    }
+
     /// Sends a call and reads the whole answer.
     func call(_ call: SchedulerCall, streamID: String) async throws -> (status: Int, text: String) {
         let (head, body) = try await self.transport.send(try self.request(call, streamID: streamID, timeout: .seconds(10)))

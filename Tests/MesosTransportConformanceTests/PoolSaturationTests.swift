@@ -89,20 +89,7 @@ extension TransportConformance {
             let streamID = try #require(subscription.head.headers["Mesos-Stream-Id"])
 
             // Events arrive, in order.
-            let count = 20
-            for index in 0..<count {
-                var status = TaskStatus()
-                status.taskID.value = "task-\(index)"
-                status.state = .taskRunning
-                try await endpoint.master.send(.update(status), to: frameworkID)
-            }
-            var next = 0
-            while next < count, let event = try await events.next() {
-                guard case .update(let status) = event else { continue }
-                #expect(status.taskID.value == "task-\(next)")
-                next += 1
-            }
-            #expect(next == count)
+            try await endpoint.expectUpdatesInOrder(20, frameworkID: frameworkID, events: &events)
 
             // Calls side by side, next to the open stream.
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -28,20 +28,7 @@ extension TransportConformance {
                 await endpoint.master.inject(fault, matching: .subscribe)
             }
             var (_, frameworkID, events) = try await endpoint.subscribe()
-            let count = shape == .oneByte ? 40 : 200
-            for index in 0..<count {
-                var status = TaskStatus()
-                status.taskID.value = "task-\(index)"
-                status.state = .taskRunning
-                try await endpoint.master.send(.update(status), to: frameworkID)
-            }
-            var next = 0
-            while next < count, let event = try await events.next() {
-                guard case .update(let status) = event else { continue }
-                #expect(status.taskID.value == "task-\(next)")
-                next += 1
-            }
-            #expect(next == count)
+            try await endpoint.expectUpdatesInOrder(shape == .oneByte ? 40 : 200, frameworkID: frameworkID, events: &events)
         }
     }
 
