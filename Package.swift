@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "MesosRecordIO", targets: ["MesosRecordIO"]),
         // The Mesos resource algebra (fixed-point scalars, ranges, sets, reservations), pure.
         .library(name: "MesosResources", targets: ["MesosResources"]),
+        // The framework toolkit's services: offer book, suppress/revive, acknowledgements, reconciliation.
+        .library(name: "MesosFramework", targets: ["MesosFramework"]),
         // Transport adapters: pick one.
         .library(name: "MesosCurlTransport", targets: ["MesosCurlTransport"]),
         .library(name: "MesosURLSessionTransport", targets: ["MesosURLSessionTransport"]),
@@ -70,6 +72,14 @@ let package = Package(
         .target(
             name: "MesosResources",
             dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosFramework",
+            dependencies: [
+                "MesosCore", "MesosResources", "MesosScheduler",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .systemLibrary(
@@ -155,6 +165,7 @@ let package = Package(
             dependencies: [
                 "MesosCore",
                 "MesosRecordIO",
+                "MesosResources",
                 "MesosInMemoryTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -164,7 +175,7 @@ let package = Package(
             name: "MesosExecuteTool",
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport", "MesosLocalCluster",
-                "MesosDiscovery", "MesosZooKeeper",
+                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -175,6 +186,7 @@ let package = Package(
             name: "BatchFramework",
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
+                "MesosResources", "MesosFramework",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -185,7 +197,7 @@ let package = Package(
             name: "MesosBench",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosTestKit",
+                "MesosTestKit", "MesosResources",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -231,6 +243,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosFrameworkTests",
+            dependencies: [
+                "MesosFramework", "MesosResources", "MesosScheduler", "MesosTestKit", "MesosInMemoryTransport",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosCoreTests",
             dependencies: ["MesosCore", "MesosRecordIO", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strictSettings
@@ -259,7 +278,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosLocalClusterTests",
-            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport"],
+            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -292,7 +311,7 @@ let package = Package(
             name: "MesosIntegrationTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
-                "MesosTestKit",
+                "MesosTestKit", "MesosResources", "MesosFramework",
             ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings
