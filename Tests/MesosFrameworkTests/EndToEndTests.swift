@@ -116,7 +116,12 @@ import Testing
             try await master.send(.update(reply), to: framework)
             let running = status("T1", .taskRunning, agent: "A1", uuid: uuid(7))
             try await master.send(.update(running), to: framework)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .acknowledge } }
+            do {
+                try await master.waitUntil { $0.receivedCalls.contains { $0.type == .acknowledge } }
+            } catch {
+                Issue.record("no ACKNOWLEDGE; records: \(services.acknowledgementRecords); calls: \(await master.receivedCalls.map { $0.type.map { "\($0)" } ?? "?" })")
+                throw error
+            }
             let acks = await self.received(master, .acknowledge)
             #expect(acks.count == 1)
             #expect(acks.first?.call?.acknowledge.taskID.value == "T1")

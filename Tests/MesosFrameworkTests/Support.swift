@@ -99,8 +99,13 @@ func status(
     return status
 }
 
-/// A uuid made of one repeated byte.
-func uuid(_ byte: UInt8) -> Data { Data(repeating: byte, count: 16) }
+/// A valid (version 4) uuid made mostly of one repeated byte, so tests can tell uuids apart.
+func uuid(_ byte: UInt8) -> Data {
+    var bytes = [UInt8](repeating: byte, count: 16)
+    bytes[6] = 0x40 | (byte & 0x0F)
+    bytes[8] = 0x80 | (byte & 0x3F)
+    return Data(bytes)
+}
 
 /// SUBSCRIBED for framework `fw`.
 let subscribedEvent = SchedulerEvent.subscribed({
