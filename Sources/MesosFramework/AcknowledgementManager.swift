@@ -59,6 +59,9 @@ public enum AcknowledgementOutcome: Sendable, Equatable {
     case staleStream
     /// The ACKNOWLEDGE call failed; the redelivery will be acknowledged.
     case acknowledgementFailed(String)
+    /// Committed; the attached ``MesosScheduler`` acknowledges updates itself (its acknowledgement mode is
+    /// automatic), so the services sent nothing, to avoid a second acknowledgement.
+    case leftToScheduler
 }
 
 /// Decides which status updates to acknowledge, and remembers which were committed and acknowledged.

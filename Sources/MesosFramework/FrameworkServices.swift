@@ -37,7 +37,9 @@ public final class FrameworkServices: Sendable {
         /// Reconciliation backoff, batches, implicit interval and policies.
         public var reconciliation: ReconciliationDriver.Configuration
         /// When status updates are acknowledged. With a ``MesosScheduler``, set its
-        /// ``MesosSchedulerConfiguration/acknowledgements`` to `.explicit` so that updates are acknowledged once.
+        /// ``MesosSchedulerConfiguration/acknowledgements`` to `.explicit`: a scheduler left in automatic mode
+        /// acknowledges every update after the callbacks returned (even when the commit hook threw), and the
+        /// services then send no acknowledgement of their own (``AcknowledgementOutcome/leftToScheduler``).
         public var acknowledgements: AcknowledgementManager.Mode
         /// The clock every deadline is measured on (`ContinuousClock` unless a test drives time).
         public var clock: any Clock<Duration>
@@ -80,6 +82,8 @@ public final class FrameworkServices: Sendable {
     private let notify: @Sendable (FrameworkNotice) async -> Void
     private let logger: Logger
     private let streamProbe: LockedValue<(@Sendable () -> String?)?> = LockedValue(nil)
+    /// Set when attached to a scheduler that acknowledges updates itself.
+    private let schedulerAcknowledges = LockedValue(false)
 
     /// Creates services that send their calls through `calls`.
     ///
@@ -134,6 +138,7 @@ public final class FrameworkServices: Sendable {
     /// scheduler runs.
     public func attach(to scheduler: MesosScheduler) {
         self.streamProbe.withLock { $0 = { scheduler.status.streamID } }
+        self.schedulerAcknowledges.withLock { $0 = scheduler.configuration.acknowledgements == .automatic }
         scheduler.on(nil) { [weak self] event in
             await self?.handle(event)
         }
@@ -360,10 +365,15 @@ public final class FrameworkServices: Sendable {
             }
         }
         let probe = self.streamProbe.withLock { $0 }
+        let leftToScheduler = self.schedulerAcknowledges.withLock { $0 }
         let call: SchedulerCall? = self.state.withLock { state in
             state.acks.markCommitted(update)
             guard let call = update.acknowledgement else {
                 state.acks.record(update, update.uuid == nil ? .notAcknowledgeable : .missingIdentifiers)
+                return nil
+            }
+            if leftToScheduler {
+                state.acks.record(update, .leftToScheduler)
                 return nil
             }
             let sameStream = probe.map { $0() == state.streamID } ?? true

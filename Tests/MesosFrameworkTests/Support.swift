@@ -135,3 +135,15 @@ func makeServices(
         notices: { log.append($0) })
     return (services, calls, clock, log)
 }
+
+/// Waits until `condition` holds, checking every few milliseconds (as `FakeMaster.waitUntil`); the timeout only
+/// keeps a broken test from hanging.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            throw MesosError(code: .timeout, message: "condition still false after \(timeout)")
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
