@@ -319,7 +319,8 @@ public final class FrameworkServices: Sendable {
         let now = self.time.now()
         let work = self.state.withLock { state -> ([OfferBook.Decline], [SuppressReviveController.Directive], ReconciliationDriver.Output)? in
             guard state.connected else { return nil }
-            return (state.book.expire(now: now), state.controller.directives(now: now), state.reconciler.due(now: now))
+            let declines = state.book.expire(now: now, rolesWithPendingWork: state.controller.busyRoles)
+            return (declines, state.controller.directives(now: now), state.reconciler.due(now: now))
         }
         guard let (declines, directives, reconcile) = work else { return }
         for decline in declines { await self.send(decline.call) }

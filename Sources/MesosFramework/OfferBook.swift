@@ -4,12 +4,13 @@ import MesosCore
 ///
 /// Design: a value type with no clock and no I/O. Every method that depends on time takes `now`, an offset on
 /// the clock of the ``FrameworkServices`` that owns the book (or of your own time line), so tests drive it
-/// without sleeping. The book never sends calls; ``expire(now:)`` returns the DECLINEs to send.
+/// without sleeping. The book never sends calls; ``expire(now:rolesWithPendingWork:)`` returns the DECLINEs to send.
 ///
 /// - Each offer gets an expiry: received + ``Configuration/holdTime`` + a jitter drawn uniformly from
-///   `[0, holdJitter)`. Past it, ``expire(now:)`` removes the offer and returns a DECLINE whose
-///   `refuse_seconds` is ``Configuration/refuseSeconds`` plus a jitter from `[0, refuseJitter)`, so many
-///   frameworks do not come back at the same moment.
+///   `[0, holdJitter)`. Past it, ``expire(now:rolesWithPendingWork:)`` removes the offer and returns a DECLINE
+///   whose `refuse_seconds` is ``Configuration/refuseSeconds`` plus a jitter from `[0, refuseJitter)`, so many
+///   frameworks do not come back at the same moment; if the offer's role still has work pending (blocked on
+///   something else), the filter is the short ``Configuration/refuseSecondsWhileWorkPending`` instead.
 /// - RESCIND removes an offer; a lost agent (FAILURE with an agent id and no executor id) purges that agent's
 ///   offers; a disconnect or re-subscription empties the book without declining anything (the master has
 ///   rescinded those offers already).
@@ -30,6 +31,10 @@ public struct OfferBook: Sendable {
         public var refuseSeconds: Duration
         /// Extra filter time, uniform in `[0, refuseJitter)`.
         public var refuseJitter: Duration
+        /// The filter of a hold-time decline for a role that still has work pending (work blocked on something
+        /// else, such as another agent): short, so the resources come back soon (default 5 s, Mesos's own
+        /// default filter).
+        public var refuseSecondsWhileWorkPending: Duration
         /// How many past declines ``OfferBook/declines`` keeps.
         public var declineHistoryLimit: Int
 
@@ -40,18 +45,21 @@ public struct OfferBook: Sendable {
         ///   - holdJitter: Hold jitter bound (default 10 s).
         ///   - refuseSeconds: Filter of a hold-time decline (default 1 h).
         ///   - refuseJitter: Filter jitter bound (default 5 min).
+        ///   - refuseSecondsWhileWorkPending: Filter when the offer's role has work pending (default 5 s).
         ///   - declineHistoryLimit: Declines remembered (default 1000).
         public init(
             holdTime: Duration = .seconds(120),
             holdJitter: Duration = .seconds(10),
             refuseSeconds: Duration = .seconds(3600),
             refuseJitter: Duration = .seconds(300),
+            refuseSecondsWhileWorkPending: Duration = .seconds(5),
             declineHistoryLimit: Int = 1000
         ) {
             self.holdTime = holdTime
             self.holdJitter = holdJitter
             self.refuseSeconds = refuseSeconds
             self.refuseJitter = refuseJitter
+            self.refuseSecondsWhileWorkPending = refuseSecondsWhileWorkPending
             self.declineHistoryLimit = declineHistoryLimit
         }
     }
@@ -76,8 +84,11 @@ public struct OfferBook: Sendable {
 
     /// Why the book declined an offer.
     public enum DeclineReason: String, Sendable, Hashable {
-        /// It was held for longer than the hold time.
+        /// It was held for longer than the hold time and nothing pending for its role (long, jittered filter).
         case holdTimeExpired
+        /// It was held for longer than the hold time while its role had work pending that did not use it
+        /// (short filter).
+        case holdTimeExpiredWithWorkPending
         /// The framework declined it explicitly (``OfferBook/decline(_:now:)``).
         case unusable
     }
@@ -212,17 +223,25 @@ public struct OfferBook: Sendable {
     }
 
     /// Removes the offers whose hold time is over at `now` and returns their DECLINEs, oldest first.
-    public mutating func expire(now: Duration) -> [Decline] {
+    ///
+    /// - Parameters:
+    ///   - now: The current time.
+    ///   - rolesWithPendingWork: Roles that still have work waiting: their offers are declined with the short
+    ///     ``Configuration/refuseSecondsWhileWorkPending`` filter instead of the long one.
+    public mutating func expire(now: Duration, rolesWithPendingWork: Set<String> = []) -> [Decline] {
         let due = self.entries.values.filter { $0.expiresAt <= now }
             .sorted { ($0.expiresAt, $0.id.value) < ($1.expiresAt, $1.id.value) }
         return due.map { entry in
             self.entries.removeValue(forKey: entry.id.value)
-            return self.recordDecline(entry, reason: .holdTimeExpired, now: now)
+            let reason: DeclineReason = rolesWithPendingWork.contains(entry.role) ? .holdTimeExpiredWithWorkPending : .holdTimeExpired
+            return self.recordDecline(entry, reason: reason, now: now)
         }
     }
 
     private mutating func recordDecline(_ entry: HeldOffer, reason: DeclineReason, now: Duration) -> Decline {
-        let refuse = self.configuration.refuseSeconds + self.jitter(below: self.configuration.refuseJitter)
+        let refuse = reason == .holdTimeExpiredWithWorkPending
+            ? self.configuration.refuseSecondsWhileWorkPending
+            : self.configuration.refuseSeconds + self.jitter(below: self.configuration.refuseJitter)
         let decline = Decline(
             offerID: entry.id, agentID: entry.agentID, role: entry.role, reason: reason,
             refuseSeconds: refuse.inSeconds, at: now)

@@ -94,6 +94,11 @@ public struct SuppressReviveController: Sendable {
         self.states[role]?.pending ?? 0
     }
 
+    /// The roles with work pending.
+    public var busyRoles: Set<String> {
+        Set(self.states.filter { $0.value.pending > 0 }.map(\.key))
+    }
+
     /// The roles with nothing pending, sorted: what a SUBSCRIBE should declare as `suppressed_roles`.
     public var idleRoles: [String] {
         self.states.filter { $0.value.pending == 0 }.map(\.key).sorted()

@@ -81,6 +81,22 @@ import Testing
             #expect(declines.first?.call?.decline.offerIds == [offers[0].id], "the rescinded offer is not declined")
             #expect(declines.first?.call?.decline.filters.refuseSeconds == 3600)
             #expect(declines.first?.streamID == scheduler.status.streamID)
+
+            // A lost stream: the held offer is dropped without a DECLINE.
+            let held = try await master.sendOffers(1, to: framework)
+            try await waitUntil { services.offers.map(\.id) == held.map(\.id) }
+            try await master.closeSubscription(of: framework)
+            try await waitUntil { services.offers.isEmpty }
+            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
+            // The services handled the new SUBSCRIBED (at t = 60 s on the manual clock, which has not moved since):
+            // the implicit reconciliation is now due 900 s later, no longer at 900 s as after the first one.
+            try await waitUntil { services.reconciliation.nextImplicitReconciliation == .seconds(960) }
+            // Past any hold time, and past the implicit reconciliation (900 s after the re-subscription), which
+            // shows the timers ran.
+            #expect(await self.received(master, .reconcile).isEmpty)
+            clock.advance(by: .seconds(1000))
+            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .reconcile } }
+            #expect(await self.received(master, .decline).count == 1)
         }
     }
 
@@ -102,7 +118,7 @@ import Testing
             try await waitUntil { services.suppressedRoles == ["web"] }
             // The master drops the stream; the scheduler re-subscribes declaring web (idle) suppressed.
             try await master.closeSubscription(of: framework)
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count == 2 }
+            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
             let resubscribe = await self.received(master, .subscribe).last
             #expect(resubscribe?.call?.subscribe.suppressedRoles == ["web"])
         }

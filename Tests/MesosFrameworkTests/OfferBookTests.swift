@@ -82,6 +82,19 @@ func takeError(_ book: OfferBook, _ ids: [OfferID]) -> OfferBookError? {
         }
     }
 
+    @Test func expiryWhileTheRoleHasWorkPendingUsesTheShortFilter() {
+        var book = OfferBook(
+            configuration: .init(holdTime: .seconds(60), holdJitter: .zero, refuseSeconds: .seconds(3600),
+                                 refuseJitter: .seconds(60), refuseSecondsWhileWorkPending: .seconds(5)),
+            random: SplitMix64(seed: 2))
+        book.add([offer("O1", agent: "A1", role: "web"), offer("O4", agent: "A1", role: "db")], now: .zero)
+        let declines = book.expire(now: .seconds(60), rolesWithPendingWork: ["web"])
+        #expect(declines.map(\.offerID.value) == ["O1", "O4"])
+        #expect(declines.map(\.reason) == [.holdTimeExpiredWithWorkPending, .holdTimeExpired])
+        #expect(declines.first?.refuseSeconds == 5)
+        #expect((declines.last?.refuseSeconds ?? 0) >= 3600)
+    }
+
     @Test func jitterDiffersBetweenOffersAndIsReproducible() {
         func expiries(seed: UInt64) -> [Duration] {
             var book = OfferBook(configuration: .init(holdTime: .seconds(60), holdJitter: .seconds(10)), random: SplitMix64(seed: seed))
@@ -184,6 +197,19 @@ func takeError(_ book: OfferBook, _ ids: [OfferID]) -> OfferBookError? {
         clock.advance(by: .seconds(1000))
         await services.performDueWork()
         #expect(calls.calls(.decline).isEmpty)
+    }
+
+    @Test func offersTakenForAnAcceptThatFailsAreNotReused() async throws {
+        let (services, _, _, log) = makeServices()
+        await services.handle(subscribedEvent)
+        await services.handle(.offers([offer("O1", agent: "A1", role: "web"), offer("O2", agent: "A1", role: "web")]))
+        services.track(TaskID("T"), agentID: AgentID("A1"))
+        _ = try services.takeOffers([OfferID("O1"), OfferID("O2")])
+        // The master rescinded O2 before it processed ACCEPT[O1, O2]: the launch is dropped.
+        await services.handle(.rescind(OfferID("O2")))
+        await services.handle(.update(status("T", .taskDropped, agent: "A1", reason: .invalidOffers)))
+        #expect(services.offers.isEmpty, "O1 is not offered again from the book")
+        #expect(log.transitions.map(\.advice) == [.relaunchWithBackoff])
     }
 
     @Test func runSleepsUntilTheExpiryOnTheInjectedClock() async throws {
