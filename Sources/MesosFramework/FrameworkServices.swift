@@ -182,9 +182,13 @@ public final class FrameworkServices: Sendable {
                 self.state.withLock { _ = $0.book.removeOffers(on: failure.agentID) }
             }
         case .update(let status):
-            let output = self.state.withLock { state in
+            let output = self.state.withLock { state -> ReconciliationDriver.Output in
                 if status.hasAgentID, Self.reportsAgentRemoval(status) {
                     state.book.removeOffers(on: status.agentID)
+                }
+                if status.needsAcknowledgement, state.acks.isCommitted(status.uuid) {
+                    // A redelivery of an update already applied: no state change, only the acknowledgement.
+                    return ReconciliationDriver.Output()
                 }
                 return state.reconciler.received(status, now: now)
             }
@@ -365,7 +369,8 @@ public final class FrameworkServices: Sendable {
                 return
             }
         }
-        let probe = self.streamProbe.withLock { $0 }
+        // The scheduler's current stream, read before taking the services' lock (never nest the two).
+        let liveStream = self.streamProbe.withLock { $0 }.map { probe in probe() }
         let leftToScheduler = self.schedulerAcknowledges.withLock { $0 }
         let call: SchedulerCall? = self.state.withLock { state in
             state.acks.markCommitted(update)
@@ -377,7 +382,7 @@ public final class FrameworkServices: Sendable {
                 state.acks.record(update, .leftToScheduler)
                 return nil
             }
-            let sameStream = probe.map { $0() == state.streamID } ?? true
+            let sameStream = liveStream.map { $0 == state.streamID } ?? true
             guard state.connected, state.generation == generation, sameStream else {
                 state.acks.record(update, .staleStream)
                 return nil

@@ -128,6 +128,19 @@ final class Gate: Sendable {
         #expect(services.acknowledgementRecords.map(\.outcome) == [.acknowledged, .reacknowledged])
     }
 
+    @Test func duplicateDoesNotChangeTheTaskState() async throws {
+        let (services, calls, _, log) = makeServices()
+        services.track(TaskID("T"), agentID: AgentID("A"), state: .taskRunning)
+        await services.handle(subscribedEvent)
+        let unreachable = status("T", .taskUnreachable, agent: "A", uuid: uuid(3))
+        await services.handle(.update(unreachable))
+        await services.handle(.update(status("T", .taskRunning, agent: "A", uuid: uuid(4))))
+        await services.handle(.update(unreachable))  // a late redelivery of the first update
+        #expect(services.tasks.first?.state == .taskRunning)
+        #expect(log.transitions.map(\.to) == [.taskUnreachable, .taskRunning])
+        #expect(calls.calls(.acknowledge).count == 3)
+    }
+
     @Test func disconnectDuringCommitPreventsTheAckAndTheRedeliveryIsAcked() async throws {
         let gate = Gate()
         let (services, calls, _, _) = makeServices { configuration in
