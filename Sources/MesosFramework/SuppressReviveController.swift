@@ -9,11 +9,14 @@ import MesosCore
 /// - A role with nothing pending is *idle* and gets suppressed; a role with pending work is *wanted*.
 /// - Debounce: at most one round of directives per ``Configuration/interval``; changes in between are folded
 ///   into the next round, which sees only the latest pending counts.
+/// - A suppressed role that gets work is revived (unsuppressed) at the next round.
 /// - New work (a pending count that rises) bumps the role's version; a wanted role whose version rose since its
-///   last REVIVE is revived, which also clears long decline filters. Each such REVIVE is repeated once, one
-///   interval later, if the role is still wanted (a DECLINE processed after the REVIVE may have left a filter).
-///   Since a round happens at most once per interval, revives are rate-limited: no revive storm however often
-///   work arrives.
+///   last REVIVE is revived, which also clears long decline filters, but at most once per
+///   ``Configuration/reviveCooldown`` (frequent revives act like tiny filters and starve other frameworks).
+///   Each such REVIVE is repeated once, one interval later, if the role is still wanted (a DECLINE processed
+///   after the REVIVE may have left a filter). No revive storm, however often work arrives.
+/// - A SUPPRESS or REVIVE sent around the controller (directly on the scheduler) is not seen by it; send them
+///   through the controller only.
 /// - The controller starts from "nothing declared", so the first round suppresses every idle role.
 /// - After every (re-)subscription, ``subscribed(declared:)`` tells it what the SUBSCRIBE declared as
 ///   `suppressed_roles` (``MesosScheduler`` declares the roles suppressed by successful SUPPRESS calls); the
