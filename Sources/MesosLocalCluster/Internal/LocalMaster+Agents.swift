@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import MesosCore
+import MesosResources
 
 #if canImport(Glibc)
 import Glibc
@@ -218,7 +219,7 @@ extension LocalMaster {
         var freed = false
         if status.state.isTerminal, !task.resourcesReleased {
             task.resourcesReleased = true
-            state.agents[task.agentIndex].used.subtract(task.resources)
+            state.agents[task.agentIndex].used -= task.resources
             freed = true
         }
         self.logger.debug("Task state", metadata: ["mesos.task_id": "\(taskID)", "mesos.state": "\(status.state)"])

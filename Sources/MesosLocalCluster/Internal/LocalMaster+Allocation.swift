@@ -1,10 +1,18 @@
 import Foundation
 import MesosCore
+import MesosResources
 
 /// Offers, the periodic timer, snapshots and shutdown.
 extension LocalMaster {
-    /// Offers every agent's free resources to a subscribed framework that neither suppressed the role nor
-    /// filtered those resources. Frameworks take turns agent by agent, starting with a different one each time.
+    /// Mesos's `--min_allocatable_resources` default: an offer needs at least 0.01 cpus or 32 MB of memory.
+    static func isWorthOffering(_ resources: Resources) -> Bool {
+        resources.containsQuantities(["cpus": 0.01]) || resources.containsQuantities(["mem": 32])
+    }
+
+    /// Offers every agent's free resources, one offer per agent and role, to subscribed frameworks: for each of a
+    /// framework's roles that is not suppressed, what is allocatable to that role (unreserved, or reserved to
+    /// the role or an ancestor) unless a decline filter of that role and agent covers it. Frameworks take turns
+    /// agent by agent, starting with a different one each time.
     func allocate(state: inout State) {
         guard !state.isShutDown else { return }
         let now = ContinuousClock.now
@@ -19,41 +27,42 @@ extension LocalMaster {
         state.allocationRound &+= 1
         var batches: [String: [Offer]] = [:]
         for agentIndex in state.agents.indices {
-            let agent = state.agents[agentIndex]
-            let free = agent.free
-            guard free.isAllocatable else { continue }
             for offset in 0..<candidates.count {
                 let key = candidates[(offset + state.allocationRound) % candidates.count]
-                guard let framework = state.frameworks[key],
-                    let role = framework.roles.first(where: { !framework.suppressedRoles.contains($0) })
-                else { continue }
-                if framework.filters.contains(where: { $0.agentIndex == agentIndex && $0.role == role && $0.resources.contains(free) }) {
-                    continue
+                guard let framework = state.frameworks[key] else { continue }
+                for role in framework.roles where !framework.suppressedRoles.contains(role) {
+                    let agent = state.agents[agentIndex]
+                    let allocatable = agent.free.allocatable(to: role)
+                    guard Self.isWorthOffering(allocatable) else { continue }
+                    if framework.filters.contains(where: {
+                        $0.agentIndex == agentIndex && $0.role == role && $0.resources.contains(allocatable)
+                    }) {
+                        continue
+                    }
+                    let id = "\(self.masterInfo.id)-O\(state.nextOfferNumber)"
+                    state.nextOfferNumber += 1
+                    let allocated = allocatable.allocated(to: role)
+                    var offer = Offer()
+                    offer.id = OfferID(id)
+                    offer.frameworkID = framework.id
+                    offer.agentID = agent.id
+                    offer.hostname = agent.hostname
+                    offer.url.scheme = "http"
+                    offer.url.address.hostname = agent.hostname
+                    offer.url.address.ip = "127.0.0.1"
+                    offer.url.address.port = Int32(5051 + agent.index)
+                    offer.url.path = "/slave(\(agent.index + 1))"
+                    offer.resources = Self.wireResources(allocated, for: framework)
+                    offer.attributes = agent.attributes
+                    if let domain = agent.domain { offer.domain = domain }
+                    if framework.has(.multiRole) {
+                        offer.allocationInfo.role = role
+                    }
+                    state.offers[id] = OfferRecord(offer: offer, frameworkKey: key, agentIndex: agentIndex, resources: allocated, role: role)
+                    state.offerOrder.append(id)
+                    state.agents[agentIndex].offered += allocatable
+                    batches[key, default: []].append(offer)
                 }
-                let id = "\(self.masterInfo.id)-O\(state.nextOfferNumber)"
-                state.nextOfferNumber += 1
-                let multiRole = framework.has(.multiRole)
-                var offer = Offer()
-                offer.id = OfferID(id)
-                offer.frameworkID = framework.id
-                offer.agentID = agent.id
-                offer.hostname = agent.hostname
-                offer.url.scheme = "http"
-                offer.url.address.hostname = agent.hostname
-                offer.url.address.ip = "127.0.0.1"
-                offer.url.address.port = Int32(5051 + agent.index)
-                offer.url.path = "/slave(\(agent.index + 1))"
-                offer.resources = free.resources(
-                    role: framework.has(.reservationRefinement) ? nil : "*",
-                    allocationRole: multiRole ? role : nil)
-                if multiRole {
-                    offer.allocationInfo.role = role
-                }
-                state.offers[id] = OfferRecord(offer: offer, frameworkKey: key, agentIndex: agentIndex, resources: free, role: role)
-                state.offerOrder.append(id)
-                state.agents[agentIndex].offered.add(free)
-                batches[key, default: []].append(offer)
-                break
             }
         }
         for key in candidates {
@@ -112,10 +121,12 @@ extension LocalMaster {
                 LocalClusterSnapshot.Agent(
                     id: agent.id,
                     hostname: agent.hostname,
-                    total: agent.total.resources(role: nil, allocationRole: nil),
-                    used: agent.used.resources(role: nil, allocationRole: nil),
-                    offered: agent.offered.resources(role: nil, allocationRole: nil),
-                    free: agent.free.resources(role: nil, allocationRole: nil)
+                    attributes: agent.attributes,
+                    domain: agent.domain,
+                    total: agent.total.array,
+                    used: agent.used.array,
+                    offered: agent.offered.array,
+                    free: agent.free.array
                 )
             }
             func task(_ record: TaskRecord) -> LocalClusterSnapshot.Task {
