@@ -51,6 +51,10 @@ extension LocalCluster {
         public var output: (@Sendable (TaskOutputChunk) -> Void)?
         /// The version the master reports.
         public var version: String
+        /// The clock of the master's timers: decline filters (`refuse_seconds`), heartbeats, re-sent status
+        /// updates and failover timeouts (default: `ContinuousClock`). A test may pass a clock it moves by hand
+        /// (such as MesosTestKit's `ManualClock`); the master looks at it on every call and on its periodic tick.
+        public var clock: any Clock<Duration>
 
         /// Creates a configuration with the documented defaults.
         ///
@@ -74,6 +78,7 @@ extension LocalCluster {
             self.taskEnvironment = nil
             self.output = nil
             self.version = "1.11.0"
+            self.clock = ContinuousClock()
         }
 
         /// How many agents the cluster runs: ``agents``, at least 1 and at least the number of definitions.

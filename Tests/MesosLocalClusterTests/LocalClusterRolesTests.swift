@@ -3,6 +3,7 @@ import MesosCore
 import MesosLocalCluster
 import MesosResources
 import MesosScheduler
+import MesosTestKit
 import Testing
 
 /// Agents with their own resources, static reservations, attributes and domains; offers per role; launches
@@ -208,6 +209,71 @@ struct LocalClusterRolesTests {
                 try await scheduler.decline(back.map(\.id), filters: .refuse(seconds: 3600))
                 back = try await reader.offers()
             }
+            try await scheduler.teardown()
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("a DECLINE without filters refuses that agent's resources for 5 s on the cluster's clock, not a moment less")
+    func declineFilterExpiresOnTheClusterClock() async throws {
+        let clock = ManualClock()
+        var configuration = try Self.twoAgents()
+        configuration.clock = clock
+        let cluster = LocalCluster(configuration: configuration)
+        let scheduler = Self.scheduler(cluster, info: Self.info("clock", roles: ["*"]))
+        try await scheduler.withWatchedSubscription { events in
+            var reader = EventReader(events)
+            let offers = try await reader.offers()
+            let first = try #require(offers.first { $0.hostname == "agent1.local" })
+            let second = try #require(offers.first { $0.hostname == "agent2.local" })
+            try await scheduler.decline([first.id])
+            try await scheduler.decline([second.id], filters: .refuse(seconds: 0))
+            // Each DECLINE of agent2's offer makes the master allocate again, at once.
+            var again = try await reader.offers()
+            #expect(again.map(\.hostname) == ["agent2.local"])
+            clock.advance(by: .milliseconds(4990))
+            try await scheduler.decline(again.map(\.id), filters: .refuse(seconds: 0))
+            again = try await reader.offers()
+            #expect(again.map(\.hostname) == ["agent2.local"])
+            clock.advance(by: .milliseconds(10))
+            try await scheduler.decline(again.map(\.id), filters: .refuse(seconds: 0))
+            // The filter has expired: the next allocation (this DECLINE's, or the periodic one just before it)
+            // offers agent1 again.
+            var seen = Set<String>()
+            while !seen.contains("agent1.local") {
+                let next = try await reader.offers()
+                seen.formUnion(next.map(\.hostname))
+            }
+            try await scheduler.teardown()
+        }
+        await cluster.shutdown()
+    }
+
+    @Test("reconciliation answers with the state of the unacknowledged update; implicit reconciliation includes a finished task until it is acknowledged")
+    func reconcileUnacknowledged() async throws {
+        let cluster = LocalCluster(configuration: try Harness.configuration())
+        let scheduler = Harness.scheduler(cluster, "unacked", acknowledgements: .explicit)
+        try await scheduler.withWatchedSubscription { events in
+            var reader = EventReader(events)
+            let offer = try #require(try await reader.offers().first)
+            try await scheduler.accept(offer, operations: [.launch([Harness.task("quick", command: "true", offer: offer)])])
+            let starting = try await reader.update(for: "quick")
+            #expect(starting.state == .taskStarting)
+            // The task finishes meanwhile, but STARTING is what the framework was sent and has not acknowledged.
+            #expect(await Harness.eventually { cluster.snapshot().task(TaskID("quick"))?.state == .taskFinished })
+            try await scheduler.reconcile([(TaskID("quick"), offer.agentID)])
+            #expect(try await reader.reconciliation(for: "quick").state == .taskStarting)
+            try await scheduler.acknowledge(starting)
+            var next = try await reader.update(for: "quick")
+            while next.state != .taskFinished {
+                if next.needsAcknowledgement { try await scheduler.acknowledge(next) }
+                next = try await reader.update(for: "quick")
+            }
+            try await scheduler.reconcile()
+            let implicit = try await reader.reconciliation(for: "quick")
+            #expect(implicit.state == .taskFinished)
+            #expect(!implicit.needsAcknowledgement)
+            try await scheduler.acknowledge(next)
             try await scheduler.teardown()
         }
         await cluster.shutdown()

@@ -15,7 +15,7 @@ extension LocalMaster {
     /// agent by agent, starting with a different one each time.
     func allocate(state: inout State) {
         guard !state.isShutDown else { return }
-        let now = ContinuousClock.now
+        let now = self.clock.now
         let candidates = state.frameworkOrder.filter { key in
             guard let framework = state.frameworks[key] else { return false }
             return framework.connection != nil && !framework.isRemoved
@@ -76,7 +76,7 @@ extension LocalMaster {
     func tick() {
         self.state.withLock { state in
             guard !state.isShutDown else { return }
-            let now = ContinuousClock.now
+            let now = self.clock.now
             for key in state.frameworkOrder {
                 guard let framework = state.frameworks[key], !framework.isRemoved else { continue }
                 if var connection = framework.connection {

@@ -199,7 +199,7 @@ extension LocalMaster {
         guard seconds > 0 else { return }
         framework.filters.append(OfferFilter(
             agentIndex: agentIndex, role: role, resources: resources,
-            expires: .now + .milliseconds(Int64(seconds * 1000))))
+            expires: self.clock.now + max(.milliseconds(Int64(seconds * 1000)), self.configuration.allocationInterval)))
     }
 
     func decline(_ offerIDs: [OfferID], filters: Filters?, key: String, state: inout State) {
@@ -310,9 +310,10 @@ extension LocalMaster {
         return status
     }
 
-    /// The latest state of a known task, as a reconciliation answer.
+    /// The state of a known task, as a reconciliation answer: that of the update the framework was sent and has
+    /// not acknowledged yet when there is one (the master's `status_update_state`), else the latest.
     func reconciliationStatus(_ task: TaskRecord, framework: FrameworkRecord, agents: [AgentRecord]) -> TaskStatus {
-        var status = task.latest ?? self.masterStatus(
+        var status = task.pending.first ?? task.latest ?? self.masterStatus(
             task.info.taskID, agentID: agents[task.agentIndex].id, state: task.state, message: "", reason: .reconciliation)
         status.clearUuid()
         status.source = .master

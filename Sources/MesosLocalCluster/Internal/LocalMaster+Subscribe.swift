@@ -18,7 +18,7 @@ extension LocalMaster {
         let streamID = UUID().uuidString.lowercased()
         let headers: MesosHTTPHeaders = ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID]
         let (stream, continuation) = AsyncStream<ArraySlice<UInt8>>.makeStream()
-        let connection = Connection(streamID: streamID, codec: codec, continuation: continuation, lastHeartbeat: .now)
+        let connection = Connection(streamID: streamID, codec: codec, continuation: continuation, lastHeartbeat: self.clock.now)
 
         return self.state.withLock { state -> Reply in
             let key: String
@@ -119,7 +119,7 @@ extension LocalMaster {
             guard var framework = state.frameworks[key], framework.connection?.streamID == streamID else { return }
             framework.connection?.close()
             framework.connection = nil
-            framework.disconnectedAt = .now
+            framework.disconnectedAt = self.clock.now
             state.frameworks[key] = framework
             self.removeOffers(of: key, state: &state)
             self.logger.info("Framework disconnected", metadata: ["mesos.framework_id": "\(key)"])

@@ -16,6 +16,8 @@ final class LocalMaster: Sendable {
     let ownsWorkDirectory: Bool
     let state: LockedValue<State>
     let agentQueue = DispatchQueue(label: "mesos.local-cluster.agent")
+    /// The master's time: how long since it started, on ``LocalCluster/Configuration/clock``.
+    let clock: MasterClock
     private let timer = LockedValue<(any DispatchSourceTimer)?>(nil)
 
     /// The most tasks a framework keeps in its completed list.
@@ -74,7 +76,7 @@ final class LocalMaster: Sendable {
         var agentIndex: Int
         var role: String
         var resources: Resources
-        var expires: ContinuousClock.Instant
+        var expires: Duration
     }
 
     struct TaskRecord: Sendable {
@@ -86,7 +88,7 @@ final class LocalMaster: Sendable {
         var latest: TaskStatus?
         /// Updates waiting for acknowledgement; the first is the one sent.
         var pending: [TaskStatus] = []
-        var lastSent: ContinuousClock.Instant?
+        var lastSent: Duration?
         var process: TaskProcess
         var sandbox: String
         var resourcesReleased = false
@@ -99,7 +101,7 @@ final class LocalMaster: Sendable {
         var id: FrameworkID
         var info: FrameworkInfo
         var connection: Connection?
-        var disconnectedAt: ContinuousClock.Instant?
+        var disconnectedAt: Duration?
         var isRemoved = false
         var suppressedRoles: Set<String> = []
         var filters: [OfferFilter] = []
@@ -126,6 +128,7 @@ final class LocalMaster: Sendable {
     init(configuration: LocalCluster.Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.clock = MasterClock(configuration.clock)
         let masterID = UUID().uuidString.lowercased()
         var info = MasterInfo()
         info.id = masterID
@@ -388,6 +391,25 @@ final class LocalMaster: Sendable {
             tail.removeFirst(tail.count - Self.outputTailLimit)
         }
     }
+}
+
+/// Time since the master started, read from any clock measuring in `Duration` (the configuration's, so that
+/// tests can move it by hand). Every time the master keeps (filters, heartbeats, re-sent updates, failover
+/// timeouts) is such an offset.
+struct MasterClock: Sendable {
+    private let read: @Sendable () -> Duration
+
+    init(_ clock: any Clock<Duration>) {
+        self.read = Self.reader(clock)
+    }
+
+    private static func reader<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
+    }
+
+    /// The time since the master started.
+    var now: Duration { self.read() }
 }
 
 extension StringProtocol {
