@@ -127,7 +127,8 @@ extension LocalMaster {
 
     /// Checks a task as the master does on LAUNCH (the offer's `allocation_info` is injected where missing, the
     /// resources must be valid, allocated to the offer's single role and contained in what is left of the
-    /// offers) and returns what it uses, allocated to `role`; or why it is refused (TASK_ERROR, TASK_INVALID).
+    /// offers) and returns what it uses, allocated to `role`; or why it is refused (TASK_ERROR, TASK_INVALID),
+    /// in the words a Mesos 1.11 master uses (checked against one for these messages).
     func checkTask(
         _ task: inout TaskInfo,
         framework: FrameworkRecord,
@@ -160,7 +161,7 @@ extension LocalMaster {
         do {
             resources = try Resources(validating: task.resources)
         } catch {
-            return refuse("Task uses invalid resources: \(error.message)")
+            return refuse("Invalid task resources: \(error.message)")
         }
         if resources.isEmpty {
             return refuse("Task uses no resources")
@@ -170,23 +171,40 @@ extension LocalMaster {
             roles.append(resource.allocationInfo.role)
         }
         if roles.count > 1 {
-            return refuse("Task's resources must be allocated to a single role, found '\(roles[0])' and '\(roles[1])'")
+            return refuse(
+                "Invalid task resources: The resources have multiple allocation roles ('\(roles[1])' and '\(roles[0])') "
+                    + "but only one allocation role is allowed")
         }
         let names = Set(resources.revocable().names)
         if let both = resources.nonRevocable().names.first(where: names.contains) {
-            return refuse("Task uses both revocable and non-revocable '\(both)' resources")
+            return refuse("Invalid task resources: Task uses both revocable and non-revocable '\(both)' resources")
         }
         if !available.contains(resources) {
-            return refuse("Task uses more resources \(Self.text(resources)) than available \(Self.text(available))")
+            return refuse(
+                "Total resources \(Self.text(resources)) required by task and its executor is more than available \(Self.text(available))")
         }
         return .success(resources)
     }
 
-    /// Resources as Mesos prints them in messages, roles and allocation roles included.
+    /// Resources as the master prints them in messages:
+    /// `cpus(allocated: batch)(reservations: [(STATIC,batch)]):1; mem(allocated: batch):32`.
     static func text(_ resources: Resources) -> String {
         resources.array.map { resource -> String in
-            var text = (try? Resources([resource]).unallocated().textForm()) ?? resource.name
-            if resource.hasAllocationInfo { text += "{allocated to \(resource.allocationInfo.role)}" }
+            var text = resource.name
+            if resource.hasAllocationInfo { text += "(allocated: \(resource.allocationInfo.role))" }
+            if !resource.reservations.isEmpty {
+                let entries = resource.reservations.map { entry -> String in
+                    let type = entry.type == .static ? "STATIC" : "DYNAMIC"
+                    return "(\(type),\(entry.role)\(entry.hasPrincipal ? ",\(entry.principal)" : ""))"
+                }
+                text += "(reservations: [\(entries.joined(separator: ","))])"
+            }
+            switch resource.type {
+            case .scalar: text += ":" + (FixedScalar(resource.scalar.value) ?? .zero).description
+            case .ranges: text += ":[" + resource.ranges.range.map { "\($0.begin)-\($0.end)" }.joined(separator: ",") + "]"
+            case .set: text += ":{" + resource.set.item.joined(separator: ",") + "}"
+            default: break
+            }
             return text
         }.joined(separator: "; ")
     }
