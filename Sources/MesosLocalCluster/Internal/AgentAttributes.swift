@@ -89,8 +89,6 @@ enum AgentAttributes {
             return "{" + attribute.set.item.joined(separator: ",") + "}"
         case .text:
             return attribute.text.value
-        default:
-            return "?"
         }
     }
 }
