@@ -278,7 +278,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosLocalClusterTests",
-            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources"],
+            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources", "MesosTestKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -12,6 +12,7 @@ import MesosCore
 import MesosCurlTransport
 import MesosDiscovery
 import MesosLocalCluster
+import MesosResources
 import MesosScheduler
 import Synchronization
 
@@ -53,9 +54,9 @@ struct BatchCommand: AsyncParsableCommand {
         }
         let perTask: [Resource]
         do {
-            perTask = try ResourceText.parse(self.resources, allocationRole: "*")
+            perTask = try Resources(parsing: self.resources).allocated(to: "*").array
         } catch {
-            throw ValidationError(error.message)
+            throw ValidationError("Malformed resources '\(self.resources)': \(error)")
         }
 
         #if canImport(Logging)

@@ -86,6 +86,41 @@ struct MesosExecuteToolTests {
         #expect(result.stderr.hasPrefix("mesos-execute: error: No offer fitting cpus:100000;mem:32"))
     }
 
+    @Test("local: two agents with their own resources and attributes; the task lands on the one it fits and the launch line names its host and attributes")
+    func localTwoAgents() async throws {
+        let result = try await ToolProcess.run([
+            "--local-agents", "2",
+            "--local-agent-resources", "cpus:0.05;mem:16",
+            "--local-agent-attributes", "rack:r1",
+            "--local-agent-attributes", "rack:r2;zone:b",
+            "--agent-resources", "cpus:1;mem:256;cpus(batch):1",
+            "--command", "echo hi",
+        ])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("embedded local cluster (2 agents: agent1.local cpus:0.05;mem:16 [rack:r1], "
+            + "agent2.local cpus:1;mem:256;cpus(batch):1 [rack:r2;zone:b])"))
+        let launch = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("Launching task") })
+        #expect(launch.contains("-S1 (agent2.local, rack:r2;zone:b): echo hi"))
+        #expect(result.stdout.contains("TASK_FINISHED"))
+        #expect(result.stdout.split(separator: "\n").contains("hi"))
+    }
+
+    @Test("local agent flags: a malformed value names the option, the occurrence and the offset; more occurrences than agents is refused", arguments: [
+        (["--local-agents", "2", "--local-agent-resources", "cpus:1", "--local-agent-resources", "cpus:1;mem:x"],
+         "--local-agent-resources (occurrence 2, agent 2): Malformed resources 'cpus:1;mem:x': at offset 11"),
+        (["--local-agent-attributes", "rack:r1;zone"], "--local-agent-attributes (occurrence 1, agent 1): Malformed attributes 'rack:r1;zone': at offset 8"),
+        (["--local-agents", "2", "--local-agent-attributes", "a:1", "--local-agent-attributes", "a:2", "--local-agent-attributes", "a:3"],
+         "--local-agent-attributes is given 3 times, but there are 2 agents (--local-agents 2)"),
+        (["--local-agent-resources", "cpus:1", "--local-agent-resources", "cpus:2"], "--local-agent-resources is given 2 times, but there is 1 agent"),
+    ])
+    func localAgentFlagErrors(arguments: [String], message: String) async throws {
+        let result = try await ToolProcess.run(arguments + ["--command", "true"])
+        #expect(result.status == 64)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("mesos-execute: error: \(message)"))
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("bad input: one line on standard error, exit 64, never a stack trace", arguments: [
         ["--resources", "cpus:abc", "--command", "true"],
         ["--bogus-option"],

@@ -3,6 +3,7 @@ import MesosCore
 import MesosCurlTransport
 import MesosDiscovery
 import MesosLocalCluster
+import MesosResources
 import MesosURLSessionTransport
 import MesosZooKeeper
 
@@ -59,8 +60,14 @@ struct ExecutePlan: Sendable {
         if let hostname = ProcessInfo.processInfo.environment["HOSTNAME"], !hostname.isEmpty { info.hostname = hostname }
         self.frameworkInfo = info
 
-        let resources = try ResourceText.parse(options.resources, allocationRole: options.role)
-        self.resourceText = ResourceText.format(resources)
+        let parsed: Resources
+        do {
+            parsed = try Resources(parsing: options.resources)
+        } catch {
+            throw MesosError(code: .invalidConfiguration, message: "Malformed resources '\(options.resources)': \(error)")
+        }
+        let resources = parsed.allocated(to: options.role).array
+        self.resourceText = parsed.description
         var task = TaskInfo()
         task.name = options.name
         task.taskID = TaskID("\(options.name)-\(UUID().uuidString.prefix(8).lowercased())")
@@ -111,6 +118,7 @@ struct ExecutePlan: Sendable {
             let agentResources = try options.agentResources.map { text throws(MesosError) in try LocalCluster.AgentResources(parsing: text) }
                 ?? .thisMachine()
             var configuration = LocalCluster.Configuration(agents: options.agents, agentResources: agentResources)
+            configuration.agentDefinitions = try options.localAgentDefinitions()
             if let principal = options.principal {
                 configuration.credentials = [principal: options.secret ?? ""]
             }

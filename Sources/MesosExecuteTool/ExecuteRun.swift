@@ -71,9 +71,18 @@ final class ExecuteRun: Sendable {
             transport = local.transport
             detector = local.detector
             masterName = "the embedded local cluster"
-            let agents = configuration.agents
+            let agents = configuration.agentCount
             let resources = configuration.agentResources.description
-            console.say("Master: embedded local cluster (\(agents) agent\(agents == 1 ? "" : "s"), each with \(resources))")
+            if configuration.agentDefinitions.isEmpty {
+                console.say("Master: embedded local cluster (\(agents) agent\(agents == 1 ? "" : "s"), each with \(resources))")
+            } else {
+                let described = (0..<agents).map { index -> String in
+                    let agent = configuration.agent(at: index)
+                    let attributes = agent.attributes.isEmpty ? "" : " [\(agent.attributesText)]"
+                    return "\(agent.hostname ?? configuration.hostname) \((agent.resources ?? configuration.agentResources).description)\(attributes)"
+                }
+                console.say("Master: embedded local cluster (\(agents) agent\(agents == 1 ? "" : "s"): \(described.joined(separator: ", ")))")
+            }
             console.event("master", ["master": .string("local"), "agents": .number(Double(agents)), "resources": .string(resources)])
         case .remote(let url, let remoteTransport, let remoteDetector):
             transport = remoteTransport
@@ -186,7 +195,9 @@ final class ExecuteRun: Sendable {
         guard let offer = chosen else { return }
         var task = self.plan.task
         task.agentID = offer.agentID
-        self.console.say("Launching task \(task.taskID.value) on agent \(offer.agentID.value) (\(offer.hostname)): \(self.plan.commandText)")
+        let attributes = LocalCluster.AgentDefinition(attributes: offer.attributes).attributesText
+        let place = attributes.isEmpty ? offer.hostname : "\(offer.hostname), \(attributes)"
+        self.console.say("Launching task \(task.taskID.value) on agent \(offer.agentID.value) (\(place)): \(self.plan.commandText)")
         do {
             try await self.scheduler.accept(offer, operations: [.launch([task])], filters: .refuse(seconds: 3600))
         } catch {
@@ -200,6 +211,7 @@ final class ExecuteRun: Sendable {
             "task_id": .string(task.taskID.value),
             "agent_id": .string(offer.agentID.value),
             "hostname": .string(offer.hostname),
+            "attributes": .string(attributes),
             "offer_id": .string(offer.id.value),
             "command": .string(self.plan.commandText),
         ])

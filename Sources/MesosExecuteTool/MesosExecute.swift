@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MesosCore
 import MesosLocalCluster
+import MesosResources
 
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,8 @@ struct MesosExecute: AsyncParsableCommand {
               mesos-execute --master http://127.0.0.1:5050 --command 'exit 3'
               mesos-execute --kill-after 1s --command 'sleep 60'
               mesos-execute --json --env GREETING=hi -- /bin/sh -c 'echo $GREETING'
+              mesos-execute --local-agents 2 --local-agent-attributes 'rack:r1' --local-agent-attributes 'rack:r2' \\
+                --local-agent-resources 'cpus:1;mem:1024;cpus(batch):1;mem(batch):512' --command 'echo hi'
             """
     )
 
@@ -93,11 +96,24 @@ struct MesosExecute: AsyncParsableCommand {
     @Option(name: .customLong("connect-timeout"), help: "Give up when the master could not be subscribed to within this long.")
     var connectTimeout: DurationArgument = DurationArgument(argument: "10s")!
 
-    @Option(help: "Agents of the embedded local cluster.")
+    @Option(name: [.customLong("local-agents"), .customLong("agents")], help: ArgumentHelp(
+        "Agents of the embedded local cluster (with more than one, agent i is named agent<i>.local).", valueName: "n"))
     var agents: Int = 1
 
     @Option(name: .customLong("agent-resources"), help: "What each local agent offers (default: this machine's cores, memory, disk).")
     var agentResources: String?
+
+    @Option(name: .customLong("local-agent-resources"), help: ArgumentHelp(
+        "What the i-th local agent offers, in the agent's --resources syntax, e.g. 'cpus:1;mem:1024;cpus(batch):1' "
+            + "(repeatable: the i-th occurrence for the i-th agent; the others get --agent-resources).",
+        valueName: "text"))
+    var localAgentResources: [String] = []
+
+    @Option(name: .customLong("local-agent-attributes"), help: ArgumentHelp(
+        "The i-th local agent's attributes, in the agent's --attributes syntax, e.g. 'rack:r1;zone:a' "
+            + "(repeatable: the i-th occurrence for the i-th agent; the others have none).",
+        valueName: "text"))
+    var localAgentAttributes: [String] = []
 
     @Flag(help: "Print one JSON object per event on standard output.")
     var json = false
@@ -118,16 +134,19 @@ struct MesosExecute: AsyncParsableCommand {
             throw ValidationError("--command is empty")
         }
         do {
-            _ = try ResourceText.parse(self.resources)
+            _ = try Resources(parsing: self.resources)
         } catch {
-            throw ValidationError(error.message)
+            throw ValidationError("--resources: malformed resources '\(self.resources)': \(error)")
         }
         if let agentResources = self.agentResources {
             do {
                 _ = try LocalCluster.AgentResources(parsing: agentResources)
             } catch {
-                throw ValidationError(error.message)
+                throw ValidationError("--agent-resources: \(error.message)")
             }
+        }
+        if self.agents >= 1 {
+            _ = try self.localAgentDefinitions()
         }
         _ = try EnvironmentArgument.parse(self.environment)
         guard MesosContentType(name: self.contentType) != nil else {
@@ -151,6 +170,41 @@ struct MesosExecute: AsyncParsableCommand {
         if self.name.isEmpty || self.name.contains("/") {
             throw ValidationError("--name must be non-empty and contain no '/'")
         }
+    }
+
+    /// The local agents' definitions from `--local-agent-resources`, `--local-agent-attributes` and
+    /// `--local-agents`; empty when neither is given and there is one agent.
+    ///
+    /// - Throws: `ValidationError` naming the option, the occurrence and the position of a mistake, or when an
+    ///   option is given more often than there are agents.
+    func localAgentDefinitions() throws -> [LocalCluster.AgentDefinition] {
+        for (option, values) in [("--local-agent-resources", self.localAgentResources), ("--local-agent-attributes", self.localAgentAttributes)]
+        where values.count > self.agents {
+            throw ValidationError(
+                "\(option) is given \(values.count) times, but there \(self.agents == 1 ? "is 1 agent" : "are \(self.agents) agents") "
+                    + "(--local-agents \(self.agents))")
+        }
+        guard self.agents > 1 || !self.localAgentResources.isEmpty || !self.localAgentAttributes.isEmpty else { return [] }
+        var definitions: [LocalCluster.AgentDefinition] = []
+        for index in 0..<self.agents {
+            var definition = LocalCluster.AgentDefinition(hostname: self.agents > 1 ? "agent\(index + 1).local" : nil)
+            if index < self.localAgentResources.count {
+                do {
+                    definition.resources = try LocalCluster.AgentResources(parsing: self.localAgentResources[index])
+                } catch {
+                    throw ValidationError("--local-agent-resources (occurrence \(index + 1), agent \(index + 1)): \(error.message)")
+                }
+            }
+            if index < self.localAgentAttributes.count {
+                do {
+                    definition.attributes = try LocalCluster.AgentDefinition.parsing(attributes: self.localAgentAttributes[index]).attributes
+                } catch {
+                    throw ValidationError("--local-agent-attributes (occurrence \(index + 1), agent \(index + 1)): \(error.message)")
+                }
+            }
+            definitions.append(definition)
+        }
+        return definitions
     }
 
     /// Parses the command line itself so that any mistake is reported in one line (no usage dump).

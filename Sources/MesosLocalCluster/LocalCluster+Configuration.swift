@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import MesosResources
 
 #if canImport(Glibc)
 import Glibc
@@ -12,11 +13,15 @@ import Darwin
 extension LocalCluster {
     /// How the local cluster is built: its agents, their resources, its timers and where task output goes.
     public struct Configuration: Sendable {
-        /// How many agents run tasks (at least 1). Each agent offers ``agentResources``, as the agents of Mesos's
-        /// own local mode each offer the whole machine.
+        /// How many agents run tasks (at least 1, and at least as many as ``agentDefinitions``). An agent without a
+        /// definition offers ``agentResources`` under ``hostname``, as the agents of Mesos's own local mode each offer
+        /// the whole machine.
         public var agents: Int
-        /// What each agent offers.
+        /// What each agent without its own definition offers.
         public var agentResources: AgentResources
+        /// The agents' own resources, attributes, host names and domains: the i-th definition describes the i-th
+        /// agent; agents past the end use ``agentResources`` and ``hostname``. Empty by default.
+        public var agentDefinitions: [AgentDefinition]
         /// The host name the master and agents report (in `MasterInfo`, offers and the master location).
         public var hostname: String
         /// The port the master reports (requests never leave the process; this only names the master).
@@ -46,6 +51,10 @@ extension LocalCluster {
         public var output: (@Sendable (TaskOutputChunk) -> Void)?
         /// The version the master reports.
         public var version: String
+        /// The clock of the master's timers: decline filters (`refuse_seconds`), heartbeats, re-sent status
+        /// updates and failover timeouts (default: `ContinuousClock`). A test may pass a clock it moves by hand
+        /// (such as MesosTestKit's `ManualClock`); the master looks at it on every call and on its periodic tick.
+        public var clock: any Clock<Duration>
 
         /// Creates a configuration with the documented defaults.
         ///
@@ -53,9 +62,11 @@ extension LocalCluster {
         ///   - agents: How many agents (default 1).
         ///   - agentResources: What each agent offers (default: this machine's cores, memory, free disk and ports
         ///     31000-32000).
-        public init(agents: Int = 1, agentResources: AgentResources = .thisMachine()) {
+        ///   - agentDefinitions: The agents that differ from the default (default none).
+        public init(agents: Int = 1, agentResources: AgentResources = .thisMachine(), agentDefinitions: [AgentDefinition] = []) {
             self.agents = agents
             self.agentResources = agentResources
+            self.agentDefinitions = agentDefinitions
             self.hostname = "localhost"
             self.port = 5050
             self.heartbeatInterval = .seconds(15)
@@ -67,17 +78,109 @@ extension LocalCluster {
             self.taskEnvironment = nil
             self.output = nil
             self.version = "1.11.0"
+            self.clock = ContinuousClock()
+        }
+
+        /// How many agents the cluster runs: ``agents``, at least 1 and at least the number of definitions.
+        public var agentCount: Int {
+            max(1, self.agents, self.agentDefinitions.count)
+        }
+
+        /// The definition of the agent at `index` (0-based), with the defaults filled in.
+        ///
+        /// - Parameter index: The agent's position.
+        /// - Returns: Its host name, resources, attributes and domain.
+        public func agent(at index: Int) -> AgentDefinition {
+            var definition = index >= 0 && index < self.agentDefinitions.count ? self.agentDefinitions[index] : AgentDefinition()
+            if definition.hostname == nil { definition.hostname = self.hostname }
+            if definition.resources == nil { definition.resources = self.agentResources }
+            return definition
+        }
+    }
+
+    /// One agent of the cluster: its resources (static reservations included), attributes, host name and fault
+    /// domain, as a Mesos agent's `--resources`, `--attributes`, `--hostname` and `--domain` flags give them.
+    ///
+    /// ```swift
+    /// let agent = try LocalCluster.AgentDefinition.parsing(
+    ///     resources: "cpus:1;mem:1024;cpus(batch):1;mem(batch):512;ports:[31000-31010]",
+    ///     attributes: "rack:r1;zone:a", hostname: "agent2.local")
+    /// ```
+    public struct AgentDefinition: Sendable, Hashable {
+        /// The host name offers carry; `nil` for ``Configuration/hostname``.
+        public var hostname: String?
+        /// What the agent has; `nil` for ``Configuration/agentResources``.
+        public var resources: AgentResources?
+        /// The agent's attributes, carried by its offers.
+        public var attributes: [Attribute]
+        /// The agent's fault domain (region and zone), carried by its offers; `nil` for none.
+        public var domain: DomainInfo?
+
+        /// Creates a definition.
+        ///
+        /// - Parameters:
+        ///   - hostname: The host name (default: the cluster's).
+        ///   - resources: The resources (default: the cluster's ``Configuration/agentResources``).
+        ///   - attributes: The attributes (default none).
+        ///   - domain: The fault domain (default none).
+        public init(hostname: String? = nil, resources: AgentResources? = nil, attributes: [Attribute] = [], domain: DomainInfo? = nil) {
+            self.hostname = hostname
+            self.resources = resources
+            self.attributes = attributes
+            self.domain = domain
+        }
+
+        /// A definition from the agent flags' text forms.
+        ///
+        /// - Parameters:
+        ///   - resources: Resources as the agent's `--resources` flag takes them, e.g.
+        ///     `cpus:1;mem:1024;cpus(batch):1;ports:[31000-31010]`; `nil` for the cluster's default.
+        ///   - attributes: Attributes as the agent's `--attributes` flag takes them, e.g. `rack:r1;zone:a;level:3`
+        ///     (a value is a scalar, `[ranges]`, `{set}` or text).
+        ///   - hostname: The host name; `nil` for the cluster's.
+        ///   - region: The fault domain's region; with `zone`, both or neither.
+        ///   - zone: The fault domain's zone.
+        /// - Returns: The definition.
+        /// - Throws: ``MesosError/Code/invalidConfiguration`` naming what is malformed and where.
+        public static func parsing(
+            resources: String? = nil,
+            attributes: String? = nil,
+            hostname: String? = nil,
+            region: String? = nil,
+            zone: String? = nil
+        ) throws(MesosError) -> AgentDefinition {
+            var definition = AgentDefinition(hostname: hostname)
+            if let resources { definition.resources = try AgentResources(parsing: resources) }
+            if let attributes { definition.attributes = try AgentAttributes.parse(attributes) }
+            switch (region, zone) {
+            case (nil, nil):
+                break
+            case (let region?, let zone?) where !region.isEmpty && !zone.isEmpty:
+                var domain = DomainInfo()
+                domain.faultDomain.region.name = region
+                domain.faultDomain.zone.name = zone
+                definition.domain = domain
+            default:
+                throw MesosError(code: .invalidConfiguration, message: "A fault domain needs both a region and a zone, neither empty")
+            }
+            return definition
+        }
+
+        /// The attributes in the agent flag's text form, `rack:r1;zone:a`.
+        public var attributesText: String {
+            AgentAttributes.format(self.attributes)
         }
     }
 
     /// The resources one agent offers.
     public struct AgentResources: Sendable, Hashable, CustomStringConvertible {
-        /// The resources, unreserved.
+        /// The resources: unreserved, or statically reserved to a role.
         public var resources: [Resource]
 
         /// Resources given as wire values.
         ///
-        /// - Parameter resources: The resources; roles and reservations are ignored.
+        /// - Parameter resources: The resources; a static reservation (`role`, or one STATIC `reservations` entry)
+        ///   reserves the resource to that role. Invalid resources are dropped, as Mesos's `Resources` does.
         public init(_ resources: [Resource]) {
             self.resources = resources
         }
@@ -96,12 +199,23 @@ extension LocalCluster {
             self.resources = resources
         }
 
-        /// Resources in Mesos's text form, as its agent's `--resources` flag: `cpus:2;mem:2048;ports:[31000-32000]`.
+        /// Resources in Mesos's text form, as its agent's `--resources` flag takes them:
+        /// `cpus:2;mem:2048;ports:[31000-32000]`, with static reservations as `cpus(batch):1`. The JSON array form
+        /// is accepted too.
         ///
         /// - Parameter text: The resources.
-        /// - Throws: ``MesosError/Code/invalidConfiguration`` for malformed text.
+        /// - Throws: ``MesosError/Code/invalidConfiguration`` for malformed text, naming the offset.
         public init(parsing text: String) throws(MesosError) {
-            self.resources = try ResourceText.parse(text)
+            let parsed: Resources
+            do {
+                parsed = try Resources(parsing: text)
+            } catch {
+                throw MesosError(code: .invalidConfiguration, message: "Malformed resources '\(text)': \(error)")
+            }
+            guard !parsed.isEmpty else {
+                throw MesosError(code: .invalidConfiguration, message: "Malformed resources '\(text)': no resources given")
+            }
+            self.resources = parsed.array
         }
 
         /// This machine: every active core, the physical memory, the free disk space of `directory`'s file system,
@@ -123,7 +237,7 @@ extension LocalCluster {
 
         /// The resources in Mesos's text form.
         public var description: String {
-            ResourceText.format(ResourceBag(self.resources).resources(role: nil, allocationRole: nil))
+            Resources(self.resources).description
         }
     }
 }

@@ -22,12 +22,17 @@ import MesosInMemoryTransport
 ///   ``Configuration/heartbeatInterval``); re-subscribing with the framework id fails over, and the old stream
 ///   gets ERROR "Framework failed over". A closed stream leaves the framework registered for its
 ///   `failover_timeout` (0 removes it at once, killing its tasks).
-/// - OFFERS carry each agent's free resources (for MULTI_ROLE frameworks with `allocation_info.role`).
-///   DECLINE and the unused part of an ACCEPT are filtered for `refuse_seconds` (default 5 s); SUPPRESS stops
-///   offers for roles; REVIVE resumes them and clears filters.
-/// - ACCEPT with LAUNCH checks each task (unique id, the offers' agent, a command, resources within the offers,
-///   allocation roles) and answers a bad one with TASK_ERROR; invalid offers give TASK_LOST (TASK_DROPPED for
-///   PARTITION_AWARE frameworks). These master-made updates carry no uuid.
+/// - OFFERS: one per agent and role, for each of a framework's roles that is not suppressed, holding what is free
+///   and allocatable to that role (unreserved, or statically reserved to it: ``AgentDefinition``), with the agent's
+///   host name, attributes and domain; `allocation_info` for MULTI_ROLE frameworks, the pre-refinement form
+///   (`role`) unless the framework has RESERVATION_REFINEMENT. DECLINE and the unused part of an ACCEPT are
+///   filtered per framework, role and agent for `refuse_seconds` (default 5 s); SUPPRESS stops offers for roles
+///   (also `suppressed_roles` at SUBSCRIBE); REVIVE resumes them and clears their filters. SUPPRESS and REVIVE
+///   naming a role the framework is not subscribed to are ignored, as the master does.
+/// - ACCEPT with LAUNCH checks each task as the master does (unique id, the offers' agent, a command; the offer's
+///   `allocation_info` injected where missing, valid resources allocated to a single role and contained in what
+///   the offers have left) and answers a bad one with TASK_ERROR (REASON_TASK_INVALID); invalid offers give
+///   TASK_LOST (TASK_DROPPED for PARTITION_AWARE frameworks). These master-made updates carry no uuid.
 /// - KILL sends SIGTERM to the task's process group and SIGKILL after the kill policy's grace period (default
 ///   ``Configuration/defaultKillGracePeriod``); TASK_KILLING first for frameworks with TASK_KILLING_STATE.
 /// - Agent updates (TASK_STARTING, TASK_RUNNING, then TASK_FINISHED, TASK_FAILED "Command exited with status 3"
@@ -69,7 +74,8 @@ public final class LocalCluster: Sendable {
         master.startTimer()
     }
 
-    /// Creates and starts a cluster with `agents` agents offering `resources` each.
+    /// Creates and starts a cluster with `agents` agents offering `resources` each (see
+    /// ``Configuration/agentDefinitions`` for agents that differ).
     ///
     /// - Parameters:
     ///   - agents: How many agents.

@@ -9,7 +9,11 @@ public struct LocalClusterSnapshot: Sendable {
         public var id: AgentID
         /// Its host name.
         public var hostname: String
-        /// Everything it has.
+        /// Its attributes, as its offers carry them.
+        public var attributes: [Attribute]
+        /// Its fault domain, when it has one.
+        public var domain: DomainInfo?
+        /// Everything it has (post-refinement: a static reservation is a `reservations` entry).
         public var total: [Resource]
         /// What running tasks use.
         public var used: [Resource]

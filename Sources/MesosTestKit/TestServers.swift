@@ -55,6 +55,29 @@ public enum TestServers {
         return value
     }
 
+    /// The variable naming the real master for the framework toolkit's tests: `MESOS_TOOLKIT_MASTER_URL`.
+    /// `scripts/test.sh` starts it with one agent whose resources are ``toolkitAgentResources``.
+    public static let toolkitMasterVariable = "MESOS_TOOLKIT_MASTER_URL"
+
+    /// The resources of the toolkit master's agent, as `scripts/test.sh` gives them (`MESOS_RESOURCES`):
+    /// unreserved cpus and memory, the same statically reserved to role `batch`, and 11 ports.
+    public static let toolkitAgentResources = "cpus:1;mem:1024;cpus(batch):1;mem(batch):512;ports:[31000-31010]"
+
+    /// Whether a test needing the toolkit master should run: when `MESOS_TOOLKIT_MASTER_URL` is set, or when
+    /// servers are required (the test then fails in ``toolkitMasterURL()``). Use it in `.enabled(if:)`.
+    public static var shouldRunAgainstToolkitMaster: Bool {
+        Self.shouldRun(needing: Self.toolkitMasterVariable)
+    }
+
+    /// The toolkit master's base URL, e.g. `http://127.0.0.1:5152`, without a trailing slash.
+    ///
+    /// - Returns: The URL from `MESOS_TOOLKIT_MASTER_URL`.
+    /// - Throws: ``Missing`` when it is unset or empty.
+    public static func toolkitMasterURL() throws -> String {
+        let url = try Self.value(Self.toolkitMasterVariable)
+        return url.hasSuffix("/") ? String(url.dropLast()) : url
+    }
+
     /// A server the test needs is not configured.
     public struct Missing: Error, CustomStringConvertible {
         /// The environment variable that is not set.

@@ -58,7 +58,7 @@ struct LocalClusterOfferTests {
         await cluster.shutdown()
     }
 
-    @Test("invalid launches: too many resources and no allocation role give TASK_ERROR, a used offer TASK_LOST; no uuids")
+    @Test("invalid launches: too many resources and another allocation role give TASK_ERROR, a used offer TASK_LOST; no uuids")
     func invalidLaunches() async throws {
         let cluster = LocalCluster(configuration: try Harness.configuration())
         let scheduler = Harness.scheduler(cluster, "invalid")
@@ -66,17 +66,19 @@ struct LocalClusterOfferTests {
             var reader = EventReader(events)
             let offer = try #require(try await reader.offers().first)
             let tooBig = Harness.task("too-big", command: "true", offer: offer, cpus: 3)
-            let noRole = Harness.task("no-role", command: "true", offer: offer, role: nil)
-            try await scheduler.accept(offer, operations: [.launch([tooBig, noRole])], filters: .refuse(seconds: 0))
+            let otherRole = Harness.task("other-role", command: "true", offer: offer, role: "web")
+            try await scheduler.accept(offer, operations: [.launch([tooBig, otherRole])], filters: .refuse(seconds: 0))
             let bigStatus = try await reader.update(for: "too-big")
             #expect(bigStatus.state == .taskError)
             #expect(bigStatus.reason == .taskInvalid)
             #expect(bigStatus.source == .master)
             #expect(!bigStatus.needsAcknowledgement)
-            #expect(bigStatus.message.contains("more resources"))
-            let roleStatus = try await reader.update(for: "no-role")
+            #expect(bigStatus.message.contains("required by task and its executor is more than available"))
+            // Allocated to a role the offer is not for: not contained in the offer, as the real master says.
+            let roleStatus = try await reader.update(for: "other-role")
             #expect(roleStatus.state == .taskError)
-            #expect(roleStatus.message.contains("allocation_info"))
+            #expect(roleStatus.reason == .taskInvalid)
+            #expect(roleStatus.message.hasPrefix("Total resources cpus(allocated: web):0.1; mem(allocated: web):32 required by task"))
             try await scheduler.accept(offer, operations: [.launch([Harness.task("late", command: "true", offer: offer)])])
             let late = try await reader.update(for: "late")
             #expect(late.state == .taskLost)

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import MesosCore
+import MesosResources
 
 #if canImport(Glibc)
 import Glibc
@@ -218,7 +219,7 @@ extension LocalMaster {
         var freed = false
         if status.state.isTerminal, !task.resourcesReleased {
             task.resourcesReleased = true
-            state.agents[task.agentIndex].used.subtract(task.resources)
+            state.agents[task.agentIndex].used -= task.resources
             freed = true
         }
         self.logger.debug("Task state", metadata: ["mesos.task_id": "\(taskID)", "mesos.state": "\(status.state)"])
@@ -244,7 +245,7 @@ extension LocalMaster {
     /// Sends, for every task of the framework, the oldest unacknowledged update that was not sent recently.
     func forwardPendingUpdates(frameworkKey key: String, state: inout State) {
         guard var framework = state.frameworks[key], let connection = framework.connection else { return }
-        let now = ContinuousClock.now
+        let now = self.clock.now
         for taskID in framework.taskOrder {
             guard var task = framework.tasks[taskID], let head = task.pending.first else { continue }
             if let sent = task.lastSent, now - sent < self.configuration.statusUpdateRetryInterval { continue }

@@ -1,13 +1,23 @@
 import Foundation
 import MesosCore
+import MesosResources
 
 /// Offers, the periodic timer, snapshots and shutdown.
 extension LocalMaster {
-    /// Offers every agent's free resources to a subscribed framework that neither suppressed the role nor
-    /// filtered those resources. Frameworks take turns agent by agent, starting with a different one each time.
+    /// Mesos's `--min_allocatable_resources` default: an offer needs at least 0.01 cpus or 32 MB of memory.
+    static func isWorthOffering(_ resources: Resources) -> Bool {
+        resources.containsQuantities(["cpus": 0.01]) || resources.containsQuantities(["mem": 32])
+    }
+
+    /// Offers every agent's free resources to subscribed frameworks, at most one offer per agent, framework and
+    /// role that is not suppressed, in two stages as Mesos's allocator does: first each role gets what is
+    /// reserved to it (or to an ancestor), then the agent's unreserved resources go whole to one framework role,
+    /// preferring one that got nothing in the first stage. Frameworks take turns starting with a different one
+    /// each time. Nothing is given to a framework role whose decline filter on that agent covers it, and an offer
+    /// needs at least 0.01 cpus or 32 MB of memory.
     func allocate(state: inout State) {
         guard !state.isShutDown else { return }
-        let now = ContinuousClock.now
+        let now = self.clock.now
         let candidates = state.frameworkOrder.filter { key in
             guard let framework = state.frameworks[key] else { return false }
             return framework.connection != nil && !framework.isRemoved
@@ -17,22 +27,47 @@ extension LocalMaster {
             state.frameworks[key]?.filters.removeAll { $0.expires <= now }
         }
         state.allocationRound &+= 1
+        // Every framework role that may get offers, in this round's order.
+        var pairs: [(key: String, role: String)] = []
+        for offset in 0..<candidates.count {
+            let key = candidates[(offset + state.allocationRound) % candidates.count]
+            guard let framework = state.frameworks[key] else { continue }
+            for role in framework.roles where !framework.suppressedRoles.contains(role) && !pairs.contains(where: { $0.key == key && $0.role == role }) {
+                pairs.append((key, role))
+            }
+        }
         var batches: [String: [Offer]] = [:]
         for agentIndex in state.agents.indices {
-            let agent = state.agents[agentIndex]
-            let free = agent.free
-            guard free.isAllocatable else { continue }
-            for offset in 0..<candidates.count {
-                let key = candidates[(offset + state.allocationRound) % candidates.count]
-                guard let framework = state.frameworks[key],
-                    let role = framework.roles.first(where: { !framework.suppressedRoles.contains($0) })
-                else { continue }
-                if framework.filters.contains(where: { $0.agentIndex == agentIndex && $0.role == role && $0.resources.contains(free) }) {
-                    continue
+            var remaining = state.agents[agentIndex].free
+            var shares = [Resources](repeating: Resources(), count: pairs.count)
+            func isFiltered(_ index: Int, _ resources: Resources) -> Bool {
+                let pair = pairs[index]
+                return state.frameworks[pair.key]?.filters.contains(where: {
+                    $0.agentIndex == agentIndex && $0.role == pair.role && $0.resources.contains(resources)
+                }) ?? true
+            }
+            // Stage 1: reservations go to their roles.
+            for index in pairs.indices {
+                let reserved = remaining.allocatable(to: pairs[index].role).filtered { !$0.isUnreserved }
+                guard !reserved.isEmpty, !isFiltered(index, reserved) else { continue }
+                shares[index] += reserved
+                remaining -= reserved
+            }
+            // Stage 2: the unreserved rest, whole, to one framework role.
+            let unreserved = remaining.unreserved()
+            if !unreserved.isEmpty {
+                let open = pairs.indices.filter { !isFiltered($0, shares[$0] + unreserved) }
+                if let index = open.first(where: { shares[$0].isEmpty }) ?? open.first {
+                    shares[index] += unreserved
                 }
+            }
+            let agent = state.agents[agentIndex]
+            for index in pairs.indices where Self.isWorthOffering(shares[index]) {
+                let (key, role) = pairs[index]
+                guard let framework = state.frameworks[key] else { continue }
                 let id = "\(self.masterInfo.id)-O\(state.nextOfferNumber)"
                 state.nextOfferNumber += 1
-                let multiRole = framework.has(.multiRole)
+                let allocated = shares[index].allocated(to: role)
                 var offer = Offer()
                 offer.id = OfferID(id)
                 offer.frameworkID = framework.id
@@ -43,17 +78,16 @@ extension LocalMaster {
                 offer.url.address.ip = "127.0.0.1"
                 offer.url.address.port = Int32(5051 + agent.index)
                 offer.url.path = "/slave(\(agent.index + 1))"
-                offer.resources = free.resources(
-                    role: framework.has(.reservationRefinement) ? nil : "*",
-                    allocationRole: multiRole ? role : nil)
-                if multiRole {
+                offer.resources = Self.wireResources(allocated, for: framework)
+                offer.attributes = agent.attributes
+                if let domain = agent.domain { offer.domain = domain }
+                if framework.has(.multiRole) {
                     offer.allocationInfo.role = role
                 }
-                state.offers[id] = OfferRecord(offer: offer, frameworkKey: key, agentIndex: agentIndex, resources: free, role: role)
+                state.offers[id] = OfferRecord(offer: offer, frameworkKey: key, agentIndex: agentIndex, resources: allocated, role: role)
                 state.offerOrder.append(id)
-                state.agents[agentIndex].offered.add(free)
+                state.agents[agentIndex].offered += shares[index]
                 batches[key, default: []].append(offer)
-                break
             }
         }
         for key in candidates {
@@ -67,7 +101,7 @@ extension LocalMaster {
     func tick() {
         self.state.withLock { state in
             guard !state.isShutDown else { return }
-            let now = ContinuousClock.now
+            let now = self.clock.now
             for key in state.frameworkOrder {
                 guard let framework = state.frameworks[key], !framework.isRemoved else { continue }
                 if var connection = framework.connection {
@@ -112,10 +146,12 @@ extension LocalMaster {
                 LocalClusterSnapshot.Agent(
                     id: agent.id,
                     hostname: agent.hostname,
-                    total: agent.total.resources(role: nil, allocationRole: nil),
-                    used: agent.used.resources(role: nil, allocationRole: nil),
-                    offered: agent.offered.resources(role: nil, allocationRole: nil),
-                    free: agent.free.resources(role: nil, allocationRole: nil)
+                    attributes: agent.attributes,
+                    domain: agent.domain,
+                    total: agent.total.array,
+                    used: agent.used.array,
+                    offered: agent.offered.array,
+                    free: agent.free.array
                 )
             }
             func task(_ record: TaskRecord) -> LocalClusterSnapshot.Task {

@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import MesosResources
 
 /// ACCEPT, DECLINE, REVIVE, SUPPRESS, KILL, ACKNOWLEDGE and RECONCILE.
 extension LocalMaster {
@@ -56,10 +57,10 @@ extension LocalMaster {
             return
         }
 
-        var available = ResourceBag()
+        var available = Resources()
         for id in accept.offerIds {
             if let offer = self.dropOffer(id.value, state: &state) {
-                available.add(offer.resources)
+                available += offer.resources
             }
         }
         let agent = state.agents[agentIndex]
@@ -67,21 +68,24 @@ extension LocalMaster {
         for operation in accept.operations {
             switch operation.type {
             case .launch:
-                for task in operation.launch.taskInfos {
-                    if let error = self.taskProblem(task, framework: framework, agent: agent, role: role, available: available) {
-                        self.logger.info("Task refused", metadata: ["mesos.task_id": "\(task.taskID.value)", "mesos.error": "\(error)"])
+                for var task in operation.launch.taskInfos {
+                    let resources: Resources
+                    switch self.checkTask(&task, framework: framework, agent: agent, role: role, available: available) {
+                    case .failure(let error):
+                        self.logger.info("Task refused", metadata: ["mesos.task_id": "\(task.taskID.value)", "mesos.error": "\(error.message)"])
                         framework.connection?.send(.update(self.masterStatus(
-                            task.taskID, agentID: task.agentID, state: .taskError, message: error, reason: .taskInvalid)))
+                            task.taskID, agentID: task.agentID, state: .taskError, message: error.message, reason: .taskInvalid)))
                         continue
+                    case .success(let used):
+                        resources = used
                     }
-                    let resources = ResourceBag(task.resources)
-                    available.subtract(resources)
-                    state.agents[agentIndex].used.add(resources)
+                    available -= resources
+                    state.agents[agentIndex].used += resources.unallocated()
                     let sandbox = URL(fileURLWithPath: self.workDirectory)
                         .appendingPathComponent("agents/\(agent.id.value)/frameworks/\(key)/executors/\(task.taskID.value)/runs/\(UUID().uuidString.lowercased())")
                         .path
                     framework.tasks[task.taskID.value] = TaskRecord(
-                        info: task, agentIndex: agentIndex, resources: resources, process: TaskProcess(), sandbox: sandbox)
+                        info: task, agentIndex: agentIndex, resources: resources.unallocated(), process: TaskProcess(), sandbox: sandbox)
                     framework.taskOrder.append(task.taskID.value)
                     launched.append(task.taskID.value)
                 }
@@ -104,7 +108,7 @@ extension LocalMaster {
             }
         }
         if !available.isEmpty {
-            self.addFilter(to: &framework, agentIndex: agentIndex, role: role, resources: available,
+            self.addFilter(to: &framework, agentIndex: agentIndex, role: role, resources: available.unallocated(),
                            filters: accept.hasFilters ? accept.filters : nil)
         }
         state.frameworks[key] = framework
@@ -116,82 +120,128 @@ extension LocalMaster {
         self.allocate(state: &state)
     }
 
-    /// Why the master refuses a task (TASK_ERROR), or `nil`.
-    private func taskProblem(
-        _ task: TaskInfo,
+    /// Why the master refuses a task.
+    struct TaskRefusal: Error {
+        var message: String
+    }
+
+    /// Checks a task as the master does on LAUNCH (the offer's `allocation_info` is injected where missing, the
+    /// resources must be valid, allocated to the offer's single role and contained in what is left of the
+    /// offers) and returns what it uses, allocated to `role`; or why it is refused (TASK_ERROR, TASK_INVALID),
+    /// in the words a Mesos 1.11 master uses (checked against one for these messages).
+    func checkTask(
+        _ task: inout TaskInfo,
         framework: FrameworkRecord,
         agent: AgentRecord,
         role: String,
-        available: ResourceBag
-    ) -> String? {
+        available: Resources
+    ) -> Result<Resources, TaskRefusal> {
+        func refuse(_ message: String) -> Result<Resources, TaskRefusal> { .failure(TaskRefusal(message: message)) }
         let id = task.taskID.value
         if let existing = framework.tasks[id], !existing.state.isTerminal || !existing.pending.isEmpty {
-            return "Task has duplicate ID: \(id)"
+            return refuse("Task has duplicate ID: \(id)")
         }
         if task.agentID != agent.id {
-            return "Task uses agent \(task.agentID.value), but the offers are for agent \(agent.id.value)"
+            return refuse("Task uses agent \(task.agentID.value), but the offers are for agent \(agent.id.value)")
         }
         if task.hasExecutor {
-            return "Custom executors are not supported by the local cluster; give the task a CommandInfo"
+            return refuse("Custom executors are not supported by the local cluster; give the task a CommandInfo")
         }
         if !task.command.hasValue || task.command.value.isEmpty {
-            return "'CommandInfo.value' must be set"
+            return refuse("'CommandInfo.value' must be set")
         }
         if task.hasContainer, task.container.type == .docker, !task.container.hasDocker {
-            return "DockerInfo 'docker' is not set for DOCKER typed ContainerInfo"
+            return refuse("DockerInfo 'docker' is not set for DOCKER typed ContainerInfo")
         }
-        if task.resources.isEmpty {
-            return "Task uses no resources"
+        // The master injects the offer's allocation_info into resources that lack it.
+        for index in task.resources.indices where !task.resources[index].hasAllocationInfo {
+            task.resources[index].allocationInfo.role = role
         }
-        let multiRole = framework.has(.multiRole)
-        for resource in task.resources {
-            if !resource.reservations.isEmpty || (resource.hasRole && resource.role != "*") || resource.hasReservation {
-                return "Task uses reserved resources (\(resource.name)); the local cluster offers unreserved resources only"
-            }
-            if resource.type == .scalar, !resource.scalar.value.isFinite || resource.scalar.value < 0 {
-                return "Task uses an invalid amount of \(resource.name): \(resource.scalar.value)"
-            }
-            if multiRole {
-                guard resource.hasAllocationInfo, resource.allocationInfo.hasRole else {
-                    return "Resource \(resource.name) has no allocation_info.role; a MULTI_ROLE framework must set it to the offer's role ('\(role)')"
+        let resources: Resources
+        do {
+            resources = try Resources(validating: task.resources)
+        } catch {
+            return refuse("Invalid task resources: \(error.message)")
+        }
+        if resources.isEmpty {
+            return refuse("Task uses no resources")
+        }
+        var roles: [String] = []
+        for resource in resources where !roles.contains(resource.allocationInfo.role) {
+            roles.append(resource.allocationInfo.role)
+        }
+        if roles.count > 1 {
+            return refuse(
+                "Invalid task resources: The resources have multiple allocation roles ('\(roles[1])' and '\(roles[0])') "
+                    + "but only one allocation role is allowed")
+        }
+        let names = Set(resources.revocable().names)
+        if let both = resources.nonRevocable().names.first(where: names.contains) {
+            return refuse("Invalid task resources: Task uses both revocable and non-revocable '\(both)' resources")
+        }
+        if !available.contains(resources) {
+            return refuse(
+                "Total resources \(Self.text(resources)) required by task and its executor is more than available \(Self.text(available))")
+        }
+        return .success(resources)
+    }
+
+    /// Resources as the master prints them in messages:
+    /// `cpus(allocated: batch)(reservations: [(STATIC,batch)]):1; mem(allocated: batch):32`.
+    static func text(_ resources: Resources) -> String {
+        resources.array.map { resource -> String in
+            var text = resource.name
+            if resource.hasAllocationInfo { text += "(allocated: \(resource.allocationInfo.role))" }
+            if !resource.reservations.isEmpty {
+                let entries = resource.reservations.map { entry -> String in
+                    let type = entry.type == .static ? "STATIC" : "DYNAMIC"
+                    return "(\(type),\(entry.role)\(entry.hasPrincipal ? ",\(entry.principal)" : ""))"
                 }
-                if resource.allocationInfo.role != role {
-                    return "Resource \(resource.name) is allocated to role '\(resource.allocationInfo.role)', but the offer is for role '\(role)'"
-                }
-            } else if resource.hasAllocationInfo, resource.allocationInfo.role != role {
-                return "Resource \(resource.name) is allocated to role '\(resource.allocationInfo.role)', but the offer is for role '\(role)'"
+                text += "(reservations: [\(entries.joined(separator: ","))])"
             }
-        }
-        let wanted = ResourceBag(task.resources)
-        if !available.contains(wanted) {
-            return "Task uses more resources \(wanted.summary) than available \(available.summary) (\(available.shortfall(of: wanted)))"
-        }
-        return nil
+            switch resource.type {
+            case .scalar: text += ":" + (FixedScalar(resource.scalar.value) ?? .zero).description
+            case .ranges: text += ":[" + resource.ranges.range.map { "\($0.begin)-\($0.end)" }.joined(separator: ",") + "]"
+            case .set: text += ":{" + resource.set.item.joined(separator: ",") + "}"
+            default: break
+            }
+            return text
+        }.joined(separator: "; ")
     }
 
     /// Refuses `resources` on an agent for `filters.refuse_seconds` (default 5 s; 0 refuses nothing).
-    private func addFilter(to framework: inout FrameworkRecord, agentIndex: Int, role: String, resources: ResourceBag, filters: Filters?) {
+    private func addFilter(to framework: inout FrameworkRecord, agentIndex: Int, role: String, resources: Resources, filters: Filters?) {
         var seconds = filters?.refuseSeconds ?? Self.defaultRefuseSeconds
         if !seconds.isFinite || seconds < 0 { seconds = Self.defaultRefuseSeconds }
         seconds = min(seconds, Self.maximumRefuseSeconds)
         guard seconds > 0 else { return }
         framework.filters.append(OfferFilter(
             agentIndex: agentIndex, role: role, resources: resources,
-            expires: .now + .milliseconds(Int64(seconds * 1000))))
+            expires: self.clock.now + max(.milliseconds(Int64(seconds * 1000)), self.configuration.allocationInterval)))
     }
 
     func decline(_ offerIDs: [OfferID], filters: Filters?, key: String, state: inout State) {
         guard var framework = state.frameworks[key] else { return }
         for id in offerIDs {
             guard state.offers[id.value]?.frameworkKey == key, let offer = self.dropOffer(id.value, state: &state) else { continue }
-            self.addFilter(to: &framework, agentIndex: offer.agentIndex, role: offer.role, resources: offer.resources, filters: filters)
+            self.addFilter(to: &framework, agentIndex: offer.agentIndex, role: offer.role, resources: offer.resources.unallocated(), filters: filters)
         }
         state.frameworks[key] = framework
         self.allocate(state: &state)
     }
 
+    /// REVIVE and SUPPRESS name roles; the master ignores the whole call when one is not the framework's.
+    private func knowsAll(_ roles: [String], _ framework: FrameworkRecord) -> Bool {
+        let mine = framework.roles
+        guard roles.allSatisfy(mine.contains) else {
+            self.logger.info("REVIVE or SUPPRESS for a role the framework is not subscribed to; ignored", metadata: ["mesos.roles": "\(roles)"])
+            return false
+        }
+        return true
+    }
+
     func revive(roles: [String], key: String, state: inout State) {
-        guard var framework = state.frameworks[key] else { return }
+        guard var framework = state.frameworks[key], self.knowsAll(roles, framework) else { return }
         let roles = Set(roles.isEmpty ? framework.roles : roles)
         framework.suppressedRoles.subtract(roles)
         framework.filters.removeAll { roles.contains($0.role) }
@@ -200,7 +250,7 @@ extension LocalMaster {
     }
 
     func suppress(roles: [String], key: String, state: inout State) {
-        guard var framework = state.frameworks[key] else { return }
+        guard var framework = state.frameworks[key], self.knowsAll(roles, framework) else { return }
         framework.suppressedRoles.formUnion(roles.isEmpty ? framework.roles : roles)
         state.frameworks[key] = framework
     }
@@ -278,9 +328,10 @@ extension LocalMaster {
         return status
     }
 
-    /// The latest state of a known task, as a reconciliation answer.
+    /// The state of a known task, as a reconciliation answer: that of the update the framework was sent and has
+    /// not acknowledged yet when there is one (the master's `status_update_state`), else the latest.
     func reconciliationStatus(_ task: TaskRecord, framework: FrameworkRecord, agents: [AgentRecord]) -> TaskStatus {
-        var status = task.latest ?? self.masterStatus(
+        var status = task.pending.first ?? task.latest ?? self.masterStatus(
             task.info.taskID, agentID: agents[task.agentIndex].id, state: task.state, message: "", reason: .reconciliation)
         status.clearUuid()
         status.source = .master

@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import MesosResources
 
 /// SUBSCRIBE, lost connections, failover timeouts and framework removal.
 extension LocalMaster {
@@ -17,7 +18,7 @@ extension LocalMaster {
         let streamID = UUID().uuidString.lowercased()
         let headers: MesosHTTPHeaders = ["Content-Type": contentType.mediaType, "Mesos-Stream-Id": streamID]
         let (stream, continuation) = AsyncStream<ArraySlice<UInt8>>.makeStream()
-        let connection = Connection(streamID: streamID, codec: codec, continuation: continuation, lastHeartbeat: .now)
+        let connection = Connection(streamID: streamID, codec: codec, continuation: continuation, lastHeartbeat: self.clock.now)
 
         return self.state.withLock { state -> Reply in
             let key: String
@@ -47,7 +48,7 @@ extension LocalMaster {
                 connection.close()
                 return .stream(headers, body)
             }
-            if let problem = Self.subscriptionProblem(info) {
+            if let problem = Self.subscriptionProblem(info, suppressedRoles: call.subscribe.suppressedRoles) {
                 connection.send(.error(message: problem))
                 connection.close()
                 return .stream(headers, body)
@@ -91,7 +92,7 @@ extension LocalMaster {
     }
 
     /// Why the master refuses a subscription inside the stream (an ERROR event), or `nil`.
-    private static func subscriptionProblem(_ info: FrameworkInfo) -> String? {
+    private static func subscriptionProblem(_ info: FrameworkInfo, suppressedRoles: [String]) -> String? {
         let multiRole = info.capabilities.contains { $0.type == .multiRole }
         if multiRole, info.roles.isEmpty {
             return "Framework with MULTI_ROLE capability must have at least one role"
@@ -99,8 +100,15 @@ extension LocalMaster {
         if !multiRole, info.hasRole, info.role.isEmpty {
             return "The framework's role must not be empty"
         }
+        let roles = multiRole ? info.roles : [info.hasRole ? info.role : "*"]
+        for role in roles where !MesosRole.isValid(role) {
+            return "Role '\(role)' is invalid"
+        }
         if info.hasFailoverTimeout, !info.failoverTimeout.isFinite || info.failoverTimeout < 0 {
             return "Invalid failover_timeout: \(info.failoverTimeout)"
+        }
+        for role in suppressedRoles where !roles.contains(role) {
+            return "Suppressed role '\(role)' is not contained in the list of roles"
         }
         return nil
     }
@@ -111,7 +119,7 @@ extension LocalMaster {
             guard var framework = state.frameworks[key], framework.connection?.streamID == streamID else { return }
             framework.connection?.close()
             framework.connection = nil
-            framework.disconnectedAt = .now
+            framework.disconnectedAt = self.clock.now
             state.frameworks[key] = framework
             self.removeOffers(of: key, state: &state)
             self.logger.info("Framework disconnected", metadata: ["mesos.framework_id": "\(key)"])
@@ -155,7 +163,7 @@ extension LocalMaster {
     func dropOffer(_ offerID: String, state: inout State) -> OfferRecord? {
         guard let offer = state.offers.removeValue(forKey: offerID) else { return nil }
         state.offerOrder.removeAll { $0 == offerID }
-        state.agents[offer.agentIndex].offered.subtract(offer.resources)
+        state.agents[offer.agentIndex].offered -= offer.resources.unallocated()
         return offer
     }
 

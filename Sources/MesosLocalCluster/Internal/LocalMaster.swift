@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import MesosCore
+import MesosResources
 
 /// The local cluster's master and agents: one lock-protected state, driven by scheduler calls, by the agents'
 /// processes and by a timer. Nothing here waits on the Swift concurrency pool: calls are answered at once,
@@ -15,6 +16,8 @@ final class LocalMaster: Sendable {
     let ownsWorkDirectory: Bool
     let state: LockedValue<State>
     let agentQueue = DispatchQueue(label: "mesos.local-cluster.agent")
+    /// The master's time: how long since it started, on ``LocalCluster/Configuration/clock``.
+    let clock: MasterClock
     private let timer = LockedValue<(any DispatchSourceTimer)?>(nil)
 
     /// The most tasks a framework keeps in its completed list.
@@ -34,22 +37,27 @@ final class LocalMaster: Sendable {
         var allocationRound = 0
     }
 
+    /// One agent. Every `Resources` here is post-refinement and without `allocation_info`.
     struct AgentRecord: Sendable {
         var id: AgentID
         var index: Int
         var hostname: String
-        var total: ResourceBag
-        var used = ResourceBag()
-        var offered = ResourceBag()
+        var attributes: [Attribute]
+        var domain: DomainInfo?
+        var total: Resources
+        var used = Resources()
+        var offered = Resources()
 
-        var free: ResourceBag { self.total.subtracting(self.used).subtracting(self.offered) }
+        var free: Resources { self.total - self.used - self.offered }
 
         var info: AgentInfo {
             var info = AgentInfo()
             info.id = self.id
             info.hostname = self.hostname
             info.port = Int32(5051 + self.index)
-            info.resources = self.total.resources(role: "*", allocationRole: nil)
+            info.resources = self.total.array
+            info.attributes = self.attributes
+            if let domain = self.domain { info.domain = domain }
             return info
         }
     }
@@ -58,26 +66,29 @@ final class LocalMaster: Sendable {
         var offer: Offer
         var frameworkKey: String
         var agentIndex: Int
-        var resources: ResourceBag
+        /// What the offer holds, allocated to ``role``.
+        var resources: Resources
         var role: String
     }
 
+    /// A decline filter: per framework, role and agent, the refused resources (without `allocation_info`).
     struct OfferFilter: Sendable {
         var agentIndex: Int
         var role: String
-        var resources: ResourceBag
-        var expires: ContinuousClock.Instant
+        var resources: Resources
+        var expires: Duration
     }
 
     struct TaskRecord: Sendable {
         var info: TaskInfo
         var agentIndex: Int
-        var resources: ResourceBag
+        /// What the task uses, without `allocation_info`.
+        var resources: Resources
         var state: TaskState = .taskStaging
         var latest: TaskStatus?
         /// Updates waiting for acknowledgement; the first is the one sent.
         var pending: [TaskStatus] = []
-        var lastSent: ContinuousClock.Instant?
+        var lastSent: Duration?
         var process: TaskProcess
         var sandbox: String
         var resourcesReleased = false
@@ -90,7 +101,7 @@ final class LocalMaster: Sendable {
         var id: FrameworkID
         var info: FrameworkInfo
         var connection: Connection?
-        var disconnectedAt: ContinuousClock.Instant?
+        var disconnectedAt: Duration?
         var isRemoved = false
         var suppressedRoles: Set<String> = []
         var filters: [OfferFilter] = []
@@ -104,7 +115,7 @@ final class LocalMaster: Sendable {
 
         /// The roles the framework subscribed with: `roles` for MULTI_ROLE frameworks, else `role`.
         var roles: [String] {
-            self.has(.multiRole) ? self.info.roles : [self.info.role]
+            self.has(.multiRole) ? self.info.roles : [self.info.hasRole && !self.info.role.isEmpty ? self.info.role : "*"]
         }
 
         var failoverTimeout: Duration {
@@ -117,6 +128,7 @@ final class LocalMaster: Sendable {
     init(configuration: LocalCluster.Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.clock = MasterClock(configuration.clock)
         let masterID = UUID().uuidString.lowercased()
         var info = MasterInfo()
         info.id = masterID
@@ -138,9 +150,16 @@ final class LocalMaster: Sendable {
                 .appendingPathComponent("mesos-local-\(getpid())-\(masterID.prefix(8))").path
             self.ownsWorkDirectory = true
         }
-        let total = ResourceBag(configuration.agentResources.resources)
-        let agents = (0..<max(1, configuration.agents)).map { index in
-            AgentRecord(id: AgentID("\(masterID)-S\(index)"), index: index, hostname: configuration.hostname, total: total)
+        let agents = (0..<configuration.agentCount).map { index in
+            let definition = configuration.agent(at: index)
+            return AgentRecord(
+                id: AgentID("\(masterID)-S\(index)"),
+                index: index,
+                hostname: definition.hostname ?? configuration.hostname,
+                attributes: definition.attributes,
+                domain: definition.domain,
+                total: Resources((definition.resources ?? configuration.agentResources).resources).unallocated()
+            )
         }
         self.state = LockedValue(State(agents: agents))
     }
@@ -325,8 +344,12 @@ final class LocalMaster: Sendable {
             guard var framework = state.frameworks[key] else { return .text(409, "Framework removed") }
             var info = call.updateFramework.frameworkInfo
             info.id = framework.id
+            let suppressed = Set(call.updateFramework.suppressedRoles)
+            // Roles leaving the suppressed set are revived: their filters go.
+            let revived = framework.suppressedRoles.subtracting(suppressed)
+            framework.filters.removeAll { revived.contains($0.role) }
             framework.info = info
-            framework.suppressedRoles = Set(call.updateFramework.suppressedRoles)
+            framework.suppressedRoles = suppressed
             state.frameworks[key] = framework
             self.allocate(state: &state)
             return .text(200)
@@ -349,12 +372,53 @@ final class LocalMaster: Sendable {
         Date().timeIntervalSince1970
     }
 
+    /// Resources as a framework sees them in an offer or update: pre-refinement (`role`) unless it has
+    /// RESERVATION_REFINEMENT, and with `allocation_info` only for MULTI_ROLE frameworks.
+    static func wireResources(_ resources: Resources, for framework: FrameworkRecord) -> [Resource] {
+        let refinement = framework.has(.reservationRefinement)
+        let multiRole = framework.has(.multiRole)
+        return resources.array.map { resource in
+            var wire = refinement ? resource : ((try? resource.preRefinementFormat()) ?? resource)
+            if !multiRole { wire.clearAllocationInfo() }
+            return wire
+        }
+    }
+
     /// Appends to a bounded tail buffer.
     static func appendTail(_ bytes: [UInt8], to tail: inout [UInt8]) {
         tail.append(contentsOf: bytes)
         if tail.count > Self.outputTailLimit {
             tail.removeFirst(tail.count - Self.outputTailLimit)
         }
+    }
+}
+
+/// Time since the master started, read from any clock measuring in `Duration` (the configuration's, so that
+/// tests can move it by hand). Every time the master keeps (filters, heartbeats, re-sent updates, failover
+/// timeouts) is such an offset.
+struct MasterClock: Sendable {
+    private let read: @Sendable () -> Duration
+
+    init(_ clock: any Clock<Duration>) {
+        self.read = Self.reader(clock)
+    }
+
+    private static func reader<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+        let start = clock.now
+        return { start.duration(to: clock.now) }
+    }
+
+    /// The time since the master started.
+    var now: Duration { self.read() }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> SubSequence {
+        var start = self.startIndex
+        var end = self.endIndex
+        while start < end, self[start].isWhitespace { start = self.index(after: start) }
+        while end > start, self[self.index(before: end)].isWhitespace { end = self.index(before: end) }
+        return self[start..<end]
     }
 }
 

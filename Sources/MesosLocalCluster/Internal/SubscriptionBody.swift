@@ -6,7 +6,8 @@ struct Connection: Sendable {
     let streamID: String
     let codec: MesosCodec
     let continuation: AsyncStream<ArraySlice<UInt8>>.Continuation
-    var lastHeartbeat: ContinuousClock.Instant
+    /// When the last HEARTBEAT went out, on the master's clock.
+    var lastHeartbeat: Duration
 
     /// Queues an event on the stream (never blocks: the stream buffers like a socket's send queue).
     func send(_ event: SchedulerEvent) {
