@@ -174,9 +174,16 @@ struct Placer {
     /// 1 / what the pool's offers held (scalars over every bucket), 0 when nothing: index pool * nameCount + name.
     var inverseCapacity: [Double] = []
     var capacity: [Int64] = []
+    /// What is used of the capacity (0…1), kept up to date: index pool * nameCount + name.
+    var usedFraction: [Double] = []
 
     // Demands, compiled once per distinct demand.
-    struct Need { var name: Int; var amount: Int64; var scalar: Bool }
+    struct Need {
+        var name: Int
+        var amount: Int64
+        var scalar: Bool
+        var fraction: Double { Double(self.amount) }
+    }
     struct Demand {
         var compiled: CompiledDemand?
         var error: CarveError?
@@ -215,6 +222,21 @@ struct Placer {
     /// How many values of a counting state have each count (for the minimum), by state.
     var histograms: [[Int32]] = []
     var taskStates: [[Int]] = []
+    /// The counting states of each task (fixed ones are applied once per class).
+    var taskCountingStates: [[Int]] = []
+    /// Tasks with the same demand and the same fixed constraints share a class and its viable pools:
+    /// pools whose role and fixed constraints fit and whose amounts still fit. Amounts only shrink during a
+    /// batch, so a pool that stops fitting never fits again.
+    struct ClassKey: Hashable { var demand: Int; var fixed: [Int] }
+    var taskClass: [Int] = []
+    /// A pool and its strategy score for a class.
+    struct Candidate { var score: Double; var pool: Int32 }
+    /// A class's viable pools, best first, as of `syncedAt` entries of the placement log.
+    struct Ranking { var order: [Candidate]; var syncedAt: Int }
+    var classRanking: [Ranking?] = []
+    /// The pool of every placement so far, in order: the pools whose amounts changed.
+    var placementLog: [Int32] = []
+    var classFixed: [[Int]] = []
     var groupStates: [String: [Int]] = [:]
 
     init(offers: [Offer], tasks: [TaskRequest], running: [RunningTask]) {
@@ -302,6 +324,7 @@ struct Placer {
         let slots = self.poolCount * self.nameCount
         self.available = Array(repeating: 0, count: slots * 4)
         self.capacity = Array(repeating: 0, count: slots)
+        self.usedFraction = Array(repeating: 0, count: slots)
         self.inverseCapacity = Array(repeating: 0, count: slots)
         for pool in 0..<self.poolCount {
             self.refreshAvailable(pool)
@@ -330,6 +353,13 @@ struct Placer {
             }
             let slot = base + name * 4 + entry.bucket
             self.available[slot] = self.available[slot].addingReportingOverflow(amount).overflow ? .max : self.available[slot] + amount
+        }
+        guard !self.usedFraction.isEmpty else { return }
+        for name in 0..<self.nameCount {
+            let slot = pool * self.nameCount + name
+            var left: Int64 = 0
+            for bucket in 0..<4 { left &+= self.available[slot * 4 + bucket] }
+            self.usedFraction[slot] = Double(self.capacity[slot] &- left) * self.inverseCapacity[slot]
         }
     }
 
@@ -381,6 +411,7 @@ struct Placer {
 
         var stateByKey: [String: [PlacementConstraint: Int]] = [:]
         var fixedByConstraint: [PlacementConstraint: Int] = [:]
+        var classByKey: [ClassKey: Int] = [:]
         for task in self.tasks {
             var ids: [Int] = []
             for constraint in task.constraints {
@@ -445,6 +476,17 @@ struct Placer {
                 }
             }
             self.taskStates.append(ids)
+            let fixed = ids.filter { self.states[$0].kind == .fixed }
+            self.taskCountingStates.append(ids.filter { self.states[$0].kind != .fixed })
+            let key = ClassKey(demand: self.taskDemand[self.taskStates.count - 1], fixed: fixed)
+            if let id = classByKey[key] {
+                self.taskClass.append(id)
+            } else {
+                classByKey[key] = self.classFixed.count
+                self.taskClass.append(self.classFixed.count)
+                self.classFixed.append(fixed)
+                self.classRanking.append(nil)
+            }
         }
         for (index, task) in running.enumerated() {
             for state in self.groupStates[task.group] ?? [] {
@@ -501,17 +543,57 @@ struct Placer {
         let base = pool * self.nameCount
         for need in demand.needs {
             let slot = (base + need.name) * 4
-            var total: Int64 = 0
-            var mask = demand.bucketMask
-            var bucket = 0
-            while mask != 0 {
-                if mask & 1 != 0 { total &+= self.available[slot + bucket] }
-                mask >>= 1
-                bucket += 1
+            var total: Int64
+            switch demand.bucketMask {
+            case 0b0011: total = self.available[slot] &+ self.available[slot + 1]
+            case 0b0001: total = self.available[slot]
+            case 0b0010: total = self.available[slot + 1]
+            default:
+                total = 0
+                var mask = demand.bucketMask
+                var bucket = 0
+                while mask != 0 {
+                    if mask & 1 != 0 { total &+= self.available[slot + bucket] }
+                    mask >>= 1
+                    bucket += 1
+                }
             }
             if total < need.amount { return false }
         }
         return true
+    }
+
+    /// The shortfalls read from the pool's amounts, or `nil` when only a trial carve can tell (static
+    /// numbers or set items, whose exact values matter).
+    func shortfalls(_ demand: Demand, pool: Int) -> [Shortfall]? {
+        guard let compiled = demand.compiled, compiled.numbers.isEmpty, compiled.items.isEmpty else { return nil }
+        var result: [Shortfall] = []
+        let base = pool * self.nameCount
+        func usable(_ name: String) -> Int64 {
+            guard let id = self.names[name] else { return 0 }
+            var total: Int64 = 0
+            for bucket in compiled.buckets { total &+= self.available[(base + id) * 4 + bucket] }
+            return total
+        }
+        for (name, amount) in compiled.scalars {
+            let available = usable(name)
+            if available < amount {
+                result.append(
+                    Shortfall(
+                        name: name,
+                        kind: .scalar(
+                            wanted: FixedScalar(thousandths: amount).doubleValue,
+                            available: FixedScalar(thousandths: available).doubleValue
+                        )
+                    )
+                )
+            }
+        }
+        for (name, count) in compiled.counts {
+            let available = UInt64(clamping: usable(name))
+            if available < count { result.append(Shortfall(name: name, kind: .count(wanted: count, available: available))) }
+        }
+        return result.isEmpty ? nil : result
     }
 
     /// The bin-packing fitness: (used + request) / capacity, averaged over the scalar needs.
@@ -524,9 +606,7 @@ struct Placer {
             let slot = base + need.name
             let inverse = self.inverseCapacity[slot]
             guard inverse > 0 else { continue }
-            var left: Int64 = 0
-            for bucket in 0..<4 { left &+= self.available[slot * 4 + bucket] }
-            sum += Double(self.capacity[slot] - left + need.amount) * inverse
+            sum += self.usedFraction[slot] + need.fraction * inverse
             terms += 1
         }
         return terms == 0 ? 0 : sum / Double(terms)
@@ -539,31 +619,79 @@ struct Placer {
         let poolRoles = self.pools.map(\.role)
         let binPacking = strategy == .binPacking
         var excluded: [Int] = []
+        var explained: (taskClass: Int, states: [Int], log: Int, rejections: [OfferRejection])?
+
+        func better(_ a: Candidate, _ b: Candidate) -> Bool {
+            if a.score != b.score { return binPacking ? a.score > b.score : a.score < b.score }
+            return a.pool < b.pool
+        }
 
         for (taskIndex, task) in self.tasks.enumerated() {
             let demand = self.demands[self.taskDemand[taskIndex]]
-            let stateIDs = self.taskStates[taskIndex]
+            let stateIDs = self.taskCountingStates[taskIndex]
+            let taskClass = self.taskClass[taskIndex]
             excluded.removeAll(keepingCapacity: true)
             var placed = false
             if let compiled = demand.compiled {
-                while !placed {
-                    var best = -1
-                    var bestScore = 0.0
+                var ranking = self.classRanking[taskClass] ?? Ranking(order: [], syncedAt: -1)
+                self.classRanking[taskClass] = nil
+                let changed = ranking.syncedAt < 0 ? Int.max : self.placementLog.count - ranking.syncedAt
+                if changed > max(8, ranking.order.count / 4) {
+                    // (Re)build: every pool whose role and fixed constraints fit and whose amounts fit, best first.
+                    let members = ranking.syncedAt < 0 ? nil : Set(ranking.order.map(\.pool))
+                    ranking.order.removeAll(keepingCapacity: true)
                     for pool in 0..<self.poolCount {
-                        if let role = demand.role, poolRoles[pool] != role { continue }
+                        if let members, !members.contains(Int32(pool)) { continue }
+                        if members == nil {
+                            if let role = demand.role, poolRoles[pool] != role { continue }
+                            guard self.classFixed[taskClass].allSatisfy({ self.passes(state: $0, pool: pool) }) else { continue }
+                        }
                         guard self.fits(demand, pool: pool) else { continue }
+                        ranking.order.append(Candidate(score: self.fitness(demand, pool: pool), pool: Int32(pool)))
+                    }
+                    ranking.order.sort(by: better)
+                } else if changed > 0 {
+                    // Only the pools placed on since the last look changed: move them to their new rank.
+                    for index in ranking.syncedAt..<self.placementLog.count {
+                        let pool = self.placementLog[index]
+                        guard let at = ranking.order.firstIndex(where: { $0.pool == pool }) else { continue }
+                        ranking.order.remove(at: at)
+                        guard self.fits(demand, pool: Int(pool)) else { continue }
+                        let candidate = Candidate(score: self.fitness(demand, pool: Int(pool)), pool: pool)
+                        var low = 0
+                        var high = ranking.order.count
+                        while low < high {
+                            let mid = (low + high) / 2
+                            if better(ranking.order[mid], candidate) { low = mid + 1 } else { high = mid }
+                        }
+                        ranking.order.insert(candidate, at: low)
+                    }
+                }
+                ranking.syncedAt = self.placementLog.count
+                while !placed {
+                    // The first candidate, in rank order, that still fits and meets the counting constraints.
+                    var best = -1
+                    var gone: [Int] = []
+                    if self.exhaustive {
+                        best = self.bestByScan(taskIndex, demand, excluded: excluded, better: better)
+                    } else {
+                    for (position, candidate) in ranking.order.enumerated() {
+                        let pool = Int(candidate.pool)
+                        guard self.fits(demand, pool: pool) else {
+                            gone.append(position)
+                            continue
+                        }
                         var ok = true
                         for id in stateIDs where !self.passes(state: id, pool: pool) {
                             ok = false
                             break
                         }
-                        guard ok, !excluded.contains(pool) else { continue }
-                        let score = self.fitness(demand, pool: pool)
-                        if best < 0 || (binPacking ? score > bestScore : score < bestScore) {
-                            best = pool
-                            bestScore = score
-                        }
+                        guard ok, excluded.isEmpty || !excluded.contains(pool) else { continue }
+                        best = pool
+                        break
                     }
+                    }
+                    for position in gone.reversed() { ranking.order.remove(at: position) }
                     guard best >= 0 else { break }
                     var random = Self.random(portPolicy, task: taskIndex)
                     do {
@@ -572,6 +700,7 @@ struct Placer {
                             self.usedOffers[best][index] = true
                         }
                         self.refreshAvailable(best)
+                        self.placementLog.append(Int32(best))
                         for id in self.groupStates[task.group] ?? [] {
                             self.record(state: id, value: self.poolValue[self.states[id].field * self.poolCount + best])
                         }
@@ -582,9 +711,20 @@ struct Placer {
                         excluded.append(best)
                     }
                 }
+                self.classRanking[taskClass] = ranking
             }
             if !placed {
-                unplaced.append(UnplacedTask(id: task.id, rejections: self.explain(taskIndex, demand, portPolicy: portPolicy)))
+                // Consecutive unplaced tasks of one class and group, with nothing placed in between, are
+                // refused for the same reasons.
+                if let cached = explained, cached.taskClass == taskClass, cached.states == stateIDs,
+                    cached.log == self.placementLog.count
+                {
+                    unplaced.append(UnplacedTask(id: task.id, rejections: cached.rejections))
+                } else {
+                    let rejections = self.explain(taskIndex, demand, portPolicy: portPolicy)
+                    explained = (taskClass, stateIDs, self.placementLog.count, rejections)
+                    unplaced.append(UnplacedTask(id: task.id, rejections: rejections))
+                }
             }
         }
 
@@ -600,6 +740,23 @@ struct Placer {
             )
         }
         return (agents, unplaced)
+    }
+
+    /// Scores every pool afresh instead of keeping rankings (tests compare the two).
+    var exhaustive = false
+
+    /// The best pool by a scan of every pool, or -1.
+    func bestByScan(_ taskIndex: Int, _ demand: Demand, excluded: [Int], better: (Candidate, Candidate) -> Bool) -> Int {
+        var best: Candidate?
+        for pool in 0..<self.poolCount {
+            if let role = demand.role, self.pools[pool].role != role { continue }
+            guard self.fits(demand, pool: pool), !excluded.contains(pool),
+                self.taskStates[taskIndex].allSatisfy({ self.passes(state: $0, pool: pool) })
+            else { continue }
+            let candidate = Candidate(score: self.fitness(demand, pool: pool), pool: Int32(pool))
+            if best.map({ better(candidate, $0) }) ?? true { best = candidate }
+        }
+        return best.map { Int($0.pool) } ?? -1
     }
 
     static func random(_ policy: PortPolicy, task: Int) -> SplitMix64? {
@@ -619,6 +776,8 @@ struct Placer {
                 reason = .resources(.roleMismatch(offered: self.pools[pool].role, wanted: role))
             } else if let failing = self.taskStates[taskIndex].first(where: { !self.passes(state: $0, pool: pool) }) {
                 reason = .constraint(self.stateConstraints[failing])
+            } else if !self.fits(demand, pool: pool), let shortfalls = self.shortfalls(demand, pool: pool) {
+                reason = .resources(.insufficient(shortfalls))
             } else if let compiled = demand.compiled {
                 var trial = self.pools[pool]
                 var random = Self.random(portPolicy, task: taskIndex)

@@ -1,5 +1,5 @@
 import MesosCore
-import MesosResources
+@testable import MesosResources
 import Testing
 
 private func task(_ id: String, group: String = "app", cpus: Double = 1, mem: Double = 0, ports: Int = 0, _ constraints: String...)
@@ -258,6 +258,60 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The placer keeps per-class rankings and updates them incrementally; a scan of every pool for every task
+/// must give the same plan.
+@Suite struct PlacementRankingTests {
+    @Test(arguments: Array(UInt64(1)...40))
+    func rankingsAgreeWithAFullScan(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &random) }
+        var offers: [Offer] = []
+        for index in 0..<int(5...40) {
+            let agent = index % max(1, int(3...30))
+            offers.append(
+                makeOffer(
+                    "o\(index)", agent: "a\(agent)", role: int(0...4) == 0 ? "db" : "web",
+                    resources: [
+                        scalar("cpus", Double(int(1...16)) / 2), scalar("mem", Double(int(1...16) * 256)),
+                        ranges("ports", [31000...UInt64(31000 + int(0...6))]),
+                    ],
+                    attributes: "rack:r\(agent % 4)"
+                )
+            )
+        }
+        let constraints = ["hostname:MAX_PER:2", "rack:GROUP_BY", "rack:GROUP_BY:3", "hostname:UNIQUE", "rack:UNLIKE:r3"]
+        var tasks: [TaskRequest] = []
+        for index in 0..<int(10...80) {
+            // Apps interleave, so rankings are brought up to date after other apps' placements.
+            let app = int(0...4)
+            var demand = ResourceDemand(cpus: Double(app + 1) / 4, mem: Double(app * 200), ports: app % 3)
+            if app == 4 { demand.role = "db" }
+            tasks.append(
+                TaskRequest(
+                    id: "t\(index)", group: "g\(app)", demand: demand,
+                    constraints: [try PlacementConstraint(parsing: constraints[app])]
+                )
+            )
+        }
+        for strategy in [PlacementStrategy.binPacking, .spreading] {
+            var ranked = Placer(offers: offers, tasks: tasks, running: [])
+            var scanned = Placer(offers: offers, tasks: tasks, running: [])
+            scanned.exhaustive = true
+            let (rankedAgents, rankedUnplaced) = ranked.run(strategy: strategy, portPolicy: .lowestFirst)
+            let (scannedAgents, scannedUnplaced) = scanned.run(strategy: strategy, portPolicy: .lowestFirst)
+            func summary(_ agents: [AgentPlacement]) -> [String] {
+                agents.map { agent in
+                    "\(agent.agentID.value)@\(agent.role ?? "-"): "
+                        + agent.tasks.map { "\($0.id)\($0.ports)" }.joined(separator: ",")
+                }
+            }
+            #expect(summary(rankedAgents) == summary(scannedAgents), "\(strategy)")
+            #expect(rankedUnplaced.map(\.id) == scannedUnplaced.map(\.id))
+            #expect(rankedAgents.count > 0)
         }
     }
 }
