@@ -160,8 +160,9 @@ struct CarvePool: Sendable {
         var intervals: [ClosedRange<UInt64>] = []
         var items: [String] = []
 
-        var name: String { self.normalized.name }
-        var type: Value.TypeEnum { self.normalized.type }
+        /// The resource name and type (copied out of the message, which is slower to read).
+        let name: String
+        let type: Value.TypeEnum
 
         /// How many range numbers are left, saturating.
         var count: UInt64 {
@@ -228,7 +229,9 @@ struct CarvePool: Sendable {
                 normalized: normalized,
                 offer: offer,
                 bucket: (reserved ? 1 : 0) + (normalized.hasRevocable ? 2 : 0),
-                carvable: carvable
+                carvable: carvable,
+                name: normalized.name,
+                type: normalized.type
             )
             switch normalized.type {
             case .scalar: entry.fixed = FixedScalar(normalized.scalar.value)?.thousandths ?? 0
@@ -290,9 +293,10 @@ struct CarvePool: Sendable {
         func candidates(_ name: String, _ type: Value.TypeEnum) -> [Int] {
             var result: [Int] = []
             for bucket in demand.buckets {
-                for (index, entry) in self.entries.enumerated()
-                where entry.carvable && entry.bucket == bucket && entry.type == type && entry.name == name
-                    && (offer == nil || entry.offer == offer)
+                for index in self.entries.indices
+                where self.entries[index].carvable && self.entries[index].bucket == bucket
+                    && self.entries[index].type == type && self.entries[index].name == name
+                    && (offer == nil || self.entries[index].offer == offer)
                 {
                     result.append(index)
                 }

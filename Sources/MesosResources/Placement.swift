@@ -654,17 +654,21 @@ struct Placer {
                     // Only the pools placed on since the last look changed: move them to their new rank.
                     for index in ranking.syncedAt..<self.placementLog.count {
                         let pool = self.placementLog[index]
-                        guard let at = ranking.order.firstIndex(where: { $0.pool == pool }) else { continue }
-                        ranking.order.remove(at: at)
-                        guard self.fits(demand, pool: Int(pool)) else { continue }
-                        let candidate = Candidate(score: self.fitness(demand, pool: Int(pool)), pool: pool)
-                        var low = 0
-                        var high = ranking.order.count
-                        while low < high {
-                            let mid = (low + high) / 2
-                            if better(ranking.order[mid], candidate) { low = mid + 1 } else { high = mid }
+                        guard var at = ranking.order.firstIndex(where: { $0.pool == pool }) else { continue }
+                        guard self.fits(demand, pool: Int(pool)) else {
+                            ranking.order.remove(at: at)
+                            continue
                         }
-                        ranking.order.insert(candidate, at: low)
+                        // Move it to its new rank (usually near where it was).
+                        ranking.order[at].score = self.fitness(demand, pool: Int(pool))
+                        while at > 0, better(ranking.order[at], ranking.order[at - 1]) {
+                            ranking.order.swapAt(at, at - 1)
+                            at -= 1
+                        }
+                        while at + 1 < ranking.order.count, better(ranking.order[at + 1], ranking.order[at]) {
+                            ranking.order.swapAt(at, at + 1)
+                            at += 1
+                        }
                     }
                 }
                 ranking.syncedAt = self.placementLog.count
