@@ -44,7 +44,9 @@ struct Place: BenchMode {
         for _ in 0..<self.runs {
             let start = clock.now
             for offer in offers {
-                for resource in offer.resources { checksum += resource.scalar.value + Double(resource.ranges.range.count) }
+                for resource in offer.resources {
+                    checksum += resource.scalar.value + Double(resource.ranges.range.count)
+                }
                 checksum += Double(offer.attributes.count + offer.hostname.utf8.count)
             }
             referenceTimes.append(Measure.seconds(clock.now - start))
@@ -116,7 +118,8 @@ struct Place: BenchMode {
                 var reserved = Resource.scalar("cpus", Double(Int.random(in: 1...4, using: &random)), role: role)
                 reserved.reservations = [Self.staticReservation(role)]
                 resources.append(reserved)
-                var reservedMem = Resource.scalar("mem", Double(Int.random(in: 1...8, using: &random) * 512), role: role)
+                var reservedMem = Resource.scalar(
+                    "mem", Double(Int.random(in: 1...8, using: &random) * 512), role: role)
                 reservedMem.reservations = [Self.staticReservation(role)]
                 resources.append(reservedMem)
             }

@@ -36,7 +36,8 @@ extension Resources {
         allocationRole role: String? = nil,
         portPolicy: PortPolicy = .lowestFirst
     ) throws(CarveError) -> Carving {
-        let role = role ?? self.combined.first { $0.hasAllocationInfo && $0.allocationInfo.hasRole }?.allocationInfo.role
+        let role =
+            role ?? self.combined.first { $0.hasAllocationInfo && $0.allocationInfo.hasRole }?.allocationInfo.role
         var pool = CarvePool(Array(self).map { ($0, 0) }, role: role)
         return try pool.carveChecked(demand, portPolicy: portPolicy)
     }
@@ -441,7 +442,10 @@ struct CarvePool: Sendable {
             offset -= width + 1
             segment += 1
         }
-        if segment == segments.count { segment = 0; offset = 0 }
+        if segment == segments.count {
+            segment = 0
+            offset = 0
+        }
         while UInt64(result.count) < count, !segments.isEmpty {
             let (entry, interval) = segments[segment]
             let number = interval.lowerBound + offset

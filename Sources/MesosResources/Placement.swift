@@ -227,12 +227,21 @@ struct Placer {
     /// Tasks with the same demand and the same fixed constraints share a class and its viable pools:
     /// pools whose role and fixed constraints fit and whose amounts still fit. Amounts only shrink during a
     /// batch, so a pool that stops fitting never fits again.
-    struct ClassKey: Hashable { var demand: Int; var fixed: [Int] }
+    struct ClassKey: Hashable {
+        var demand: Int
+        var fixed: [Int]
+    }
     var taskClass: [Int] = []
     /// A pool and its strategy score for a class.
-    struct Candidate { var score: Double; var pool: Int32 }
+    struct Candidate {
+        var score: Double
+        var pool: Int32
+    }
     /// A class's viable pools, best first, as of `syncedAt` entries of the placement log.
-    struct Ranking { var order: [Candidate]; var syncedAt: Int }
+    struct Ranking {
+        var order: [Candidate]
+        var syncedAt: Int
+    }
     var classRanking: [Ranking?] = []
     /// The pool of every placement so far, in order: the pools whose amounts changed.
     var placementLog: [Int32] = []
@@ -352,7 +361,8 @@ struct Placer {
             default: amount = 0
             }
             let slot = base + name * 4 + entry.bucket
-            self.available[slot] = self.available[slot].addingReportingOverflow(amount).overflow ? .max : self.available[slot] + amount
+            self.available[slot] =
+                self.available[slot].addingReportingOverflow(amount).overflow ? .max : self.available[slot] + amount
         }
         guard !self.usedFraction.isEmpty else { return }
         for name in 0..<self.nameCount {
@@ -397,12 +407,14 @@ struct Placer {
         self.poolValue = Array(repeating: -1, count: fieldList.count * self.poolCount)
         for (field, key) in fieldList.enumerated() {
             for pool in 0..<self.poolCount {
-                self.poolValue[field * self.poolCount + pool] = self.valueID(field, Self.value(of: key, at: self.poolSites[pool]))
+                self.poolValue[field * self.poolCount + pool] = self.valueID(
+                    field, Self.value(of: key, at: self.poolSites[pool]))
             }
         }
         var runningValues: [[Int32]] = []
         for task in running {
-            runningValues.append(fieldList.enumerated().map { self.valueID($0.offset, Self.value(of: $0.element, at: task.site)) })
+            runningValues.append(
+                fieldList.enumerated().map { self.valueID($0.offset, Self.value(of: $0.element, at: task.site)) })
         }
         // Instances per group: running plus to place.
         var instances: [String: Int] = [:]
@@ -591,7 +603,9 @@ struct Placer {
         }
         for (name, count) in compiled.counts {
             let available = UInt64(clamping: usable(name))
-            if available < count { result.append(Shortfall(name: name, kind: .count(wanted: count, available: available))) }
+            if available < count {
+                result.append(Shortfall(name: name, kind: .count(wanted: count, available: available)))
+            }
         }
         return result.isEmpty ? nil : result
     }
@@ -644,7 +658,9 @@ struct Placer {
                         if let members, !members.contains(Int32(pool)) { continue }
                         if members == nil {
                             if let role = demand.role, poolRoles[pool] != role { continue }
-                            guard self.classFixed[taskClass].allSatisfy({ self.passes(state: $0, pool: pool) }) else { continue }
+                            guard self.classFixed[taskClass].allSatisfy({ self.passes(state: $0, pool: pool) }) else {
+                                continue
+                            }
                         }
                         guard self.fits(demand, pool: pool) else { continue }
                         ranking.order.append(Candidate(score: self.fitness(demand, pool: pool), pool: Int32(pool)))
@@ -679,21 +695,21 @@ struct Placer {
                     if self.exhaustive {
                         best = self.bestByScan(taskIndex, demand, excluded: excluded, better: better)
                     } else {
-                    for (position, candidate) in ranking.order.enumerated() {
-                        let pool = Int(candidate.pool)
-                        guard self.fits(demand, pool: pool) else {
-                            gone.append(position)
-                            continue
-                        }
-                        var ok = true
-                        for id in stateIDs where !self.passes(state: id, pool: pool) {
-                            ok = false
+                        for (position, candidate) in ranking.order.enumerated() {
+                            let pool = Int(candidate.pool)
+                            guard self.fits(demand, pool: pool) else {
+                                gone.append(position)
+                                continue
+                            }
+                            var ok = true
+                            for id in stateIDs where !self.passes(state: id, pool: pool) {
+                                ok = false
+                                break
+                            }
+                            guard ok, excluded.isEmpty || !excluded.contains(pool) else { continue }
+                            best = pool
                             break
                         }
-                        guard ok, excluded.isEmpty || !excluded.contains(pool) else { continue }
-                        best = pool
-                        break
-                    }
                     }
                     for position in gone.reversed() { ranking.order.remove(at: position) }
                     guard best >= 0 else { break }
@@ -739,7 +755,9 @@ struct Placer {
                 agentID: first.agentID,
                 hostname: first.hostname,
                 role: self.pools[pool].role,
-                offerIDs: members.enumerated().filter { self.usedOffers[pool][$0.offset] }.map { self.offers[$0.element].id },
+                offerIDs: members.enumerated().filter { self.usedOffers[pool][$0.offset] }.map {
+                    self.offers[$0.element].id
+                },
                 tasks: placedByPool[pool]
             )
         }
@@ -750,7 +768,8 @@ struct Placer {
     var exhaustive = false
 
     /// The best pool by a scan of every pool, or -1.
-    func bestByScan(_ taskIndex: Int, _ demand: Demand, excluded: [Int], better: (Candidate, Candidate) -> Bool) -> Int {
+    func bestByScan(_ taskIndex: Int, _ demand: Demand, excluded: [Int], better: (Candidate, Candidate) -> Bool) -> Int
+    {
         var best: Candidate?
         for pool in 0..<self.poolCount {
             if let role = demand.role, self.pools[pool].role != role { continue }

@@ -76,7 +76,8 @@ public struct PlacementConstraint: Sendable, Hashable, CustomStringConvertible {
     ///   regular expression.
     public init(_ field: Field, _ operator: Operator) throws(ConstraintError) {
         if case .attribute(let name) = field, name.isEmpty || name.hasPrefix("@") {
-            throw ConstraintError(.unknownField, offset: 0, "'\(name)' is not an attribute name, hostname, @region or @zone")
+            throw ConstraintError(
+                .unknownField, offset: 0, "'\(name)' is not an attribute name, hostname, @region or @zone")
         }
         switch `operator` {
         case .groupBy(let groups) where groups < 0:
@@ -84,11 +85,14 @@ public struct PlacementConstraint: Sendable, Hashable, CustomStringConvertible {
         case .maxPer(let count) where count < 1:
             throw ConstraintError(.invalidValue, offset: 0, "MAX_PER needs a count ≥ 1, not \(count)")
         case .like(let pattern), .unlike(let pattern):
-            guard !pattern.isEmpty else { throw ConstraintError(.missingValue, offset: 0, "LIKE and UNLIKE need a pattern") }
+            guard !pattern.isEmpty else {
+                throw ConstraintError(.missingValue, offset: 0, "LIKE and UNLIKE need a pattern")
+            }
             do {
                 _ = try Regex(pattern)
             } catch {
-                throw ConstraintError(.invalidValue, offset: 0, "'\(pattern)' is not a valid regular expression: \(error)")
+                throw ConstraintError(
+                    .invalidValue, offset: 0, "'\(pattern)' is not a valid regular expression: \(error)")
             }
         case .equals(let value) where value.isEmpty:
             throw ConstraintError(.missingValue, offset: 0, "IS needs a value")
@@ -166,7 +170,8 @@ public struct PlacementConstraint: Sendable, Hashable, CustomStringConvertible {
     init(parts: [String], offsets: [Int]?) throws(ConstraintError) {
         func at(_ part: Int) -> Int { offsets.flatMap { part < $0.count ? $0[part] : $0.last } ?? 0 }
         guard let fieldText = parts.first, !fieldText.trimmingWhitespace().isEmpty else {
-            throw ConstraintError(.missingField, offset: 0, "expected a field (hostname, @region, @zone or an attribute)")
+            throw ConstraintError(
+                .missingField, offset: 0, "expected a field (hostname, @region, @zone or an attribute)")
         }
         let fieldName = fieldText.trimmingWhitespace()
         let field: Field
@@ -176,7 +181,8 @@ public struct PlacementConstraint: Sendable, Hashable, CustomStringConvertible {
         case "@zone": field = .zone
         default:
             guard !fieldName.hasPrefix("@") else {
-                throw ConstraintError(.unknownField, offset: at(0), "unknown field '\(fieldName)' (known: @hostname, @region, @zone)")
+                throw ConstraintError(
+                    .unknownField, offset: at(0), "unknown field '\(fieldName)' (known: @hostname, @region, @zone)")
             }
             field = .attribute(fieldName)
         }
@@ -187,7 +193,8 @@ public struct PlacementConstraint: Sendable, Hashable, CustomStringConvertible {
         let value: String? = parts.count > 2 ? parts[2] : nil
         func required() throws(ConstraintError) -> String {
             guard let value, !value.isEmpty else {
-                throw ConstraintError(.missingValue, offset: at(2), "\(name) needs a value ('\(fieldName):\(name):value')")
+                throw ConstraintError(
+                    .missingValue, offset: at(2), "\(name) needs a value ('\(fieldName):\(name):value')")
             }
             return value
         }
@@ -382,7 +389,10 @@ struct StringArrayJSONParser {
                 let start = self.index
                 result.append((start, try self.parseStrings()))
                 self.skipWhitespace()
-                if self.current == "," { self.index += 1; continue }
+                if self.current == "," {
+                    self.index += 1
+                    continue
+                }
                 try self.expect("]")
                 break
             }
@@ -411,7 +421,10 @@ struct StringArrayJSONParser {
                 result.append(String(self.characters[start..<self.index]))
             }
             self.skipWhitespace()
-            if self.current == "," { self.index += 1; continue }
+            if self.current == "," {
+                self.index += 1
+                continue
+            }
             try self.expect("]")
             return result
         }
@@ -424,7 +437,10 @@ struct StringArrayJSONParser {
             guard let c = self.current else { throw self.error("'\"' closing the string") }
             self.index += 1
             if c == "\"" { return result }
-            guard c == "\\" else { result.append(c); continue }
+            guard c == "\\" else {
+                result.append(c)
+                continue
+            }
             guard let escaped = self.current else { throw self.error("an escaped character") }
             self.index += 1
             switch escaped {
@@ -470,7 +486,9 @@ public struct AgentSite: Sendable, Hashable {
     ///   - region: The region.
     ///   - zone: The zone.
     ///   - attributes: The attributes.
-    public init(agentID: String, hostname: String, region: String? = nil, zone: String? = nil, attributes: [Attribute] = []) {
+    public init(
+        agentID: String, hostname: String, region: String? = nil, zone: String? = nil, attributes: [Attribute] = []
+    ) {
         self.agentID = agentID
         self.hostname = hostname
         self.region = region

@@ -94,7 +94,7 @@ public struct ResourceDemand: Sendable, Hashable {
         for resource in parsed.combined {
             guard resource.reservations.isEmpty else {
                 throw ResourcesParseError(
-                    offset: 0,
+                    offset: text.firstIndex(of: "(").map { text.distance(from: text.startIndex, to: $0) } ?? 0,
                     expected: "resources without a role (set the demand's reservation policy instead)",
                     found: "'\(resource.name)' reserved to '\(resource.reservationRole ?? "")'"
                 )
@@ -196,7 +196,8 @@ public struct Shortfall: Sendable, Hashable, CustomStringConvertible {
         switch self.kind {
         case .scalar(let wanted, let available):
             let short = (FixedScalar(wanted) ?? .zero) - (FixedScalar(available) ?? .zero)
-            return "\(self.name) short by \(short) (wanted \(FixedScalar(wanted) ?? .zero), usable \(FixedScalar(available) ?? .zero))"
+            return
+                "\(self.name) short by \(short) (wanted \(FixedScalar(wanted) ?? .zero), usable \(FixedScalar(available) ?? .zero))"
         case .count(let wanted, let available):
             return "\(self.name) short by \(wanted - min(wanted, available)) (wanted \(wanted), free \(available))"
         case .numbers(let numbers):

@@ -11,7 +11,11 @@ private let web = [reservation("web", dynamic: false)]
         scalar("cpus", 1.5, allocated: "web"),
         scalar("cpus", 2, reservations: web, allocated: "web"),
         scalar("mem", 1024, allocated: "web"),
-        { var r = ranges("ports", [31000...31009]); r.allocationInfo.role = "web"; return r }(),
+        {
+            var r = ranges("ports", [31000...31009])
+            r.allocationInfo.role = "web"
+            return r
+        }(),
     ])
 
     @Test func carvesUnreservedFirstThenReserved() throws {
@@ -23,7 +27,11 @@ private let web = [reservation("web", dynamic: false)]
         let leftover = Resources([
             scalar("cpus", 0.5, reservations: web, allocated: "web"),
             scalar("mem", 512, allocated: "web"),
-            { var r = ranges("ports", [31000...31009]); r.allocationInfo.role = "web"; return r }(),
+            {
+                var r = ranges("ports", [31000...31009])
+                r.allocationInfo.role = "web"
+                return r
+            }(),
         ])
         #expect(carving.remaining == leftover, "\(carving.remaining)")
         #expect(carving.ports.isEmpty)
@@ -102,11 +110,13 @@ private let web = [reservation("web", dynamic: false)]
     }
 
     @Test func shortfallNamesEveryShortResource() {
-        #expect(throws: CarveError.insufficient([
-            Shortfall(name: "cpus", kind: .scalar(wanted: 4, available: 3.5)),
-            Shortfall(name: "gpus", kind: .scalar(wanted: 1, available: 0)),
-            Shortfall(name: "ports", kind: .count(wanted: 11, available: 10)),
-        ])) {
+        #expect(
+            throws: CarveError.insufficient([
+                Shortfall(name: "cpus", kind: .scalar(wanted: 4, available: 3.5)),
+                Shortfall(name: "gpus", kind: .scalar(wanted: 1, available: 0)),
+                Shortfall(name: "ports", kind: .count(wanted: 11, available: 10)),
+            ])
+        ) {
             try offer.carving(ResourceDemand(cpus: 4, mem: 100, gpus: 1, ports: 11))
         }
         let error = CarveError.insufficient([Shortfall(name: "cpus", kind: .scalar(wanted: 4, available: 3.5))])
@@ -127,7 +137,13 @@ private let web = [reservation("web", dynamic: false)]
         #expect(demand.scalars == ["cpus": 1.5, "mem": 600])
         #expect(demand.staticPorts == [8080, 8081])
         #expect(demand.ports == 2)
-        #expect(throws: ResourcesParseError.self) { try ResourceDemand(parsing: "cpus(web):1") }
+        #expect(throws: ResourcesParseError.self) { try ResourceDemand(parsing: "mem:1;cpus(web):1") }
+        #expect((try? ResourceDemand(parsing: "mem:1;cpus(web):1")) == nil)
+        do {
+            _ = try ResourceDemand(parsing: "mem:1;cpus(web):1")
+        } catch {
+            #expect(error.offset == 10)
+        }
         #expect(throws: ResourcesParseError.self) { try ResourceDemand(parsing: "cpus:") }
         #expect(throws: ResourcesParseError.self) { try ResourceDemand(parsing: "ports:[1-100000]") }
     }
@@ -246,13 +262,15 @@ private let web = [reservation("web", dynamic: false)]
                 }
                 switch self.int(0...2) {
                 case 0:
-                    list.append(scalar("cpus", Double(self.int(1...4000)) / 1000, reservations: reservations, allocated: "web"))
+                    list.append(
+                        scalar("cpus", Double(self.int(1...4000)) / 1000, reservations: reservations, allocated: "web"))
                 case 1:
                     list.append(scalar("mem", Double(self.int(1...4096)), reservations: reservations, allocated: "web"))
                 default:
                     // Entries never overlap: an agent's port is offered once.
                     let begin = UInt64(entry * 10)
-                    var resource = ranges("ports", [begin...(begin + UInt64(self.int(0...8)))], reservations: reservations)
+                    var resource = ranges(
+                        "ports", [begin...(begin + UInt64(self.int(0...8)))], reservations: reservations)
                     resource.allocationInfo.role = "web"
                     list.append(resource)
                 }
@@ -287,7 +305,9 @@ private let web = [reservation("web", dynamic: false)]
             #expect((carved.scalar("mem") ?? 0) == (demand.scalars["mem"] ?? 0))
             #expect(carving.ports.count == demand.ports + demand.staticPorts.count)
             #expect(Set(carving.ports).count == carving.ports.count)
-            #expect(carved.ranges("ports").map { p in carving.ports.allSatisfy { p.contains($0) } } ?? carving.ports.isEmpty)
+            #expect(
+                carved.ranges("ports").map { p in carving.ports.allSatisfy { p.contains($0) } } ?? carving.ports.isEmpty
+            )
             #expect(carving.resources.allSatisfy { $0.allocationInfo.role == "web" })
         } catch {
             guard case .insufficient(let shortfalls) = error else {

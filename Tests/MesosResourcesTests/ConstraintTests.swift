@@ -57,13 +57,18 @@ func site(_ host: String, _ attributes: String = "", region: String? = nil, zone
     }
 
     @Test func jsonArrayForm() throws {
-        let list = try PlacementConstraint.parseList(#"[["hostname","UNIQUE"], ["rack", "GROUP_BY", "3"], ["a","LIKE","x\\d+"]]"#)
-        #expect(list == [
-            try PlacementConstraint(.hostname, .unique), try PlacementConstraint(.attribute("rack"), .groupBy(3)),
-            try PlacementConstraint(.attribute("a"), .like(#"x\d+"#)),
-        ])
+        let list = try PlacementConstraint.parseList(
+            #"[["hostname","UNIQUE"], ["rack", "GROUP_BY", "3"], ["a","LIKE","x\\d+"]]"#)
+        #expect(
+            list == [
+                try PlacementConstraint(.hostname, .unique), try PlacementConstraint(.attribute("rack"), .groupBy(3)),
+                try PlacementConstraint(.attribute("a"), .like(#"x\d+"#)),
+            ])
         #expect(try PlacementConstraint.parseList("[]").isEmpty)
-        #expect(try PlacementConstraint.parseList(#"[["rack","MAX_PER",2]]"#) == [try PlacementConstraint(.attribute("rack"), .maxPer(2))])
+        #expect(
+            try PlacementConstraint.parseList(#"[["rack","MAX_PER",2]]"#) == [
+                try PlacementConstraint(.attribute("rack"), .maxPer(2))
+            ])
         #expect(try PlacementConstraint.parseList("hostname:UNIQUE\n\nrack:GROUP_BY").count == 2)
     }
 

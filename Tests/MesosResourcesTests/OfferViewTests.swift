@@ -92,9 +92,10 @@ func makeOffer(
     @Test func parsesEveryType() throws {
         let attributes = try [Attribute](parsing: "rack:r1;zone:a;cores:4;ports:[1-2];tags:{a,b}")
         #expect(attributes.map(\.name) == ["rack", "zone", "cores", "ports", "tags"])
-        #expect(attributes.map(\.value) == [
-            .text("r1"), .text("a"), .scalar(4), .ranges(ResourceRanges([1...2])), .set(ResourceSet(["a", "b"])),
-        ])
+        #expect(
+            attributes.map(\.value) == [
+                .text("r1"), .text("a"), .scalar(4), .ranges(ResourceRanges([1...2])), .set(ResourceSet(["a", "b"])),
+            ])
         #expect(attributes[2].type == .scalar && attributes[0].type == .text)
     }
 

@@ -1,8 +1,11 @@
 import MesosCore
-@testable import MesosResources
 import Testing
 
-private func task(_ id: String, group: String = "app", cpus: Double = 1, mem: Double = 0, ports: Int = 0, _ constraints: String...)
+@testable import MesosResources
+
+private func task(
+    _ id: String, group: String = "app", cpus: Double = 1, mem: Double = 0, ports: Int = 0, _ constraints: String...
+)
     -> TaskRequest
 {
     TaskRequest(
@@ -46,7 +49,8 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
             "o1", agent: "a",
             resources: [scalar("cpus", 2), scalar("mem", 1024), ranges("ports", [31000...31009])]
         )
-        let plan = PlacementPlan(placing: [task("t1", mem: 100, ports: 2), task("t2", mem: 100, ports: 2)], on: [offer])
+        let plan = PlacementPlan(
+            placing: [task("t1", mem: 100, ports: 2), task("t2", mem: 100, ports: 2)], on: [offer])
         let placed = try #require(plan.agents.first?.tasks)
         #expect(placed.map(\.ports) == [[31000, 31001], [31002, 31003]])
         #expect(placed[0].resources.allSatisfy { $0.allocationInfo.role == "web" })
@@ -80,7 +84,8 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
         let unplaced = try #require(plan.unplaced.first)
         #expect(unplaced.id == "t")
         #expect(unplaced.rejections.map(\.offerID) == [OfferID("oa"), OfferID("ob")])
-        let short = RejectionReason.resources(.insufficient([Shortfall(name: "cpus", kind: .scalar(wanted: 1.5, available: 1))]))
+        let short = RejectionReason.resources(
+            .insufficient([Shortfall(name: "cpus", kind: .scalar(wanted: 1.5, available: 1))]))
         #expect(unplaced.rejections.allSatisfy { $0.reason == short })
     }
 
@@ -117,7 +122,10 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
         #expect(plan.placedCount == 2)
         #expect(Set(agentOf(plan).values) == ["a", "b"])
         #expect(plan.unplaced.map(\.id) == ["t3"])
-        #expect(plan.unplaced.first?.rejections.allSatisfy { $0.reason == .constraint(try! PlacementConstraint(parsing: "hostname:UNIQUE")) } == true)
+        #expect(
+            plan.unplaced.first?.rejections.allSatisfy {
+                $0.reason == .constraint(try! PlacementConstraint(parsing: "hostname:UNIQUE"))
+            } == true)
         // Other groups are not counted.
         let other = PlacementPlan(placing: tasks + [task("x", group: "other", "hostname:UNIQUE")], on: offers)
         #expect(other.placedCount == 3)
@@ -128,7 +136,9 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
         let running = [RunningTask(group: "app", site: site("a.example"))]
         let plan = PlacementPlan(placing: [task("t", "hostname:UNIQUE")], on: offers, running: running)
         #expect(agentOf(plan) == ["t": "b"])
-        let otherGroup = PlacementPlan(placing: [task("t", "hostname:UNIQUE")], on: offers, running: [RunningTask(group: "x", site: site("a.example"))])
+        let otherGroup = PlacementPlan(
+            placing: [task("t", "hostname:UNIQUE")], on: offers,
+            running: [RunningTask(group: "x", site: site("a.example"))])
         #expect(agentOf(otherGroup) == ["t": "a"])
     }
 
@@ -137,7 +147,8 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
             makeOffer("o\(i)", agent: "a\(i)", resources: [scalar("cpus", 8)], attributes: "rack:r\(i <= 2 ? 1 : 2)")
         }
         for strategy in [PlacementStrategy.binPacking, .spreading] {
-            let plan = PlacementPlan(placing: (1...6).map { task("t\($0)", "rack:GROUP_BY:2") }, on: offers, strategy: strategy)
+            let plan = PlacementPlan(
+                placing: (1...6).map { task("t\($0)", "rack:GROUP_BY:2") }, on: offers, strategy: strategy)
             let agents = agentOf(plan)
             let rack1 = agents.values.filter { $0 == "a1" || $0 == "a2" }.count
             #expect(plan.placedCount == 6 && rack1 == 3, "\(strategy): \(agents)")
@@ -147,11 +158,13 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
     }
 
     @Test func invalidDemandIsReportedForEveryOffer() {
-        let plan = PlacementPlan(placing: [TaskRequest(id: "bad", demand: ResourceDemand(gpus: 0.5))], on: [small, large])
+        let plan = PlacementPlan(
+            placing: [TaskRequest(id: "bad", demand: ResourceDemand(gpus: 0.5))], on: [small, large])
         #expect(plan.unplaced.first?.rejections.count == 2)
-        #expect(plan.unplaced.first?.rejections.allSatisfy {
-            if case .resources(.invalidDemand) = $0.reason { return true } else { return false }
-        } == true)
+        #expect(
+            plan.unplaced.first?.rejections.allSatisfy {
+                if case .resources(.invalidDemand) = $0.reason { return true } else { return false }
+            } == true)
     }
 
     @Test func seededRandomPortsAreDeterministic() {
@@ -178,8 +191,11 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
             for copy in 0..<int(1...2) {
                 let role = int(0...3) == 0 ? "db" : "web"
                 var resources = [scalar("cpus", Double(int(1...8))), scalar("mem", Double(int(1...8) * 256))]
-                if int(0...1) == 0 { resources.append(scalar("cpus", 1, reservations: [reservation(role, dynamic: false)])) }
-                resources.append(ranges("ports", [UInt64(31000 + copy * 100)...UInt64(31000 + copy * 100 + int(0...5))]))
+                if int(0...1) == 0 {
+                    resources.append(scalar("cpus", 1, reservations: [reservation(role, dynamic: false)]))
+                }
+                resources.append(
+                    ranges("ports", [UInt64(31000 + copy * 100)...UInt64(31000 + copy * 100 + int(0...5))]))
                 offers.append(
                     makeOffer(
                         "o\(agent)-\(copy)", agent: "a\(agent)", role: role, resources: resources,
@@ -199,7 +215,8 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
                 TaskRequest(
                     id: "t\(index)",
                     group: "g\(int(0...2))",
-                    demand: ResourceDemand(cpus: Double(int(1...20)) / 10, mem: Double(int(0...4) * 128), ports: int(0...2)),
+                    demand: ResourceDemand(
+                        cpus: Double(int(1...20)) / 10, mem: Double(int(0...4) * 128), ports: int(0...2)),
                     constraints: try constraints.map { try PlacementConstraint(parsing: $0) }
                 )
             )
@@ -252,7 +269,9 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
                     let offer = try #require(offers.first { $0.id == rejection.offerID })
                     switch rejection.reason {
                     case .constraint(let constraint):
-                        #expect(!constraint.isSatisfied(by: AgentSite(offer: offer), placed: earlier, instances: instances[task.group] ?? 0))
+                        #expect(
+                            !constraint.isSatisfied(
+                                by: AgentSite(offer: offer), placed: earlier, instances: instances[task.group] ?? 0))
                     case .resources(let error):
                         if case .insufficient(let shortfalls) = error { #expect(!shortfalls.isEmpty) }
                     }
@@ -283,7 +302,9 @@ private func agentOf(_ plan: PlacementPlan) -> [String: String] {
                 )
             )
         }
-        let constraints = ["hostname:MAX_PER:2", "rack:GROUP_BY", "rack:GROUP_BY:3", "hostname:UNIQUE", "rack:UNLIKE:r3"]
+        let constraints = [
+            "hostname:MAX_PER:2", "rack:GROUP_BY", "rack:GROUP_BY:3", "hostname:UNIQUE", "rack:UNLIKE:r3",
+        ]
         var tasks: [TaskRequest] = []
         for index in 0..<int(10...80) {
             // Apps interleave, so rankings are brought up to date after other apps' placements.
