@@ -182,7 +182,7 @@ struct Placer {
         var name: Int
         var amount: Int64
         var scalar: Bool
-        var fraction: Double { Double(self.amount) }
+        var doubleAmount: Double { Double(self.amount) }
     }
     struct Demand {
         var compiled: CompiledDemand?
@@ -523,7 +523,7 @@ struct Placer {
         } else if old == self.states[id].minimum, self.histograms[id][Int(old)] == 0 {
             self.states[id].minimum = old + 1
         }
-        if old == self.states[id].quota, self.states[id].parameter > 0 { self.states[id].above += 1 }
+        if self.states[id].kind == .groupBy, old == self.states[id].quota { self.states[id].above += 1 }
     }
 
     /// Whether the state's constraint passes at the pool; the hot path.
@@ -620,7 +620,7 @@ struct Placer {
             let slot = base + need.name
             let inverse = self.inverseCapacity[slot]
             guard inverse > 0 else { continue }
-            sum += self.usedFraction[slot] + need.fraction * inverse
+            sum += self.usedFraction[slot] + need.doubleAmount * inverse
             terms += 1
         }
         return terms == 0 ? 0 : sum / Double(terms)
