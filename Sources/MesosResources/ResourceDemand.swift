@@ -131,11 +131,15 @@ public struct ResourceDemand: Sendable, Hashable {
         set { self.rangeValues["ports"] = newValue.isEmpty ? nil : newValue }
     }
 
-    /// Checks the demand itself: amounts finite and not negative, GPUs whole, counts not negative, no
-    /// number or item asked for twice.
+    /// Checks the demand itself: something is asked for (the master refuses a task without resources),
+    /// amounts finite and not negative, GPUs whole, counts not negative, no number or item asked for twice.
     ///
     /// - Throws: ``CarveError/invalidDemand(_:)`` saying what is wrong.
     public func validate() throws(CarveError) {
+        let asksForSomething =
+            self.scalars.values.contains { $0 != 0 } || self.rangeCounts.values.contains { $0 != 0 }
+            || self.rangeValues.values.contains { !$0.isEmpty } || self.setItems.values.contains { !$0.isEmpty }
+        guard asksForSomething else { throw .invalidDemand("the demand asks for no resources") }
         for (name, amount) in self.scalars {
             guard amount >= 0, FixedScalar(amount) != nil else {
                 throw .invalidDemand("'\(name)' amount \(amount) is negative or not a finite number")

@@ -130,6 +130,9 @@ private let web = [reservation("web", dynamic: false)]
         #expect(throws: CarveError.self) { try offer.carving(ResourceDemand(cpus: -1)) }
         #expect(throws: CarveError.self) { try offer.carving(ResourceDemand(gpus: 0.5)) }
         #expect(throws: CarveError.self) { try offer.carving(ResourceDemand(cpus: .nan)) }
+        #expect(throws: CarveError.invalidDemand("the demand asks for no resources")) {
+            try offer.carving(ResourceDemand())
+        }
     }
 
     @Test func demandFromText() throws {
@@ -280,7 +283,7 @@ private let web = [reservation("web", dynamic: false)]
 
         mutating func demand() -> ResourceDemand {
             var demand = ResourceDemand(
-                cpus: Double(self.int(0...3000)) / 1000,
+                cpus: Double(self.int(1...3000)) / 1000,
                 mem: Double(self.int(0...2048)),
                 ports: self.int(0...4)
             )
