@@ -108,7 +108,7 @@ struct MesosExecuteToolTests {
     @Test("local agent flags: a malformed value names the option, the occurrence and the offset; more occurrences than agents is refused", arguments: [
         (["--local-agents", "2", "--local-agent-resources", "cpus:1", "--local-agent-resources", "cpus:1;mem:x"],
          "--local-agent-resources (occurrence 2, agent 2): Malformed resources 'cpus:1;mem:x': at offset 11"),
-        (["--local-agent-attributes", "rack:r1;zone"], "--local-agent-attributes (occurrence 1, agent 1): Malformed attributes 'rack:r1;zone': at offset 8"),
+        (["--local-agent-attributes", "rack:r1;zone"], "--local-agent-attributes (occurrence 1, agent 1): Malformed attributes 'rack:r1;zone': at offset 12: expected ':' after the attribute name"),
         (["--local-agents", "2", "--local-agent-attributes", "a:1", "--local-agent-attributes", "a:2", "--local-agent-attributes", "a:3"],
          "--local-agent-attributes is given 3 times, but there are 2 agents (--local-agents 2)"),
         (["--local-agent-resources", "cpus:1", "--local-agent-resources", "cpus:2"], "--local-agent-resources is given 2 times, but there is 1 agent"),

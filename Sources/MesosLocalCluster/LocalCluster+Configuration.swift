@@ -151,7 +151,13 @@ extension LocalCluster {
         ) throws(MesosError) -> AgentDefinition {
             var definition = AgentDefinition(hostname: hostname)
             if let resources { definition.resources = try AgentResources(parsing: resources) }
-            if let attributes { definition.attributes = try AgentAttributes.parse(attributes) }
+            if let attributes {
+                do {
+                    definition.attributes = try [Attribute](parsing: attributes)
+                } catch {
+                    throw MesosError(code: .invalidConfiguration, message: "Malformed attributes '\(attributes)': \(error)")
+                }
+            }
             switch (region, zone) {
             case (nil, nil):
                 break
@@ -168,7 +174,7 @@ extension LocalCluster {
 
         /// The attributes in the agent flag's text form, `rack:r1;zone:a`.
         public var attributesText: String {
-            AgentAttributes.format(self.attributes)
+            self.attributes.textForm
         }
     }
 

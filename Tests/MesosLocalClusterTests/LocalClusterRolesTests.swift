@@ -333,7 +333,7 @@ struct LocalClusterRolesTests {
 
         let attributeError = #expect(throws: MesosError.self) { try LocalCluster.AgentDefinition.parsing(attributes: "rack:r1;zone") }
         #expect(attributeError?.code == .invalidConfiguration)
-        #expect(attributeError?.message.contains("offset 8") == true)
+        #expect(attributeError?.message.contains("offset 12") == true)
         #expect(throws: MesosError.self) { try LocalCluster.AgentDefinition.parsing(attributes: "rack:") }
         #expect(throws: MesosError.self) { try LocalCluster.AgentDefinition.parsing(attributes: "ids:[5-1]") }
         #expect(throws: MesosError.self) { try LocalCluster.AgentDefinition.parsing(region: "eu") }
