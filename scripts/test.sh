@@ -48,26 +48,22 @@ swift build --build-tests
 
 # Every server-backed test must run here: with MESOS_REQUIRE_SERVERS=1 a suite whose server is missing fails
 # instead of skipping. First prove that it does, with no master configured.
-echo "== MESOS_REQUIRE_SERVERS=1 with no master: the real-master tests must fail"
-if env -u MESOS_MASTER_URL MESOS_REQUIRE_SERVERS=1 swift test --skip-build --filter 'RealMasterTests' >/tmp/swift-mesos-require-check.log 2>&1; then
-    echo "test.sh: the real-master tests passed without a master although MESOS_REQUIRE_SERVERS=1" >&2
-    exit 1
-fi
-grep -q "MESOS_REQUIRE_SERVERS=1 requires every server-backed test" /tmp/swift-mesos-require-check.log || {
-    tail -n 20 /tmp/swift-mesos-require-check.log >&2
-    echo "test.sh: the real-master tests failed for another reason than the missing master" >&2
-    exit 1
+# require_servers_check VARIABLE FILTER WHAT: with VARIABLE unset and MESOS_REQUIRE_SERVERS=1, the suites matching
+# FILTER must fail, and for that reason.
+require_servers_check() {
+    echo "== MESOS_REQUIRE_SERVERS=1 with no $3: the $3 tests must fail"
+    if env -u "$1" MESOS_REQUIRE_SERVERS=1 swift test --skip-build --filter "$2" >/tmp/swift-mesos-require-check.log 2>&1; then
+        echo "test.sh: the $3 tests passed without one although MESOS_REQUIRE_SERVERS=1" >&2
+        exit 1
+    fi
+    grep -q "$1 is not set, and MESOS_REQUIRE_SERVERS=1 requires every server-backed test" /tmp/swift-mesos-require-check.log || {
+        tail -n 20 /tmp/swift-mesos-require-check.log >&2
+        echo "test.sh: the $3 tests failed for another reason than the missing server" >&2
+        exit 1
+    }
 }
-echo "== MESOS_REQUIRE_SERVERS=1 with no toolkit master: the toolkit-master tests must fail"
-if env -u MESOS_TOOLKIT_MASTER_URL MESOS_REQUIRE_SERVERS=1 swift test --skip-build --filter 'RealMasterToolkitTests' >/tmp/swift-mesos-require-check.log 2>&1; then
-    echo "test.sh: the toolkit-master tests passed without a master although MESOS_REQUIRE_SERVERS=1" >&2
-    exit 1
-fi
-grep -q "MESOS_TOOLKIT_MASTER_URL is not set, and MESOS_REQUIRE_SERVERS=1 requires every server-backed test" /tmp/swift-mesos-require-check.log || {
-    tail -n 20 /tmp/swift-mesos-require-check.log >&2
-    echo "test.sh: the toolkit-master tests failed for another reason than the missing master" >&2
-    exit 1
-}
+require_servers_check MESOS_MASTER_URL 'RealMasterTests' 'real-master'
+require_servers_check MESOS_TOOLKIT_MASTER_URL 'RealMasterToolkitTests' 'toolkit-master'
 export MESOS_REQUIRE_SERVERS=1
 
 zk_port=${SWIFT_MESOS_ZK_PORT:-2281}
