@@ -246,6 +246,7 @@ let package = Package(
             name: "MesosFrameworkTests",
             dependencies: [
                 "MesosFramework", "MesosResources", "MesosScheduler", "MesosTestKit", "MesosInMemoryTransport",
+                "MesosLocalCluster",
             ],
             swiftSettings: strictSettings
         ),

@@ -75,7 +75,7 @@ public final class FrameworkServices: Sendable {
         var streamID: String?
     }
 
-    private let calls: any SchedulerCallSender
+    let calls: any SchedulerCallSender
     private let time: TimeSource
     private let state: LockedValue<State>
     private let wakeup = Wakeup()
