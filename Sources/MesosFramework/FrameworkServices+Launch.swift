@@ -28,6 +28,9 @@ public struct PlacementLaunch: Sendable {
     public var launched: [TaskInfo]
     /// The placed tasks that were not launched.
     public var failures: [Failure]
+    /// The launched tasks as ``RunningTask``s (their group and the agent they were sent to, with its attributes),
+    /// to pass as `running:` to the next placement so counting constraints see them.
+    public var running: [RunningTask]
 }
 
 extension FrameworkServices {
@@ -76,7 +79,7 @@ extension FrameworkServices {
             placing: tasks, on: self.offers.map(\.offer), running: running, strategy: strategy, portPolicy: portPolicy)
         var requests: [String: TaskRequest] = [:]
         for request in tasks { requests[request.id] = request }
-        var launch = PlacementLaunch(plan: plan, launched: [], failures: [])
+        var launch = PlacementLaunch(plan: plan, launched: [], failures: [], running: [])
         for agent in plan.agents {
             var infos: [TaskInfo] = []
             for placed in agent.tasks {
@@ -87,8 +90,9 @@ extension FrameworkServices {
                 info.resources = placed.resources
                 infos.append(info)
             }
+            let taken: [Offer]
             do {
-                _ = try self.takeOffers(agent.offerIDs)
+                taken = try self.takeOffers(agent.offerIDs)
             } catch {
                 launch.failures.append(.init(taskIDs: infos.map(\.taskID), error: error))
                 continue
@@ -97,6 +101,12 @@ extension FrameworkServices {
             do {
                 try await self.calls.accept(agent.offerIDs, operations: [.launch(infos)], filters: filters)
                 launch.launched.append(contentsOf: infos)
+                if let offer = taken.first {
+                    let site = AgentSite(offer: offer)
+                    for info in infos {
+                        launch.running.append(RunningTask(group: requests[info.taskID.value]?.group ?? "", site: site))
+                    }
+                }
             } catch {
                 for info in infos { self.forget(info.taskID) }
                 launch.failures.append(.init(taskIDs: infos.map(\.taskID), error: error))

@@ -101,4 +101,92 @@ struct PlaceAndLaunchTests {
         }
         await cluster.shutdown()
     }
+
+    /// The README's "Writing a framework with the toolkit" snippet, as written there (only the command, the store
+    /// and the cluster differ): three `rack:UNIQUE` tasks, two racks.
+    @Test func readmeExample() async throws {
+        var clusterConfiguration = LocalCluster.Configuration(agents: 2)
+        clusterConfiguration.allocationInterval = .milliseconds(100)
+        clusterConfiguration.agentDefinitions = [
+            try .parsing(resources: "cpus:2;mem:1024;ports:[31000-31010]", attributes: "rack:r1", hostname: "agent1.local"),
+            try .parsing(resources: "cpus:2;mem:1024;ports:[32000-32010]", attributes: "rack:r2", hostname: "agent2.local"),
+        ]
+        let cluster = LocalCluster(configuration: clusterConfiguration)
+        var info = FrameworkInfo()
+        info.user = ProcessInfo.processInfo.environment["USER"] ?? "root"
+        info.name = "readme-toolkit"
+        info.roles = ["web"]
+        info.addCapability(.multiRole)
+        let (detector, transport) = (cluster.detector, cluster.transport)
+        let store = SavedUpdates()
+        let offerRounds = Mutex(0)
+
+        // From the README:
+        var configuration = MesosSchedulerConfiguration(frameworkInfo: info, master: detector, transport: transport)
+        configuration.acknowledgements = .explicit
+        let scheduler = MesosScheduler(configuration: configuration)
+        let services = FrameworkServices(scheduler: scheduler, configuration: .init(
+            acknowledgements: .afterCommit { update in try await store.save(update) }),
+            notices: { notice in print(notice) })
+
+        let web = try (1...3).map { index in
+            TaskRequest(id: "web-\(index)", group: "web",
+                        demand: try ResourceDemand(parsing: "cpus:1.5;mem:256", ports: 1),
+                        constraints: [try PlacementConstraint(parsing: "rack:UNIQUE")])
+        }
+        let state = Mutex((pending: web, running: [RunningTask]()))
+        scheduler.onOffers { _ in
+            let (pending, running) = state.withLock { ($0.pending, $0.running) }
+            let launch = try await services.placeAndLaunch(pending, running: running, strategy: .spreading) { request, placed, _ in
+                var task = TaskInfo()
+                task.name = request.id
+                task.command.value = "echo --port \(placed.ports[0])"
+                return task
+            }
+            let left = state.withLock { state in
+                let launched = Set(launch.launched.map(\.taskID.value))
+                state.pending.removeAll { launched.contains($0.id) }
+                state.running += launch.running
+                return state.pending.count
+            }
+            try services.setPendingWork(left, for: "web")
+            offerRounds.withLock { $0 += 1 }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await scheduler.run() }
+            group.addTask { await services.run() }
+            defer { group.cancelAll() }
+            // Two tasks run, one per rack, and finish; every update is saved before it is acknowledged.
+            try await waitUntil(timeout: .seconds(60)) {
+                Set(store.finished) == ["web-1", "web-2"] || Set(store.finished) == ["web-1", "web-3"]
+                    || Set(store.finished) == ["web-2", "web-3"]
+            }
+            let running = state.withLock { $0.running }
+            #expect(running.count == 2)
+            #expect(Set(running.map { $0.site.attributes.value(of: "rack")?.description ?? "" }) == ["r1", "r2"])
+            #expect(state.withLock { $0.pending.count } == 1)
+            try await waitUntil { services.acknowledgementRecords.filter { $0.outcome == .acknowledged }.count == store.count }
+            // More offers come (what the finished tasks freed); the third task stays pending, nothing is launched twice.
+            let rounds = offerRounds.withLock { $0 }
+            try await waitUntil(timeout: .seconds(30)) { offerRounds.withLock { $0 } > rounds }
+            #expect(state.withLock { $0.pending.count } == 1)
+            #expect(Set(store.taskIDs).count == 2)
+            try await scheduler.teardown()
+        }
+        await cluster.shutdown()
+    }
+}
+
+/// A stand-in for the application's store: the updates saved, in order.
+final class SavedUpdates: Sendable {
+    private let updates = Mutex<[TaskStatus]>([])
+
+    func save(_ update: StatusUpdate) async throws {
+        guard case .task(let status) = update else { return }
+        self.updates.withLock { $0.append(status) }
+    }
+
+    var count: Int { self.updates.withLock { $0.count } }
+    var taskIDs: [String] { self.updates.withLock { $0.map(\.taskID.value) } }
+    var finished: [String] { self.updates.withLock { $0.filter { $0.state == .taskFinished }.map(\.taskID.value) } }
 }
