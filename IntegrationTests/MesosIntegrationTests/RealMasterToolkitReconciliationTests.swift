@@ -74,7 +74,7 @@ extension RealMasterToolkitTests {
         services.track(unknownNoAgent, agentID: nil, state: .taskStaging)
         let tracked = [taskID, unknownOnAgent, unknownNoAgent]
 
-        let (answers, reconcileCalls, driver, acknowledgements) = try await ToolkitMaster.running(second, services: services) {
+        let (answers, withoutAgent, reconcileCalls, driver, acknowledgements, finalState) = try await ToolkitMaster.running(second, services: services) {
             // The SUBSCRIBED starts an explicit run: one RECONCILE naming the three tasks, with their agent ids.
             try await poll("RECONCILE", timeout: .seconds(10)) { !sender.calls(.reconcile).isEmpty }
             let sentAt = try #require(sender.calls(.reconcile).first).at
@@ -93,11 +93,21 @@ extension RealMasterToolkitTests {
             // Every task answered: the run is over and the next deadline is the implicit reconciliation, 15 min on.
             try await poll("the explicit run to end", timeout: .seconds(5)) { services.reconciliation.unanswered.isEmpty }
             let driver = services.reconciliation
+            let implicitIn = (driver.nextImplicitReconciliation ?? .zero) - services.now
+            #expect(implicitIn > .seconds(890) && implicitIn <= .seconds(900), "implicit reconciliation due in \(implicitIn)")
             // Past the first retry (1 s after the RECONCILE) and the second (2 s after that, had the first been
             // sent): no RECONCILE follows the answers.
             try await Task.sleep(until: sentAt + .seconds(3.5))
-            return (answers, sender.calls(.reconcile).map(\.call.reconcile.tasks), driver,
-                    services.acknowledgementRecords.filter { record in tracked.contains { $0.value == record.subject } })
+            let reconcileCalls = sender.calls(.reconcile).map(\.call.reconcile.tasks)
+            let acknowledgements = services.acknowledgementRecords.filter { record in tracked.contains { $0.value == record.subject } }
+
+            // The finished task once more, without its agent id, around the driver (straight on the scheduler).
+            try await second.reconcile([(taskID, nil)])
+            try await poll("the answer without agent id", timeout: .seconds(10)) { log.updates(of: taskID).count >= 2 }
+            let status = log.updates(of: taskID)[1]
+            let withoutAgent = Answer(
+                state: status.state, message: status.message, withAgent: status.hasAgentID && !status.agentID.value.isEmpty)
+            return (answers, withoutAgent, reconcileCalls, driver, acknowledgements, services.reconciliation.task(taskID)?.state)
         }
 
         // The one RECONCILE: each task with the agent id the store had.
@@ -111,22 +121,25 @@ extension RealMasterToolkitTests {
         #expect(driver.unanswered.isEmpty)
         #expect(driver.nextImplicitReconciliation != nil)
         #expect(driver.nextDeadline == driver.nextImplicitReconciliation, "the implicit run is all that is left")
-        #expect(acknowledgements.allSatisfy { $0.outcome == AcknowledgementOutcome.notAcknowledgeable })
+        #expect(acknowledgements.map(\.outcome) == Array(repeating: AcknowledgementOutcome.notAcknowledgeable, count: 3))
 
         // The real master's answers. A finished task whose terminal update was acknowledged has left the master's
         // task table (it is only among the completed tasks, which reconciliation does not consult), so it is
-        // answered exactly like a task the master never saw. With the agent id, the master asks no agent: the
-        // agent is registered and does not list the task, hence "unknown to the agent".
+        // answered exactly like a task the master never saw: not FINISHED (TOOLKIT §5's "task known" row does not
+        // apply any more). With the agent id of a registered agent that does not list the task, the message is
+        // "unknown to the agent"; without an agent id, only "unknown".
         let onAgent = "Reconciliation: Task is unknown to the agent"
         let unknown = "Reconciliation: Task is unknown"
         if partitionAware {
             #expect(answers[taskID.value] == Answer(state: .taskGone, message: onAgent, withAgent: true))
             #expect(answers[unknownOnAgent.value] == Answer(state: .taskGone, message: onAgent, withAgent: true))
             #expect(answers[unknownNoAgent.value] == Answer(state: .taskUnknown, message: unknown, withAgent: false))
+            #expect(withoutAgent == Answer(state: .taskUnknown, message: unknown, withAgent: false))
         } else {
             #expect(answers[taskID.value] == Answer(state: .taskLost, message: onAgent, withAgent: true))
             #expect(answers[unknownOnAgent.value] == Answer(state: .taskLost, message: onAgent, withAgent: true))
             #expect(answers[unknownNoAgent.value] == Answer(state: .taskLost, message: unknown, withAgent: false))
+            #expect(withoutAgent == Answer(state: .taskLost, message: unknown, withAgent: false))
         }
 
         // The driver's reading of them (partition-aware advice).
@@ -134,7 +147,8 @@ extension RealMasterToolkitTests {
             if case .transition(let transition) = notice { return transition }
             return nil
         }
-        let advice = Dictionary(uniqueKeysWithValues: transitions.map { ($0.taskID.value, $0.advice) })
+        // The first transition of each task: the driver's own run.
+        let advice = Dictionary(transitions.map { ($0.taskID.value, $0.advice) }, uniquingKeysWith: { first, _ in first })
         if partitionAware {
             #expect(advice == [taskID.value: .replaceNow, unknownOnAgent.value: .replaceNow,
                                unknownNoAgent.value: .unknownToMaster(recentlyLaunched: true)])
@@ -144,6 +158,17 @@ extension RealMasterToolkitTests {
         #expect(transitions.allSatisfy { $0.reason == .reconciliation })
         for id in tracked {
             #expect(driver.task(id)?.state == answers[id.value]?.state)
+        }
+        // The second answer for the finished task: LOST again is no transition; UNKNOWN after GONE would leave a
+        // hard terminal state, so the driver rejects it (flagged) and keeps GONE.
+        let later = transitions.filter { $0.taskID == taskID }.dropFirst()
+        if partitionAware {
+            #expect(later.map(\.advice) == [.rejected])
+            #expect(later.first?.to == .taskUnknown)
+            #expect(finalState == .taskGone)
+        } else {
+            #expect(later.isEmpty)
+            #expect(finalState == .taskLost)
         }
     }
 }
