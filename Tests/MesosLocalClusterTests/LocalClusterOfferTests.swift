@@ -165,7 +165,9 @@ struct LocalClusterOfferTests {
             while next.uuid == first.uuid { next = try await reader.update(for: "acked") }
             #expect(next.state == .taskRunning)
             try await scheduler.acknowledge(next)
-            let last = try await reader.update(for: "acked")
+            // RUNNING may have been sent again before its acknowledgement arrived (200 ms on a loaded machine).
+            var last = try await reader.update(for: "acked")
+            while last.uuid == next.uuid { last = try await reader.update(for: "acked") }
             #expect(last.state == .taskFinished)
             try await scheduler.acknowledge(last)
             #expect(await Harness.eventually {
