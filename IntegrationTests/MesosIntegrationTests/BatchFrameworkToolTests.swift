@@ -1,4 +1,5 @@
 import Foundation
+import MesosTestKit
 import Testing
 
 /// The batch example (`batch-framework`) run as a process on the embedded local cluster: items placed and packed
@@ -75,5 +76,24 @@ struct BatchFrameworkToolTests {
         #expect(result.status == 64)
         #expect(result.stderr.contains("Error: \(message)"))
         #expect(!result.stdout.contains("Subscribed"))
+    }
+}
+
+/// The batch example against the toolkit master (`$MESOS_TOOLKIT_MASTER_URL`: cpus 1 unreserved and 1 reserved to
+/// role batch): three items of 0.6 cpus run only because the items of role batch use both parts.
+@Suite("batch-framework on the toolkit master",
+       .enabled(if: ToolProcess.batchBinary != nil && TestServers.shouldRunAgainstToolkitMaster,
+                "needs batch-framework and MESOS_TOOLKIT_MASTER_URL"),
+       .timeLimit(.minutes(3)))
+struct BatchFrameworkRealMasterTests {
+    @Test("--role batch: items packed across the unreserved and the batch-reserved cpus, a failure retried, all finish")
+    func roleBatchOnTheRealMaster() async throws {
+        let url = try TestServers.toolkitMasterURL()
+        let result = try await ToolProcess.run([
+            "--master", url, "--role", "batch", "--tasks", "3", "--resources", "cpus:0.6;mem:64", "--timeout", "90",
+        ], binary: ToolProcess.batchBinary, timeout: .seconds(120))
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("  TASK_FAILED  item 3, attempt 1: Command exited with status 1 (will retry)"))
+        #expect(result.stdout.contains("3/3 finished, 1 retried"))
     }
 }
