@@ -172,6 +172,20 @@ struct MesosExecuteToolTests {
         #expect(result.stderr.contains("refused: agent1.local: constraint hostname:IS:elsewhere not met"))
     }
 
+    @Test("local: --json reports each refused offer as a refused event with its reason")
+    func localRefusedEventsInJSON() async throws {
+        let result = try await ToolProcess.run(
+            Self.twoRacks + ["--constraint", "rack:IS:r3", "--offer-timeout", "2s", "--json", "--command", "true"])
+        #expect(result.status == 1)
+        let objects = result.stdout.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        let refused = objects.filter { $0["event"] as? String == "refused" }
+        #expect(Set(refused.compactMap { $0["hostname"] as? String }) == ["agent1.local", "agent2.local"])
+        #expect(refused.allSatisfy { $0["reason"] as? String == "constraint rack:IS:r3 not met" })
+        #expect(objects.last?["event"] as? String == "error")
+    }
+
     @Test("local: --ports 2 gives the command PORT0, PORT1, PORTS and PORT from the agent's range")
     func localPorts() async throws {
         let result = try await ToolProcess.run([

@@ -215,6 +215,12 @@ final class ExecuteRun: Sendable {
             }
             let place = Self.place(offer)
             self.console.detail("Offer \(offer.id.value) from \(place) refused: \(reason)")
+            self.console.event("refused", [
+                "offer_id": .string(offer.id.value),
+                "agent_id": .string(offer.agentID.value),
+                "hostname": .string(offer.hostname),
+                "reason": .string(reason.description),
+            ])
             self.state.withLock { state in
                 let agent = offer.hostname.isEmpty ? offer.agentID.value : offer.hostname
                 if let index = state.refusals.firstIndex(where: { $0.agent == agent }) {
