@@ -36,13 +36,15 @@ struct MesosExecute: AsyncParsableCommand {
               mesos-execute --master http://127.0.0.1:5050 --command 'exit 3'
               mesos-execute --kill-after 1s --command 'sleep 60'
               mesos-execute --json --env GREETING=hi -- /bin/sh -c 'echo $GREETING'
-              mesos-execute --resources 'cpus:1.5;mem:600' --ports 2 --command 'echo $PORT0 $PORT1 $PORTS'
-              mesos-execute --local-agents 2 --local-agent-attributes 'rack:r1' --local-agent-attributes 'rack:r2' \\
-                --constraint 'rack:CLUSTER:r2' -v --command 'hostname'
-              mesos-execute --local-agent-resources 'cpus:0.5;cpus(batch):1;mem:256' --role batch \\
-                --resources 'cpus:1.2;mem:64' --command 'echo carved from unreserved and reserved cpus'
-              mesos-execute --master http://127.0.0.1:5050 --role batch --constraint 'hostname:LIKE:agent2.*' \\
-                --command 'echo hi'
+              mesos-execute --resources 'cpus:1.5;mem:600' --ports 2 \\
+                --command 'echo $PORT0 $PORT1 $PORTS'
+              mesos-execute --local-agents 2 \\
+                --local-agent-attributes rack:r1 --local-agent-attributes rack:r2 \\
+                --constraint rack:CLUSTER:r2 -v --command hostname
+              mesos-execute --local-agent-resources 'cpus:0.5;cpus(batch):1;mem:256' \\
+                --role batch --resources 'cpus:1.2;mem:64' --command 'echo carved'
+              mesos-execute --master http://127.0.0.1:5050 --role batch \\
+                --constraint 'hostname:LIKE:agent2.*' --command 'echo hi'
             """
     )
 
