@@ -143,6 +143,11 @@ struct MesosExecuteToolTests {
         #expect(line.hasSuffix(launch))
         #expect(result.stdout.contains("on an agent meeting \(constraint)"))
         #expect(result.stdout.contains("TASK_FINISHED"))
+        // -v: the other agent's offer is refused with the constraint as the reason, whether it came first or
+        // together with the chosen one.
+        let refusals = result.stderrLines.filter { $0.hasPrefix("mesos-execute: Offer ") && $0.contains(" refused: ") }
+        #expect(!refusals.isEmpty)
+        #expect(refusals.allSatisfy { $0.hasSuffix("refused: constraint \(constraint) not met") })
     }
 
     @Test("local: an impossible constraint times out; -v says, one line per offer, which constraint refused it")

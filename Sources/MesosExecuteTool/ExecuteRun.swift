@@ -209,7 +209,10 @@ final class ExecuteRun: Sendable {
         let constraintFilter = min(3600, max(5, self.plan.offerTimeout.inSeconds))
         for offer in offers where !used.contains(offer.id) {
             guard chosen == nil, let reason = reasons[offer.id] else {
-                self.console.detail("Declining offer \(offer.id.value) from \(Self.place(offer)): not needed")
+                // The task went elsewhere; say whether this offer could have taken it, and why not.
+                let alone = PlacementPlan(placing: [request], on: [offer]).unplaced.first?.rejections.first?.reason
+                let why = alone.map { "refused: \($0)" } ?? "not needed (the task is launched on another agent)"
+                self.console.detail("Offer \(offer.id.value) from \(Self.place(offer)) \(why)")
                 try? await self.scheduler.decline([offer.id], filters: .refuse(seconds: 3600))
                 continue
             }
