@@ -248,8 +248,10 @@ final class ExecuteRun: Sendable {
         let ports = placed.ports.map(String.init).joined(separator: ",")
         let withPorts = ports.isEmpty ? "" : " with ports \(ports)"
         let resources = Resources(placed.resources).unallocated().description
-        self.console.say("Launching task \(task.taskID.value) on agent \(chosen.agentID.value) (\(place))\(withPorts): \(self.plan.commandText)")
-        self.console.detail("Task resources: \(resources) (role \(chosen.role ?? "*"), offers \(chosen.offerIDs.map(\.value).joined(separator: ",")))")
+        self.console.say(
+            "Launching task \(task.taskID.value) on agent \(chosen.agentID.value) (\(place))\(withPorts): \(self.plan.commandText)")
+        let offerIDs = chosen.offerIDs.map(\.value).joined(separator: ",")
+        self.console.detail("Task resources: \(resources) (role \(chosen.role ?? "*"), offers \(offerIDs))")
         do {
             try await self.scheduler.accept(chosen.offerIDs, operations: [.launch([task])], filters: .refuse(seconds: 3600))
         } catch {
@@ -380,7 +382,8 @@ final class ExecuteRun: Sendable {
                         let constraints = self.plan.constraints.isEmpty
                             ? "" : " and \(self.plan.constraints.map(\.description).joined(separator: ", "))"
                         state.outcome = .failure(
-                            "No offer fitting \(self.plan.resourceText)\(constraints) (role \(self.plan.role)) within \(self.plan.offerTimeout)\(refusals)", 1)
+                            "No offer fitting \(self.plan.resourceText)\(constraints) (role \(self.plan.role)) "
+                                + "within \(self.plan.offerTimeout)\(refusals)", 1)
                         return .stop
                     }
                     let elapsed = Int((now - subscribedAt).inSeconds)

@@ -287,13 +287,17 @@ extension LocalCluster.AgentDefinition {
     ///   cluster's defaults then apply).
     /// - Throws: ``MesosError/Code/invalidConfiguration`` naming the flag, the occurrence and the position of a
     ///   mistake, or when a flag is given more often than there are agents.
-    public static func fromFlags(agents: Int, resources: [String], attributes: [String]) throws(MesosError) -> [LocalCluster.AgentDefinition] {
+    public static func fromFlags(
+        agents: Int,
+        resources: [String],
+        attributes: [String]
+    ) throws(MesosError) -> [LocalCluster.AgentDefinition] {
         for (option, values) in [("--local-agent-resources", resources), ("--local-agent-attributes", attributes)]
         where values.count > agents {
             throw MesosError(
                 code: .invalidConfiguration,
-                message: "\(option) is given \(values.count) times, but there \(agents == 1 ? "is 1 agent" : "are \(agents) agents") "
-                    + "(--local-agents \(agents))")
+                message: "\(option) is given \(values.count) times, but there "
+                    + "\(agents == 1 ? "is 1 agent" : "are \(agents) agents") (--local-agents \(agents))")
         }
         guard agents > 1 || !resources.isEmpty || !attributes.isEmpty else { return [] }
         var definitions: [LocalCluster.AgentDefinition] = []
