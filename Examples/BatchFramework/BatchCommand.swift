@@ -252,6 +252,8 @@ final class Batch: Sendable {
         var pending: [Int]
         /// Running tasks: the item and where it runs (counting constraints see them).
         var running: [String: (index: Int, site: AgentSite)] = [:]
+        /// The last explanation printed for items that fit no offer (printed again only when it changes).
+        var lastWait = ""
     }
 
     let maxAttempts: Int
@@ -320,6 +322,21 @@ final class Batch: Sendable {
                     print("  launch  \(task.name) as task \(task.taskID.value) on \(place)")
                 }
                 try await scheduler.accept(agent.offerIDs, operations: [.launch(tasks)], filters: .refuse(seconds: 1))
+            }
+            if plan.unplaced.isEmpty {
+                self.state.withLock { $0.lastWait = "" }
+            } else if let first = plan.unplaced.first {
+                // Why the first waiting item fits none of the offers: the constraint or the shortfall, per agent.
+                let hosts = Dictionary(held.map { ($0.id, $0.hostname) }, uniquingKeysWith: { first, _ in first })
+                let reasons = first.rejections.map { "\(hosts[$0.offerID] ?? $0.offerID.value): \($0.reason)" }
+                let count = plan.unplaced.count
+                let line = "  waiting  \(count == 1 ? "1 item fits" : "\(count) items fit") no offer "
+                    + "(\(Array(Set(reasons)).sorted().joined(separator: " | ")))"
+                let changed = self.state.withLock { state in
+                    defer { state.lastWait = line }
+                    return state.lastWait != line
+                }
+                if changed { print(line) }
             }
         }
         let pending = self.state.withLock { $0.pending.count }

@@ -56,6 +56,18 @@ struct BatchFrameworkToolTests {
         #expect(launches.contains { $0.hasSuffix(" on agent2.local") })
     }
 
+    @Test("an impossible constraint: the items wait, saying why, and the run times out with NOT RUN items and exit 1")
+    func impossibleConstraintTimesOut() async throws {
+        let result = try await ToolProcess.run(
+            ["--local-agent-attributes", "rack:r1", "--constraint", "rack:CLUSTER:r9", "--tasks", "2", "--timeout", "3"],
+            binary: ToolProcess.batchBinary, timeout: .seconds(60))
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("  waiting  2 items fit no offer (localhost: constraint rack:CLUSTER:r9 not met)"))
+        #expect(self.launchLines(result).isEmpty)
+        #expect(result.stdout.contains("Timed out after 3"))
+        #expect(result.stdout.contains("0/2 finished, 0 retried"))
+    }
+
     @Test("--role batch: items of cpus:0.3 use the unreserved 0.2 and the batch-reserved 0.4 cpus together")
     func roleUsesTheReservation() async throws {
         let result = try await self.run([
