@@ -211,6 +211,16 @@ struct MesosExecuteToolTests {
         #expect(result.stdout.contains("with ports \(first),\(second): echo"))
     }
 
+    @Test("local: a port variable set with --env is left as the user set it")
+    func localPortVariableFromEnvWins() async throws {
+        let result = try await ToolProcess.run([
+            "--local-agent-resources", "cpus:1;mem:256;ports:[31007-31007]", "--ports", "1", "--env", "PORT=8080",
+            "--command", #"echo "port $PORT $PORT0""#,
+        ])
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n").contains("port 8080 31007"))
+    }
+
     @Test("local: --ports more than the agent has times out naming the shortfall")
     func localTooManyPorts() async throws {
         let result = try await ToolProcess.run([
