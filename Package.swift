@@ -208,7 +208,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "LaunchTask",
-            dependencies: ["MesosCore", "MesosScheduler", "MesosCurlTransport"],
+            dependencies: ["MesosCore", "MesosResources", "MesosScheduler", "MesosCurlTransport"],
             path: "Examples/LaunchTask",
             swiftSettings: strictSettings
         ),

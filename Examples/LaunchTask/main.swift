@@ -1,8 +1,9 @@
-// A complete framework in 30 lines: launch one command as a task, print its states, tear down.
+// A complete framework in 35 lines: launch one command as a task, print its states, tear down.
 // Usage: swift run launch-task [http://127.0.0.1:5050] ["echo hello"]
 import Foundation
 import MesosCore
 import MesosCurlTransport
+import MesosResources
 import MesosScheduler
 
 let master = URL(string: CommandLine.arguments.dropFirst().first ?? "http://127.0.0.1:5050")!
@@ -18,12 +19,16 @@ try await scheduler.withSubscription { events in
     for try await event in events {
         switch event {
         case .offers(let offers) where !launched:
-            launched = true
-            var task = TaskInfo()
-            task.name = "hello"; task.taskID = TaskID("hello-\(UUID())"); task.agentID = offers[0].agentID
-            task.resources = [.scalar("cpus", 0.1), .scalar("mem", 32)]
-            task.command.value = command
-            try await scheduler.accept(offers[0], operations: [.launch([task])])
+            // The first offer that holds cpus:0.1;mem:32 (its role's reserved resources too) gets the task.
+            for offer in offers where !launched {
+                guard let carving = try? offer.carving(ResourceDemand(cpus: 0.1, mem: 32)) else { continue }
+                launched = true
+                var task = TaskInfo()
+                task.name = "hello"; task.taskID = TaskID("hello-\(UUID())"); task.agentID = offer.agentID
+                task.resources = carving.resources
+                task.command.value = command
+                try await scheduler.accept(offer, operations: [.launch([task])])
+            }
         case .update(let status):
             print(status.state, status.message)
             if status.state.isTerminal { try await scheduler.teardown(); return }

@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import MesosTestKit
 import Synchronization
 import Testing
 
@@ -121,6 +122,161 @@ struct MesosExecuteToolTests {
         #expect(result.stdout.isEmpty)
     }
 
+    // MARK: Toolkit flags (--resources, --role, --ports, --constraint) on the local cluster
+
+    /// Two local agents, rack r1 and rack r2, each with room for the task and a few ports.
+    static let twoRacks = [
+        "--local-agents", "2",
+        "--local-agent-attributes", "rack:r1", "--local-agent-attributes", "rack:r2",
+        "--agent-resources", "cpus:1;mem:256;ports:[31000-31010]",
+    ]
+
+    @Test("local: a constraint selects the agent; the launch line names it", arguments: [
+        ("rack:CLUSTER:r2", "-S1 (agent2.local, rack:r2): echo hi"),
+        ("hostname:LIKE:agent1.*", "-S0 (agent1.local, rack:r1): echo hi"),
+        ("rack:UNLIKE:r1", "-S1 (agent2.local, rack:r2): echo hi"),
+    ])
+    func localConstraintSelectsTheAgent(constraint: String, launch: String) async throws {
+        let result = try await ToolProcess.run(Self.twoRacks + ["--constraint", constraint, "-v", "--command", "echo hi"])
+        #expect(result.status == 0)
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("Launching task") })
+        #expect(line.hasSuffix(launch))
+        #expect(result.stdout.contains("on an agent meeting \(constraint)"))
+        #expect(result.stdout.contains("TASK_FINISHED"))
+        // -v: the other agent's offer is refused with the constraint as the reason, whether it came first or
+        // together with the chosen one.
+        let refusals = result.stderrLines.filter { $0.hasPrefix("mesos-execute: Offer ") && $0.contains(" refused: ") }
+        #expect(!refusals.isEmpty)
+        #expect(refusals.allSatisfy { $0.hasSuffix("refused: constraint \(constraint) not met") })
+    }
+
+    @Test("local: an impossible constraint times out; -v says, one line per offer, which constraint refused it")
+    func localImpossibleConstraint() async throws {
+        let result = try await ToolProcess.run(
+            Self.twoRacks + ["--constraint", "rack:LIKE:r[12]", "--constraint", "rack:CLUSTER:r9", "--offer-timeout", "3s", "-v",
+                             "--command", "true"])
+        #expect(result.status == 1)
+        let refusals = result.stderrLines.filter { $0.hasPrefix("mesos-execute: Offer ") }
+        #expect(refusals.contains { $0.hasSuffix("(agent1.local, rack:r1) refused: constraint rack:CLUSTER:r9 not met") })
+        #expect(refusals.contains { $0.hasSuffix("(agent2.local, rack:r2) refused: constraint rack:CLUSTER:r9 not met") })
+        #expect(refusals.allSatisfy { $0.contains("refused: constraint rack:CLUSTER:r9 not met") })
+        // Declined with a filter as long as the wait: each agent's offer is refused once, not re-offered in a loop.
+        #expect(refusals.count == 2)
+        let last = try #require(result.stderrLines.last)
+        #expect(last.hasPrefix("mesos-execute: error: No offer fitting cpus:0.1;mem:32 and rack:LIKE:r[12], rack:CLUSTER:r9 (role *) within 3"))
+        #expect(last.contains("agent1.local: constraint rack:CLUSTER:r9 not met"))
+        #expect(last.contains("agent2.local: constraint rack:CLUSTER:r9 not met"))
+    }
+
+    @Test("local: without -v an impossible constraint is one error line naming the refusals")
+    func localImpossibleConstraintQuiet() async throws {
+        let result = try await ToolProcess.run(
+            Self.twoRacks + ["--constraint", "hostname:IS:elsewhere", "--offer-timeout", "2s", "--command", "true"])
+        #expect(result.status == 1)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("refused: agent1.local: constraint hostname:IS:elsewhere not met"))
+    }
+
+    @Test("local: --json reports each refused offer as a refused event with its reason")
+    func localRefusedEventsInJSON() async throws {
+        let result = try await ToolProcess.run(
+            Self.twoRacks + ["--constraint", "rack:IS:r3", "--offer-timeout", "2s", "--json", "--command", "true"])
+        #expect(result.status == 1)
+        let objects = result.stdout.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        let refused = objects.filter { $0["event"] as? String == "refused" }
+        #expect(Set(refused.compactMap { $0["hostname"] as? String }) == ["agent1.local", "agent2.local"])
+        #expect(refused.allSatisfy { $0["reason"] as? String == "constraint rack:IS:r3 not met" })
+        #expect(objects.last?["event"] as? String == "error")
+    }
+
+    @Test("local: --ports 2 gives the command PORT0, PORT1, PORTS and PORT from the agent's range")
+    func localPorts() async throws {
+        let result = try await ToolProcess.run([
+            "--local-agent-resources", "cpus:1;mem:256;ports:[31005-31009]", "--ports", "2",
+            "--command", #"echo "ports $PORT0 $PORT1 $PORTS $PORT""#,
+        ])
+        #expect(result.status == 0)
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("ports ") })
+        let words = line.split(separator: " ").map(String.init)
+        try #require(words.count == 5)
+        let first = try #require(UInt64(words[1]))
+        let second = try #require(UInt64(words[2]))
+        #expect((31005...31009).contains(first))
+        #expect((31005...31009).contains(second))
+        #expect(first != second)
+        #expect(words[3] == "\(first),\(second)")
+        #expect(words[4] == words[1])
+        #expect(result.stdout.contains("with ports \(first),\(second): echo"))
+    }
+
+    @Test("local: a port variable set with --env is left as the user set it")
+    func localPortVariableFromEnvWins() async throws {
+        let result = try await ToolProcess.run([
+            "--local-agent-resources", "cpus:1;mem:256;ports:[31007-31007]", "--ports", "1", "--env", "PORT=8080",
+            "--command", #"echo "port $PORT $PORT0""#,
+        ])
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n").contains("port 8080 31007"))
+    }
+
+    @Test("local: --ports more than the agent has times out naming the shortfall")
+    func localTooManyPorts() async throws {
+        let result = try await ToolProcess.run([
+            "--local-agent-resources", "cpus:1;mem:256;ports:[31005-31006]", "--ports", "3", "--offer-timeout", "2s",
+            "--command", "true",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.contains("No offer fitting cpus:0.1;mem:32 and 3 ports (role *)"))
+        #expect(result.stderr.contains("ports short by 1 (wanted 3, free 2)"))
+    }
+
+    /// One agent with half a cpu unreserved and one reserved to role batch.
+    static let batchAgent = ["--local-agent-resources", "cpus:0.5;cpus(batch):1;mem:256"]
+
+    @Test("local: --role batch carves cpus:1.2 across the unreserved and the batch-reserved cpus, with allocation_info, and finishes")
+    func localRoleCarvesAcrossReservations() async throws {
+        let result = try await ToolProcess.run(
+            Self.batchAgent + ["--role", "batch", "--resources", "cpus:1.2;mem:64", "--json", "--command", "echo carved"])
+        #expect(result.status == 0)
+        let objects = result.stdout.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        let launched = try #require(objects.first { $0["event"] as? String == "launched" })
+        let resources = try #require(launched["resources"] as? String)
+        #expect(resources.split(separator: ";").contains("cpus:0.5"))
+        #expect(resources.split(separator: ";").contains("cpus(batch):0.7"))
+        #expect(objects.last?["state"] as? String == "TASK_FINISHED")
+    }
+
+    @Test("local: without --role the same task waits in vain: role * is offered only the unreserved half cpu")
+    func localWithoutRoleTheReservationIsNotOffered() async throws {
+        let result = try await ToolProcess.run(
+            Self.batchAgent + ["--resources", "cpus:1.2;mem:64", "--offer-timeout", "2s", "--command", "true"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cpus short by 0.7 (wanted 1.2, usable 0.5)"))
+    }
+
+    @Test("toolkit flags: bad input is one line naming the option, exit 64", arguments: [
+        (["--constraint", "rack:SOMETIMES:r1"], "--constraint 'rack:SOMETIMES:r1': "),
+        (["--constraint", "rack:UNIQUE", "--constraint", ":UNIQUE"], "--constraint ':UNIQUE' (occurrence 2): "),
+        (["--constraint", "hostname:LIKE:agent[", "--constraint", "rack:UNIQUE"], "--constraint 'hostname:LIKE:agent[' (occurrence 1): "),
+        (["--constraint", "rack"], "--constraint 'rack': "),
+        (["--resources", "cpus(batch):1;mem:32"], "--resources: malformed resources 'cpus(batch):1;mem:32': at offset 4"),
+        (["--resources", "cpus:1;mem:x"], "--resources: malformed resources 'cpus:1;mem:x': at offset 11"),
+        (["--resources", "cpus:0"], "--resources 'cpus:0': invalid demand"),
+        (["--ports", "5000"], "--ports must be between 0 and 1000, not 5000"),
+    ])
+    func toolkitFlagErrors(arguments: [String], message: String) async throws {
+        let result = try await ToolProcess.run(arguments + ["--command", "true"])
+        #expect(result.status == 64)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("mesos-execute: error: \(message)"))
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("bad input: one line on standard error, exit 64, never a stack trace", arguments: [
         ["--resources", "cpus:abc", "--command", "true"],
         ["--bogus-option"],
@@ -179,6 +335,28 @@ struct MesosExecuteToolTests {
         #expect(result.elapsed < .seconds(30))
     }
 
+    @Test("real master with reserved resources: --role batch --resources cpus:1.5;mem:128 --ports 2 is carved across the reservation and finishes",
+          .enabled(if: TestServers.shouldRunAgainstToolkitMaster, "needs MESOS_TOOLKIT_MASTER_URL"))
+    func realRoleAndPorts() async throws {
+        let url = try TestServers.toolkitMasterURL()
+        let result = try await ToolProcess.run([
+            "--master", url, "--role", "batch", "--resources", "cpus:1.5;mem:128", "--ports", "2", "--json",
+            // The task's output stays in the agent's sandbox: the command checks its own environment instead.
+            "--command", #"[ "$PORTS" = "$PORT0,$PORT1" ] && [ "$PORT" = "$PORT0" ] && [ "$PORT0" -ge 31000 ] && [ "$PORT1" -le 31010 ]"#,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let objects = result.stdout.split(separator: "\n").compactMap { line in
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }
+        let launched = try #require(objects.first { $0["event"] as? String == "launched" })
+        let resources = try #require(launched["resources"] as? String)
+        #expect(resources.contains("cpus(batch):"), "more cpus than either part alone: \(resources)")
+        let ports = try #require(launched["ports"] as? String).split(separator: ",").compactMap { UInt64($0) }
+        #expect(ports.count == 2)
+        #expect(ports.allSatisfy { (31000...31010).contains($0) })
+        #expect(objects.last?["state"] as? String == "TASK_FINISHED")
+    }
+
     @Test("real master: Ctrl-C kills the task and tears the framework down", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL"))
     func realInterrupt() async throws {
         let url = try RealMaster.baseURL()
@@ -216,21 +394,28 @@ final class ToolProcess: Sendable {
     }
 
     /// The tool next to the test bundle (both live in the build's bin directory), or `$MESOS_EXECUTE_BINARY`.
-    static let binary: URL? = {
+    static let binary: URL? = ToolProcess.locate("mesos-execute", override: "MESOS_EXECUTE_BINARY")
+
+    /// The batch example next to the test bundle, or `$BATCH_FRAMEWORK_BINARY`.
+    static let batchBinary: URL? = ToolProcess.locate("batch-framework", override: "BATCH_FRAMEWORK_BINARY")
+
+    /// A built executable of this package: the path in the `override` environment variable, or the one named
+    /// `name` in the build's bin directory (where the test bundle lives).
+    static func locate(_ name: String, override: String) -> URL? {
         let environment = ProcessInfo.processInfo.environment
         var candidates: [URL] = []
-        if let path = environment["MESOS_EXECUTE_BINARY"] { candidates.append(URL(fileURLWithPath: path)) }
+        if let path = environment[override] { candidates.append(URL(fileURLWithPath: path)) }
         if let executable = Bundle.main.executableURL {
-            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("mesos-execute"))
+            candidates.append(executable.deletingLastPathComponent().appendingPathComponent(name))
         }
         for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("mesos-execute"))
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent(name))
         }
         if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("mesos-execute"))
+            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent(name))
         }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    }
 
     private struct Output: Sendable {
         var stdout: [UInt8] = []
@@ -248,9 +433,9 @@ final class ToolProcess: Sendable {
     private let stderrPipe = Pipe()
     private let started = ContinuousClock.now
 
-    init(_ arguments: [String]) throws {
-        guard let binary = Self.binary else {
-            throw MesosError(code: .invalidConfiguration, message: "mesos-execute is not built (swift build --product mesos-execute)")
+    init(_ arguments: [String], binary: URL? = ToolProcess.binary) throws {
+        guard let binary else {
+            throw MesosError(code: .invalidConfiguration, message: "the tool is not built (swift build --build-tests builds it)")
         }
         let process = Process()
         process.executableURL = binary
@@ -272,8 +457,8 @@ final class ToolProcess: Sendable {
     }
 
     /// Runs the tool to its end; kills it if it takes longer than `timeout`.
-    static func run(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> Result {
-        let tool = try ToolProcess(arguments)
+    static func run(_ arguments: [String], binary: URL? = ToolProcess.binary, timeout: Duration = .seconds(60)) async throws -> Result {
+        let tool = try ToolProcess(arguments, binary: binary)
         return await tool.finish(timeout: timeout)
     }
 
@@ -304,7 +489,7 @@ final class ToolProcess: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if self.process.isRunning {
-            Issue.record("mesos-execute did not exit within \(timeout); killing it")
+            Issue.record("\(self.process.executableURL?.lastPathComponent ?? "the tool") did not exit within \(timeout); killing it")
             self.process.terminate()
             while self.process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
         }

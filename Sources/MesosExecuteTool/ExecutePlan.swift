@@ -28,8 +28,14 @@ struct ExecutePlan: Sendable {
     var frameworkInfo: FrameworkInfo
     var contentType: MesosContentType
     var authenticator: BasicAuthenticator?
+    /// The task without its agent and resources (both come from the offer it is placed on).
     var task: TaskInfo
     var role: String
+    /// What the task needs, allocated to ``role``.
+    var demand: ResourceDemand
+    /// Where the task may run.
+    var constraints: [PlacementConstraint]
+    /// The demand for people: `cpus:1.5;mem:600 and 2 ports`.
     var resourceText: String
     var killAfter: Duration?
     var offerTimeout: Duration
@@ -60,18 +66,20 @@ struct ExecutePlan: Sendable {
         if let hostname = ProcessInfo.processInfo.environment["HOSTNAME"], !hostname.isEmpty { info.hostname = hostname }
         self.frameworkInfo = info
 
-        let parsed: Resources
         do {
-            parsed = try Resources(parsing: options.resources)
+            self.demand = try options.demand()
+            self.constraints = try options.placementConstraints()
         } catch {
-            throw MesosError(code: .invalidConfiguration, message: "Malformed resources '\(options.resources)': \(error)")
+            throw MesosError(code: .invalidConfiguration, message: "\(error)")
         }
-        let resources = parsed.allocated(to: options.role).array
-        self.resourceText = parsed.description
+        var resourceText = (try? Resources(parsing: options.resources).description) ?? options.resources
+        if options.ports > 0 {
+            resourceText += " and \(options.ports) port\(options.ports == 1 ? "" : "s")"
+        }
+        self.resourceText = resourceText
         var task = TaskInfo()
         task.name = options.name
         task.taskID = TaskID("\(options.name)-\(UUID().uuidString.prefix(8).lowercased())")
-        task.resources = resources
         if !options.argv.isEmpty {
             task.command.shell = false
             task.command.value = options.argv[0]

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MesosCore
 import MesosLocalCluster
+import MesosResources
 import MesosScheduler
 
 /// One run of the tool: subscribe, wait for a fitting offer, launch, follow the task to its end, tear down.
@@ -28,7 +29,8 @@ final class ExecuteRun: Sendable {
         var interrupts = 0
         var interruptedAt: ContinuousClock.Instant?
         var lastProgress = 0
-        var largestOffer: String?
+        /// Why the latest offer of each agent was refused, by agent, in order of first refusal.
+        var refusals: [(agent: String, reason: String)] = []
         var lastFailure: MesosError?
     }
 
@@ -171,35 +173,87 @@ final class ExecuteRun: Sendable {
             "resubscribed": .bool(!first),
         ])
         if first {
-            self.console.say("Waiting for an offer that fits \(self.plan.resourceText) (role \(self.plan.role))...")
+            let constraints = self.plan.constraints.isEmpty
+                ? "" : " on an agent meeting \(self.plan.constraints.map(\.description).joined(separator: ", "))"
+            self.console.say("Waiting for an offer that fits \(self.plan.resourceText) (role \(self.plan.role))\(constraints)...")
         }
     }
 
+    /// Places the task on the offers (resources carved for the role, constraints checked); launches it on the
+    /// chosen agent and declines every other offer, with a filter: long for an agent that fails a constraint (it
+    /// will not change), short for one that is only short of resources (they may free up), long once the task
+    /// is launched.
     private func handle(_ offers: [Offer]) async {
-        let (chosen, waiting) = self.state.withLock { state -> (Offer?, Bool) in
+        let waiting = self.state.withLock { state in
+            !state.launched && state.outcome == nil && state.interrupts == 0
+        }
+        guard waiting else {
             for offer in offers {
-                let summary = OfferMatcher.summary(offer)
-                if state.largestOffer == nil || summary.count > (state.largestOffer?.count ?? 0) { state.largestOffer = summary }
+                self.console.detail("Declining offer \(offer.id.value) from \(Self.place(offer)): the task is launched")
             }
-            guard !state.launched, state.outcome == nil, state.interrupts == 0 else { return (nil, false) }
-            guard let offer = offers.first(where: { OfferMatcher.fits(self.plan.task.resources, in: $0, role: self.plan.role) }) else {
-                return (nil, true)
+            try? await self.scheduler.decline(offers.map(\.id), filters: .refuse(seconds: 3600))
+            return
+        }
+        let request = TaskRequest(
+            id: self.plan.task.taskID.value, demand: self.plan.demand, constraints: self.plan.constraints)
+        let placement = PlacementPlan(placing: [request], on: offers)
+        var reasons: [OfferID: RejectionReason] = [:]
+        for task in placement.unplaced {
+            for rejection in task.rejections { reasons[rejection.offerID] = rejection.reason }
+        }
+        let chosen = placement.agents.first
+        let used = Set(chosen?.offerIDs ?? [])
+        if chosen != nil {
+            self.state.withLock { $0.launched = true }
+        }
+        let constraintFilter = min(3600, max(5, self.plan.offerTimeout.inSeconds))
+        for offer in offers where !used.contains(offer.id) {
+            guard chosen == nil, let reason = reasons[offer.id] else {
+                // The task went elsewhere; say whether this offer could have taken it, and why not.
+                let alone = PlacementPlan(placing: [request], on: [offer]).unplaced.first?.rejections.first?.reason
+                let why = alone.map { "refused: \($0)" } ?? "not needed (the task is launched on another agent)"
+                self.console.detail("Offer \(offer.id.value) from \(Self.place(offer)) \(why)")
+                try? await self.scheduler.decline([offer.id], filters: .refuse(seconds: 3600))
+                continue
             }
-            state.launched = true
-            return (offer, false)
+            let place = Self.place(offer)
+            self.console.detail("Offer \(offer.id.value) from \(place) refused: \(reason)")
+            self.console.event("refused", [
+                "offer_id": .string(offer.id.value),
+                "agent_id": .string(offer.agentID.value),
+                "hostname": .string(offer.hostname),
+                "reason": .string(reason.description),
+            ])
+            self.state.withLock { state in
+                let agent = offer.hostname.isEmpty ? offer.agentID.value : offer.hostname
+                if let index = state.refusals.firstIndex(where: { $0.agent == agent }) {
+                    state.refusals[index].reason = reason.description
+                } else {
+                    state.refusals.append((agent, reason.description))
+                }
+            }
+            let refuse: Double
+            if case .constraint = reason { refuse = constraintFilter } else { refuse = 2 }
+            try? await self.scheduler.decline([offer.id], filters: .refuse(seconds: refuse))
         }
-        for offer in offers where offer.id != chosen?.id {
-            self.console.detail("Declining offer \(offer.id.value) (\(OfferMatcher.summary(offer)))")
-            try? await self.scheduler.decline([offer.id], filters: .refuse(seconds: waiting ? 1 : 3600))
-        }
-        guard let offer = chosen else { return }
+        guard let chosen, let placed = chosen.tasks.first,
+            let offer = offers.first(where: { $0.id == chosen.offerIDs.first })
+        else { return }
         var task = self.plan.task
-        task.agentID = offer.agentID
+        task.agentID = chosen.agentID
+        task.resources = placed.resources
+        Self.addPortVariables(placed.ports, to: &task)
         let attributes = LocalCluster.AgentDefinition(attributes: offer.attributes).attributesText
         let place = attributes.isEmpty ? offer.hostname : "\(offer.hostname), \(attributes)"
-        self.console.say("Launching task \(task.taskID.value) on agent \(offer.agentID.value) (\(place)): \(self.plan.commandText)")
+        let ports = placed.ports.map(String.init).joined(separator: ",")
+        let withPorts = ports.isEmpty ? "" : " with ports \(ports)"
+        let resources = Resources(placed.resources).unallocated().description
+        self.console.say(
+            "Launching task \(task.taskID.value) on agent \(chosen.agentID.value) (\(place))\(withPorts): \(self.plan.commandText)")
+        let offerIDs = chosen.offerIDs.map(\.value).joined(separator: ",")
+        self.console.detail("Task resources: \(resources) (role \(chosen.role ?? "*"), offers \(offerIDs))")
         do {
-            try await self.scheduler.accept(offer, operations: [.launch([task])], filters: .refuse(seconds: 3600))
+            try await self.scheduler.accept(chosen.offerIDs, operations: [.launch([task])], filters: .refuse(seconds: 3600))
         } catch {
             if self.conclude(.failure("Cannot launch the task: \(error.message)", 1)) {
                 await self.stop()
@@ -209,12 +263,36 @@ final class ExecuteRun: Sendable {
         try? await self.scheduler.suppress()
         self.console.event("launched", [
             "task_id": .string(task.taskID.value),
-            "agent_id": .string(offer.agentID.value),
+            "agent_id": .string(chosen.agentID.value),
             "hostname": .string(offer.hostname),
             "attributes": .string(attributes),
             "offer_id": .string(offer.id.value),
+            "resources": .string(resources),
+            "ports": .string(ports),
             "command": .string(self.plan.commandText),
         ])
+    }
+
+    /// `agent S1 (agent2.local, rack:r2)`: where an offer comes from, for people.
+    static func place(_ offer: Offer) -> String {
+        let attributes = LocalCluster.AgentDefinition(attributes: offer.attributes).attributesText
+        return "agent \(offer.agentID.value) (\(offer.hostname)\(attributes.isEmpty ? "" : ", \(attributes)"))"
+    }
+
+    /// Gives the task its ports as Marathon does: `PORT0`…`PORT{n-1}`, `PORT` (the first) and `PORTS`
+    /// (comma-separated). A variable the user set with `--env` is left as it is.
+    static func addPortVariables(_ ports: [UInt64], to task: inout TaskInfo) {
+        guard !ports.isEmpty else { return }
+        var variables = ports.enumerated().map { ("PORT\($0.offset)", String($0.element)) }
+        variables.append(("PORT", String(ports[0])))
+        variables.append(("PORTS", ports.map(String.init).joined(separator: ",")))
+        let given = Set(task.command.environment.variables.map(\.name))
+        for (name, value) in variables where !given.contains(name) {
+            var variable = Environment.Variable()
+            variable.name = name
+            variable.value = value
+            task.command.environment.variables.append(variable)
+        }
     }
 
     private func handle(_ status: TaskStatus) async {
@@ -298,9 +376,14 @@ final class ExecuteRun: Sendable {
                 }
                 if !state.launched {
                     if now - subscribedAt >= self.plan.offerTimeout {
-                        let largest = state.largestOffer.map { "; the largest offer was \($0)" } ?? "; no offers arrived"
+                        let refusals = state.refusals.isEmpty
+                            ? "; no offers arrived"
+                            : "; refused: " + state.refusals.map { "\($0.agent): \($0.reason)" }.joined(separator: " | ")
+                        let constraints = self.plan.constraints.isEmpty
+                            ? "" : " and \(self.plan.constraints.map(\.description).joined(separator: ", "))"
                         state.outcome = .failure(
-                            "No offer fitting \(self.plan.resourceText) (role \(self.plan.role)) within \(self.plan.offerTimeout)\(largest)", 1)
+                            "No offer fitting \(self.plan.resourceText)\(constraints) (role \(self.plan.role)) "
+                                + "within \(self.plan.offerTimeout)\(refusals)", 1)
                         return .stop
                     }
                     let elapsed = Int((now - subscribedAt).inSeconds)

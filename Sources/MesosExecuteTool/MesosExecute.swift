@@ -26,13 +26,25 @@ struct MesosExecute: AsyncParsableCommand {
             TASK_FINISHED; the command's exit status when it failed with one; 1 for any other end or error; 130 \
             when interrupted; 64 for bad arguments.
 
+            The task's resources (--resources, --ports) are carved from the first offer that holds them and whose \
+            agent meets every --constraint; with --role, from what the offer holds for that role (unreserved and \
+            reserved to it). Other offers are declined with a filter. With -v each refused offer gets one line \
+            on standard error saying which constraint or which resource shortfall refused it.
+
             Examples:
               mesos-execute --command 'echo hello'
               mesos-execute --master http://127.0.0.1:5050 --command 'exit 3'
               mesos-execute --kill-after 1s --command 'sleep 60'
               mesos-execute --json --env GREETING=hi -- /bin/sh -c 'echo $GREETING'
-              mesos-execute --local-agents 2 --local-agent-attributes 'rack:r1' --local-agent-attributes 'rack:r2' \\
-                --local-agent-resources 'cpus:1;mem:1024;cpus(batch):1;mem(batch):512' --command 'echo hi'
+              mesos-execute --resources 'cpus:1.5;mem:600' --ports 2 \\
+                --command 'echo $PORT0 $PORT1 $PORTS'
+              mesos-execute --local-agents 2 \\
+                --local-agent-attributes rack:r1 --local-agent-attributes rack:r2 \\
+                --constraint rack:CLUSTER:r2 -v --command hostname
+              mesos-execute --local-agent-resources 'cpus:0.5;cpus(batch):1;mem:256' \\
+                --role batch --resources 'cpus:1.2;mem:64' --command 'echo carved'
+              mesos-execute --master http://127.0.0.1:5050 --role batch \\
+                --constraint 'hostname:LIKE:agent2.*' --command 'echo hi'
             """
     )
 
@@ -53,11 +65,29 @@ struct MesosExecute: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command as argv, after '--' (runs without a shell).", valueName: "argv"))
     var argv: [String] = []
 
-    @Option(help: "The task's resources.")
+    @Option(help: ArgumentHelp(
+        "The task's resources in Mesos's syntax, e.g. 'cpus:1.5;mem:600' (no roles: see --role; static ports as "
+            + "'ports:[8080-8080]').",
+        valueName: "text"))
     var resources: String = "cpus:0.1;mem:32"
 
-    @Option(help: "The framework's role; the task's resources are allocated to it.")
+    @Option(help: ArgumentHelp(
+        "The framework's role. The task's resources are carved from what an offer holds for it: unreserved "
+            + "resources and resources reserved to the role.",
+        valueName: "role"))
     var role: String = "*"
+
+    @Option(help: ArgumentHelp(
+        "Ports to assign from the offer, given to the command as PORT0...PORT{n-1}, PORT (= PORT0) and PORTS "
+            + "(comma-separated), as Marathon does.",
+        valueName: "n"))
+    var ports: Int = 0
+
+    @Option(name: .customLong("constraint"), help: ArgumentHelp(
+        "A placement constraint in Marathon's syntax, field:OPERATOR[:value], e.g. 'rack:CLUSTER:r1' or "
+            + "'hostname:LIKE:agent2.*' (repeatable; the task waits for an offer from an agent meeting all of them).",
+        valueName: "constraint"))
+    var constraints: [String] = []
 
     @Option(name: .customLong("env"), help: ArgumentHelp(
         "An environment variable for the task, NAME=VALUE (repeatable), or a JSON object of them.", valueName: "NAME=VALUE"))
@@ -118,7 +148,7 @@ struct MesosExecute: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per event on standard output.")
     var json = false
 
-    @Flag(help: "Log what the library and the master do, on standard error.")
+    @Flag(name: [.short, .long], help: "Say why each offer was refused, and log what the library and the master do, on standard error.")
     var verbose = false
 
     /// Checks the options together. Run after parsing (not as `validate()`), so that an unknown option is reported
@@ -133,11 +163,11 @@ struct MesosExecute: AsyncParsableCommand {
         if let command = self.command, command.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--command is empty")
         }
-        do {
-            _ = try Resources(parsing: self.resources)
-        } catch {
-            throw ValidationError("--resources: malformed resources '\(self.resources)': \(error)")
+        guard (0...1000).contains(self.ports) else {
+            throw ValidationError("--ports must be between 0 and 1000, not \(self.ports)")
         }
+        _ = try self.demand()
+        _ = try self.placementConstraints()
         if let agentResources = self.agentResources {
             do {
                 _ = try LocalCluster.AgentResources(parsing: agentResources)
@@ -178,33 +208,51 @@ struct MesosExecute: AsyncParsableCommand {
     /// - Throws: `ValidationError` naming the option, the occurrence and the position of a mistake, or when an
     ///   option is given more often than there are agents.
     func localAgentDefinitions() throws -> [LocalCluster.AgentDefinition] {
-        for (option, values) in [("--local-agent-resources", self.localAgentResources), ("--local-agent-attributes", self.localAgentAttributes)]
-        where values.count > self.agents {
+        do {
+            return try LocalCluster.AgentDefinition.fromFlags(
+                agents: self.agents, resources: self.localAgentResources, attributes: self.localAgentAttributes)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The task's demand from `--resources` and `--ports`, allocated to `--role`.
+    ///
+    /// - Throws: `ValidationError` naming the option and the position of a mistake.
+    func demand() throws -> ResourceDemand {
+        var demand: ResourceDemand
+        do {
+            demand = try ResourceDemand(parsing: self.resources, ports: self.ports)
+        } catch where error.expected.hasPrefix("resources without a role") {
             throw ValidationError(
-                "\(option) is given \(values.count) times, but there \(self.agents == 1 ? "is 1 agent" : "are \(self.agents) agents") "
-                    + "(--local-agents \(self.agents))")
+                "--resources: malformed resources '\(self.resources)': at offset \(error.offset): \(error.found); "
+                    + "give the role with --role instead (its reserved and unreserved resources are both used)")
+        } catch {
+            throw ValidationError("--resources: malformed resources '\(self.resources)': \(error)")
         }
-        guard self.agents > 1 || !self.localAgentResources.isEmpty || !self.localAgentAttributes.isEmpty else { return [] }
-        var definitions: [LocalCluster.AgentDefinition] = []
-        for index in 0..<self.agents {
-            var definition = LocalCluster.AgentDefinition(hostname: self.agents > 1 ? "agent\(index + 1).local" : nil)
-            if index < self.localAgentResources.count {
-                do {
-                    definition.resources = try LocalCluster.AgentResources(parsing: self.localAgentResources[index])
-                } catch {
-                    throw ValidationError("--local-agent-resources (occurrence \(index + 1), agent \(index + 1)): \(error.message)")
-                }
-            }
-            if index < self.localAgentAttributes.count {
-                do {
-                    definition.attributes = try LocalCluster.AgentDefinition.parsing(attributes: self.localAgentAttributes[index]).attributes
-                } catch {
-                    throw ValidationError("--local-agent-attributes (occurrence \(index + 1), agent \(index + 1)): \(error.message)")
-                }
-            }
-            definitions.append(definition)
+        demand.role = self.role
+        do {
+            try demand.validate()
+        } catch {
+            throw ValidationError("--resources '\(self.resources)': \(error)")
         }
-        return definitions
+        return demand
+    }
+
+    /// The placement constraints from `--constraint`, in order.
+    ///
+    /// - Throws: `ValidationError` naming the occurrence, the text and the position of a mistake.
+    func placementConstraints() throws -> [PlacementConstraint] {
+        var result: [PlacementConstraint] = []
+        for (index, text) in self.constraints.enumerated() {
+            do {
+                result.append(try PlacementConstraint(parsing: text))
+            } catch {
+                let occurrence = self.constraints.count > 1 ? " (occurrence \(index + 1))" : ""
+                throw ValidationError("--constraint '\(text)'\(occurrence): \(error.message) (at offset \(error.offset))")
+            }
+        }
+        return result
     }
 
     /// Parses the command line itself so that any mistake is reported in one line (no usage dump).

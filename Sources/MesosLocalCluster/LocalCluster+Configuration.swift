@@ -278,3 +278,57 @@ public struct TaskOutputChunk: Sendable, Hashable {
         self.bytes = bytes
     }
 }
+
+extension LocalCluster.AgentDefinition {
+    /// The agents' definitions from the local cluster's repeatable command-line flags, as `mesos-execute` and the
+    /// batch example take them: `--local-agents N`, `--local-agent-resources TEXT` and `--local-agent-attributes TEXT`,
+    /// the i-th occurrence of a flag for the i-th agent. With more than one agent, agent i is named
+    /// `agent<i>.local`; an agent without a resources text gets the cluster's default resources.
+    ///
+    /// - Parameters:
+    ///   - agents: How many agents (`--local-agents`).
+    ///   - resources: The `--local-agent-resources` values, in the agent's `--resources` syntax.
+    ///   - attributes: The `--local-agent-attributes` values, in the agent's `--attributes` syntax.
+    /// - Returns: One definition per agent; empty when there is one agent and neither text is given (the
+    ///   cluster's defaults then apply).
+    /// - Throws: ``MesosError/Code/invalidConfiguration`` naming the flag, the occurrence and the position of a
+    ///   mistake, or when a flag is given more often than there are agents.
+    public static func fromFlags(
+        agents: Int,
+        resources: [String],
+        attributes: [String]
+    ) throws(MesosError) -> [LocalCluster.AgentDefinition] {
+        for (option, values) in [("--local-agent-resources", resources), ("--local-agent-attributes", attributes)]
+        where values.count > agents {
+            throw MesosError(
+                code: .invalidConfiguration,
+                message: "\(option) is given \(values.count) times, but there "
+                    + "\(agents == 1 ? "is 1 agent" : "are \(agents) agents") (--local-agents \(agents))")
+        }
+        guard agents > 1 || !resources.isEmpty || !attributes.isEmpty else { return [] }
+        var definitions: [LocalCluster.AgentDefinition] = []
+        for index in 0..<agents {
+            var definition = LocalCluster.AgentDefinition(hostname: agents > 1 ? "agent\(index + 1).local" : nil)
+            if index < resources.count {
+                do {
+                    definition.resources = try LocalCluster.AgentResources(parsing: resources[index])
+                } catch {
+                    throw MesosError(
+                        code: .invalidConfiguration,
+                        message: "--local-agent-resources (occurrence \(index + 1), agent \(index + 1)): \(error.message)")
+                }
+            }
+            if index < attributes.count {
+                do {
+                    definition.attributes = try LocalCluster.AgentDefinition.parsing(attributes: attributes[index]).attributes
+                } catch {
+                    throw MesosError(
+                        code: .invalidConfiguration,
+                        message: "--local-agent-attributes (occurrence \(index + 1), agent \(index + 1)): \(error.message)")
+                }
+            }
+            definitions.append(definition)
+        }
+        return definitions
+    }
+}

@@ -343,4 +343,27 @@ struct LocalClusterRolesTests {
         let reserved = try LocalCluster.AgentResources(parsing: Self.reservedAgent)
         #expect(reserved.description == Self.reservedAgent)
     }
+
+    @Test("agent definitions from the repeatable command-line flags: the i-th occurrence for the i-th agent, errors naming flag and occurrence")
+    func definitionsFromFlags() throws {
+        #expect(try LocalCluster.AgentDefinition.fromFlags(agents: 1, resources: [], attributes: []).isEmpty)
+        let agents = try LocalCluster.AgentDefinition.fromFlags(
+            agents: 3, resources: ["cpus:1;mem:64", "cpus:2;mem:128"], attributes: ["rack:r1"])
+        #expect(agents.map(\.hostname) == ["agent1.local", "agent2.local", "agent3.local"])
+        #expect(agents.map { $0.resources?.description } == ["cpus:1;mem:64", "cpus:2;mem:128", nil])
+        #expect(agents.map(\.attributesText) == ["rack:r1", "", ""])
+        let single = try LocalCluster.AgentDefinition.fromFlags(agents: 1, resources: [], attributes: ["zone:a"])
+        #expect(single.count == 1)
+        #expect(single.first?.hostname == nil, "one agent keeps the cluster's host name")
+
+        let tooMany = #expect(throws: MesosError.self) {
+            try LocalCluster.AgentDefinition.fromFlags(agents: 2, resources: [], attributes: ["a:1", "a:2", "a:3"])
+        }
+        #expect(tooMany?.message == "--local-agent-attributes is given 3 times, but there are 2 agents (--local-agents 2)")
+        let malformed = #expect(throws: MesosError.self) {
+            try LocalCluster.AgentDefinition.fromFlags(agents: 2, resources: ["cpus:1", "cpus:1;mem:x"], attributes: [])
+        }
+        #expect(malformed?.message.hasPrefix(
+            "--local-agent-resources (occurrence 2, agent 2): Malformed resources 'cpus:1;mem:x': at offset 11") == true)
+    }
 }
