@@ -199,14 +199,14 @@ struct BatchCommand: AsyncParsableCommand {
                         case .subscribed(let subscribed):
                             print("Subscribed as framework \(subscribed.frameworkID.value)")
                         case .offers:
-                            try await batch.launchPending(services: services, scheduler: scheduler)
+                            try await batch.launchPending(services: services)
                         case .update(let status):
                             switch batch.record(status) {
                             case .done:
                                 try await scheduler.teardown()
                                 return
                             case .retry:
-                                try await batch.launchPending(services: services, scheduler: scheduler)
+                                try await batch.launchPending(services: services)
                             case .none:
                                 break
                             }
@@ -273,56 +273,47 @@ final class Batch: Sendable {
     }
 
     /// Places the pending items on the offers the services hold (several per offer when they fit) and launches
-    /// them, one ACCEPT per agent; tells the services how much work is still pending; declines the held offers
-    /// once nothing is.
-    func launchPending(services: FrameworkServices, scheduler: MesosScheduler) async throws {
+    /// them, one ACCEPT per agent (`FrameworkServices.placeAndLaunch`); tells the services how much work is still
+    /// pending; declines the held offers once nothing is.
+    func launchPending(services: FrameworkServices) async throws {
         let held = services.offers.map(\.offer)
-        let (requests, running) = self.state.withLock { state in
-            (
-                state.pending.map { TaskRequest(id: String($0), group: "batch", demand: self.demand, constraints: self.constraints) },
-                state.running.values.map { RunningTask(group: "batch", site: $0.site) }
-            )
+        // Each pending item's next attempt gets its task id now; it counts as an attempt only once launched.
+        let (requests, items, running) = self.state.withLock { state in
+            var items: [String: (next: Int, index: Int, attempt: Int)] = [:]
+            let requests = state.pending.map { next in
+                let item = state.items[next]
+                let taskID = "item-\(item.index)-attempt-\(item.attempts + 1)-\(UUID().uuidString.prefix(4).lowercased())"
+                items[taskID] = (next, item.index, item.attempts + 1)
+                return TaskRequest(id: taskID, group: "batch", demand: self.demand, constraints: self.constraints)
+            }
+            return (requests, items, state.running.values.map { RunningTask(group: "batch", site: $0.site) })
         }
         if !requests.isEmpty, !held.isEmpty {
-            let plan = PlacementPlan(placing: requests, on: held, running: running)
-            for agent in plan.agents {
-                let offers: [Offer]
-                do {
-                    offers = try services.takeOffers(agent.offerIDs)
-                } catch {
-                    continue  // Rescinded meanwhile: the items stay pending for the next offers.
-                }
-                guard let offer = offers.first else { continue }
-                let site = AgentSite(offer: offer)
-                let tasks = self.state.withLock { state -> [TaskInfo] in
-                    agent.tasks.compactMap { placed -> TaskInfo? in
-                        guard let next = Int(placed.id), let position = state.pending.firstIndex(of: next) else { return nil }
-                        state.pending.remove(at: position)
-                        state.items[next].attempts += 1
-                        let item = state.items[next]
-                        let taskID = "item-\(item.index)-attempt-\(item.attempts)-\(UUID().uuidString.prefix(4).lowercased())"
-                        state.items[next].taskID = taskID
-                        state.items[next].launchedAt = .now
-                        state.running[taskID] = (next, site)
-                        var task = TaskInfo()
-                        task.name = "batch item \(item.index)"
-                        task.taskID = TaskID(taskID)
-                        task.agentID = agent.agentID
-                        task.resources = placed.resources
-                        task.command.value = self.command
-                            .replacingOccurrences(of: "{index}", with: String(item.index))
-                            .replacingOccurrences(of: "{attempt}", with: String(item.attempts))
-                        return task
-                    }
-                }
-                let attributes = LocalCluster.AgentDefinition(attributes: offer.attributes).attributesText
-                let place = attributes.isEmpty ? agent.hostname : "\(agent.hostname) (\(attributes))"
-                for task in tasks {
-                    services.track(task.taskID, agentID: agent.agentID)
-                    print("  launch  \(task.name) as task \(task.taskID.value) on \(place)")
-                }
-                try await scheduler.accept(agent.offerIDs, operations: [.launch(tasks)], filters: .refuse(seconds: 1))
+            let launch = try await services.placeAndLaunch(requests, running: running, filters: .refuse(seconds: 1)) {
+                request, _, _ in
+                let item = items[request.id] ?? (next: 0, index: 0, attempt: 0)
+                var task = TaskInfo()
+                task.name = "batch item \(item.index)"
+                task.command.value = self.command
+                    .replacingOccurrences(of: "{index}", with: String(item.index))
+                    .replacingOccurrences(of: "{attempt}", with: String(item.attempt))
+                return task
             }
+            // launch.running holds the agent of each launched task, in the same order.
+            for (task, runningTask) in zip(launch.launched, launch.running) {
+                guard let next = items[task.taskID.value]?.next else { continue }
+                self.state.withLock { state in
+                    state.pending.removeAll { $0 == next }
+                    state.items[next].attempts += 1
+                    state.items[next].taskID = task.taskID.value
+                    state.items[next].launchedAt = .now
+                    state.running[task.taskID.value] = (next, runningTask.site)
+                }
+                let host = runningTask.site.hostname
+                let attributes = runningTask.site.attributes.textForm
+                print("  launch  \(task.name) as task \(task.taskID.value) on \(attributes.isEmpty ? host : "\(host) (\(attributes))")")
+            }
+            let plan = launch.plan
             if plan.unplaced.isEmpty {
                 self.state.withLock { $0.lastWait = "" }
             } else if let first = plan.unplaced.first {

@@ -29,7 +29,8 @@ public struct PlacementLaunch: Sendable {
     /// The placed tasks that were not launched.
     public var failures: [Failure]
     /// The launched tasks as ``RunningTask``s (their group and the agent they were sent to, with its attributes),
-    /// to pass as `running:` to the next placement so counting constraints see them.
+    /// one per element of ``launched`` and in the same order; pass them as `running:` to the next placement so
+    /// counting constraints see them.
     public var running: [RunningTask]
 }
 
@@ -101,11 +102,10 @@ extension FrameworkServices {
             do {
                 try await self.calls.accept(agent.offerIDs, operations: [.launch(infos)], filters: filters)
                 launch.launched.append(contentsOf: infos)
-                if let offer = taken.first {
-                    let site = AgentSite(offer: offer)
-                    for info in infos {
-                        launch.running.append(RunningTask(group: requests[info.taskID.value]?.group ?? "", site: site))
-                    }
+                let site = taken.first.map(AgentSite.init(offer:))
+                    ?? AgentSite(agentID: agent.agentID.value, hostname: agent.hostname)
+                for info in infos {
+                    launch.running.append(RunningTask(group: requests[info.taskID.value]?.group ?? "", site: site))
                 }
             } catch {
                 for info in infos { self.forget(info.taskID) }
