@@ -193,7 +193,8 @@ public final class ZooKeeperStateStore: FrameworkStateStore {
             for _ in 0..<8 {
                 do {
                     return try await self.set(namespace, key, node: node, bytes: bytes, version: nil, expected: expected)
-                } catch where error.kind == .conflict && error.actualVersion == nil {
+                } catch where error.kind == .conflict {
+                    // A set of any version only conflicts when there is no node: create it.
                     do {
                         return try await self.create(namespace, key, node: node, bytes: bytes, expected: expected)
                     } catch where error.kind == .conflict {
