@@ -100,11 +100,12 @@ struct LeaderElectionTests {
         let admin = try await ZooKeeperTestServer.client()
         try await waitUntil("second's node is gone") { try await admin.children(of: path).count == 2 }
         let firstNode = try #require(first.node)
+        let secondNode = try #require(second.node)
         if watches != nil {
             try await waitUntil("third watches the leader's node now") {
                 let text = try await fourLetterWord("wchp", servers: try ZooKeeperTestServer.servers()) ?? ""
                 return text.components(separatedBy: "\n").filter { $0.hasPrefix("/") }.contains(firstNode)
-                    && !text.contains(try #require(second.node))
+                    && !text.contains(secondNode)
             }
         }
         #expect(first.isLeader)
@@ -132,7 +133,8 @@ struct LeaderElectionTests {
         try await waitUntil("b is a candidate") { b.node != nil }
         let storeClientA = try await ZooKeeperTestServer.client()
         let storeClientB = try await ZooKeeperTestServer.client()
-        let storeA = ZooKeeperStateStore(client: storeClientA, path: path + "/state", leadership: try #require(a.leadership))
+        let leadershipA = try #require(a.leadership)
+        let storeA = ZooKeeperStateStore(client: storeClientA, path: path + "/state", leadership: leadershipA)
         try await storeA.put(.specs, key: "web", data: Data("by a".utf8), expected: .absent)
 
         try await ZooKeeperTestServer.expire(try #require(a.sessionCredentials))
@@ -146,7 +148,8 @@ struct LeaderElectionTests {
         }
         #expect(refusedDelete?.kind == .fenced)
 
-        let storeB = ZooKeeperStateStore(client: storeClientB, path: path + "/state", leadership: try #require(b.leadership))
+        let leadershipB = try #require(b.leadership)
+        let storeB = ZooKeeperStateStore(client: storeClientB, path: path + "/state", leadership: leadershipB)
         #expect(try await storeB.get(.specs, key: "web") == VersionedRecord(data: Data("by a".utf8), version: 0))
         #expect(try await storeB.put(.specs, key: "web", data: Data("by b".utf8), expected: .version(0)) == 1)
 
@@ -192,12 +195,15 @@ struct LeaderElectionTests {
         let storeA = ZooKeeperStateStore(client: first, path: path)
         let storeB = ZooKeeperStateStore(client: second, path: path)
         try await storeA.put(.specs, key: "s", data: Data("0".utf8), expected: .absent)
-        async let writeA = Result { () async throws(StateStoreError) -> Int64 in
-            try await storeA.put(.specs, key: "s", data: Data("a".utf8), expected: .version(0))
+        @Sendable func write(_ store: ZooKeeperStateStore, _ text: String) async -> Result<Int64, StateStoreError> {
+            do throws(StateStoreError) {
+                return .success(try await store.put(.specs, key: "s", data: Data(text.utf8), expected: .version(0)))
+            } catch {
+                return .failure(error)
+            }
         }
-        async let writeB = Result { () async throws(StateStoreError) -> Int64 in
-            try await storeB.put(.specs, key: "s", data: Data("b".utf8), expected: .version(0))
-        }
+        async let writeA = write(storeA, "a")
+        async let writeB = write(storeB, "b")
         let results = await [writeA, writeB]
         let won = results.filter { (try? $0.get()) == 1 }
         let lost = results.compactMap { result -> StateStoreError? in
