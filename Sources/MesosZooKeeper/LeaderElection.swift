@@ -436,7 +436,12 @@ private struct Candidate {
                 continue
             }
             do {
-                let names = try await self.client.children(of: path)
+                let names: [String]
+                do {
+                    names = try await self.client.children(of: path)
+                } catch where error.code == .noNode {
+                    names = []  // no election node yet: the create below makes it
+                }
                 let candidates = LeaderElection.candidates(names)
                 // Ours: the node this candidate created (also one created just before a connection loss).
                 if node == nil, let mine = candidates.first(where: { $0.name.hasPrefix(self.namePrefix) }) {

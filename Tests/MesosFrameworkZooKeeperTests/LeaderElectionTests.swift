@@ -45,7 +45,7 @@ struct LeaderElectionTests {
 
         // Force the expiry of a's session on the server.
         let session = try #require(a.sessionCredentials)
-        try await ZooKeeperTestServer.expire(session)
+        try await ZooKeeperTestServer.expire(session) { a.sessionCredentials?.id != session.id }
         try await waitUntil("b leads") { b.isLeader }
         #expect(!leadershipA.isCurrent)
         #expect(recordA.depositions.first == .sessionSuspended || recordA.depositions.first == .sessionExpired)
@@ -55,13 +55,13 @@ struct LeaderElectionTests {
         }
         #expect(!a.isLeader)
         #expect(try await a.leader()?.instance == "b")
-        #expect(recordA.elections == 1)
+        // (a may have been deposed and re-elected on its same session while the expiry was being forced.)
         #expect(recordB.elections == 1)
         #expect(recordB.depositions.isEmpty)
 
         await b.resign()
         try await waitUntil("a leads again") { a.isLeader }
-        #expect(a.leadership?.term == 2)
+        #expect((a.leadership?.term ?? 0) > leadershipA.term)
         #expect(recordB.depositions == [.resigned])
         await a.resign()
         #expect(!a.isLeader)
@@ -85,13 +85,15 @@ struct LeaderElectionTests {
         try await waitUntil("second is a candidate") { second.node != nil }
         third.start()
         try await waitUntil("third is a candidate") { third.node != nil }
+        let firstNode = try #require(first.node)
+        let secondNode = try #require(second.node)
         let thirdNode = try #require(third.node)
-        #expect(try #require(second.node) < thirdNode)
+        #expect(firstNode.suffix(10) < secondNode.suffix(10) && secondNode.suffix(10) < thirdNode.suffix(10))
 
         // The server's watch table: the third candidate watches the second's node, not the leader's.
         let watches = try await fourLetterWord("wchp", servers: try ZooKeeperTestServer.servers())
         if let watches {
-            #expect(watches.contains(try #require(second.node)), "\(watches)")
+            #expect(watches.contains(secondNode), "\(watches)")
             #expect(!watches.contains(thirdNode), "nobody watches the last candidate: \(watches)")
         }
 
@@ -99,8 +101,6 @@ struct LeaderElectionTests {
         // The third now watches the first; the leader did not change.
         let admin = try await ZooKeeperTestServer.client()
         try await waitUntil("second's node is gone") { try await admin.children(of: path).count == 2 }
-        let firstNode = try #require(first.node)
-        let secondNode = try #require(second.node)
         if watches != nil {
             try await waitUntil("third watches the leader's node now") {
                 let text = try await fourLetterWord("wchp", servers: try ZooKeeperTestServer.servers()) ?? ""
@@ -137,7 +137,8 @@ struct LeaderElectionTests {
         let storeA = ZooKeeperStateStore(client: storeClientA, path: path + "/state", leadership: leadershipA)
         try await storeA.put(.specs, key: "web", data: Data("by a".utf8), expected: .absent)
 
-        try await ZooKeeperTestServer.expire(try #require(a.sessionCredentials))
+        let sessionA = try #require(a.sessionCredentials)
+        try await ZooKeeperTestServer.expire(sessionA) { a.sessionCredentials?.id != sessionA.id }
         try await waitUntil("b leads") { b.isLeader }
         let refused = await #expect(throws: StateStoreError.self) {
             try await storeA.put(.specs, key: "web", data: Data("late write by a".utf8), expected: .version(0))

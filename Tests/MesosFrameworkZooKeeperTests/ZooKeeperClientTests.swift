@@ -199,7 +199,7 @@ struct ZooKeeperClientTests {
         let victim = try await ZooKeeperTestServer.client()
         let states = victim.sessionStates()
         let node = try await victim.create(root + "/e", mode: .ephemeral)
-        try await ZooKeeperTestServer.expire(victim.sessionCredentials)
+        try await ZooKeeperTestServer.expire(victim.sessionCredentials) { victim.state == .expired }
         var seen: [ZooKeeperClient.SessionState] = []
         for await state in states {
             seen.append(state)
