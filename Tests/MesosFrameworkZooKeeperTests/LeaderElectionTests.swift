@@ -48,6 +48,7 @@ struct LeaderElectionTests {
         try await ZooKeeperTestServer.expire(session) { a.sessionCredentials?.id != session.id }
         try await waitUntil("b leads") { b.isLeader }
         #expect(!leadershipA.isCurrent)
+        try await waitUntil("a's deposition is recorded") { !recordA.depositions.isEmpty }
         #expect(recordA.depositions.first == .sessionSuspended || recordA.depositions.first == .sessionExpired)
         // a enters again with a new session and node, as a follower.
         try await waitUntil("a is a candidate again with a new session") {
@@ -62,7 +63,7 @@ struct LeaderElectionTests {
         await b.resign()
         try await waitUntil("a leads again") { a.isLeader }
         #expect((a.leadership?.term ?? 0) > leadershipA.term)
-        #expect(recordB.depositions == [.resigned])
+        try await waitUntil("b's resignation is recorded") { recordB.depositions == [.resigned] }
         await a.resign()
         #expect(!a.isLeader)
         let cleanup = try await ZooKeeperTestServer.client()
@@ -244,6 +245,7 @@ struct LeaderElectionTests {
         let cut = ContinuousClock.now
         proxy.blackhole()
         try await waitUntil("b leads", timeout: .seconds(60)) { b.isLeader }
+        try await waitUntil("both changes are recorded") { recordB.elections == 1 && !recordA.depositions.isEmpty }
         let deposed = try #require(recordA.time { if case .deposed = $0 { return true } else { return false } })
         let elected = try #require(recordB.time { if case .elected = $0 { return true } else { return false } })
         #expect(recordA.depositions.first == .sessionSuspended)

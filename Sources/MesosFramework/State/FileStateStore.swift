@@ -66,8 +66,19 @@ public final class FileStateStore: FrameworkStateStore {
         guard descriptor >= 0 else {
             throw Self.ioError("cannot open the lock file", lockPath)
         }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
+        // A child process this process spawns holds a copy of every descriptor between its fork and its exec
+        // (O_CLOEXEC closes it only at the exec): a lock released a moment ago can look held for that moment.
+        // Such a hold is over within milliseconds; another writer's is not.
+        var locked = flock(descriptor, LOCK_EX | LOCK_NB) == 0
+        var code = locked ? 0 : errno
+        var attempts = 0
+        while !locked && code == EWOULDBLOCK && attempts < 20 {
+            attempts += 1
+            usleep(10_000)
+            locked = flock(descriptor, LOCK_EX | LOCK_NB) == 0
+            code = locked ? 0 : errno
+        }
+        if !locked {
             _ = Glibc.close(descriptor)
             if code == EWOULDBLOCK {
                 throw StateStoreError(
