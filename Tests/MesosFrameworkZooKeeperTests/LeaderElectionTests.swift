@@ -93,6 +93,7 @@ struct LeaderElectionTests {
 
         // The server's watch table: the third candidate watches the second's node, not the leader's.
         let watches = try await fourLetterWord("wchp", servers: try ZooKeeperTestServer.servers())
+        print("predecessor watch: \(watches == nil ? "not checked (the server does not allow wchp)" : "checked with wchp")")
         if let watches {
             #expect(watches.contains(secondNode), "\(watches)")
             #expect(!watches.contains(thirdNode), "nobody watches the last candidate: \(watches)")
