@@ -1,11 +1,12 @@
 import Foundation
 import MesosCore
+import MesosTestKit
 import MesosZooKeeper
 import Testing
 
 @Suite("ZooKeeper client (offline)")
 struct ZooKeeperClientOfflineTests {
-    @Test("no server answering is a typed connect timeout on the injected clock's deadline, not a hang")
+    @Test("no server answering is a typed connect timeout, not a hang")
     func connectTimeout() async throws {
         let configuration = ZooKeeperClient.Configuration(
             servers: "127.0.0.1:1", sessionTimeout: .seconds(2), connectTimeout: .milliseconds(300)
@@ -15,6 +16,52 @@ struct ZooKeeperClientOfflineTests {
         }
         #expect(error?.code == .connectTimeout)
         #expect(error?.mesosError.code == .timeout)
+    }
+
+    @Test("the connect deadline is measured on the injected clock")
+    func connectDeadlineOnInjectedClock() async throws {
+        let clock = ManualClock()
+        let configuration = ZooKeeperClient.Configuration(
+            servers: "127.0.0.1:1", sessionTimeout: .seconds(2), connectTimeout: .seconds(30)
+        )
+        let connecting = Task { () -> ZooKeeperError? in
+            do throws(ZooKeeperError) {
+                _ = try await ZooKeeperClient.connect(configuration, clock: clock)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(30))
+        let error = await connecting.value
+        #expect(error?.code == .connectTimeout)
+    }
+
+    @Test("an election that cannot connect retries after its delay on the injected clock, and resigns at once")
+    func electionRetriesOnInjectedClock() async throws {
+        let clock = ManualClock()
+        let election = LeaderElection(
+            configuration: .init(
+                client: .init(servers: "127.0.0.1:1", sessionTimeout: .seconds(2), connectTimeout: .seconds(5)),
+                path: "/election", retryDelay: .seconds(10)
+            ),
+            clock: clock
+        )
+        let changes = election.changes()
+        election.start()
+        await clock.waitForSleepers(1)  // the connect deadline
+        clock.advance(by: .seconds(5))
+        await clock.waitForSleepers(1)  // the retry delay
+        #expect(election.lastError?.code == .connectTimeout)
+        #expect(!election.isLeader)
+        clock.advance(by: .seconds(10))
+        await clock.waitForSleepers(1)  // connecting again
+        await election.resign()
+        var received: [LeaderElection.Change] = []
+        for await change in changes { received.append(change) }
+        #expect(received.isEmpty)  // never elected, so never deposed; the stream ended with the resignation
+        #expect(election.node == nil)
     }
 
     @Test("a malformed connect string is a typed error")
