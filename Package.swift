@@ -31,6 +31,8 @@ let package = Package(
         // Master discovery: static list with leader probing, and ZooKeeper.
         .library(name: "MesosDiscovery", targets: ["MesosDiscovery"]),
         .library(name: "MesosZooKeeper", targets: ["MesosZooKeeper"]),
+        // The framework state store on ZooKeeper, fenced by a ZooKeeper leader election.
+        .library(name: "MesosFrameworkZooKeeper", targets: ["MesosFrameworkZooKeeper"]),
         // A scriptable fake master (in memory and over HTTP on 127.0.0.1) for tests.
         .library(name: "MesosTestKit", targets: ["MesosTestKit"]),
         // An in-process local cluster (master + agents that run real commands) behind the in-memory transport.
@@ -140,6 +142,11 @@ let package = Package(
         .target(
             name: "MesosZooKeeper",
             dependencies: ["MesosCore", "MesosDiscovery", "CZooKeeper"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosFrameworkZooKeeper",
+            dependencies: ["MesosCore", "MesosFramework", "MesosZooKeeper"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -288,6 +295,11 @@ let package = Package(
                 "MesosDiscovery", "MesosZooKeeper", "MesosTestKit", "MesosInMemoryTransport", "MesosScheduler",
                 "MesosCurlTransport",
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosFrameworkZooKeeperTests",
+            dependencies: ["MesosCore", "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper", "MesosTestKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(

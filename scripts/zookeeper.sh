@@ -9,8 +9,9 @@
 #
 # `start` keeps DIR/data when it exists, so stop + start is a restart with the same sessions and nodes; use a
 # new DIR for a fresh server. tickTime is 500 ms, so session timeouts may lie between 1 s and 10 s. The admin
-# server is off; the four-letter words ruok/stat/srvr/mntr are on. Only the process whose pid file is in DIR
-# and whose environment carries SWIFT_MESOS_ZK=DIR is ever signalled.
+# server is off; the four-letter words ruok/stat/srvr/mntr/wchp are on (the election tests read watches with
+# wchp). Only the process whose pid file is in DIR and whose environment carries SWIFT_MESOS_ZK=DIR is ever
+# signalled.
 # Environment: ZOOKEEPER_HOME (default /usr/share/zookeeper), ZOOKEEPER_START_TIMEOUT (seconds, default 30).
 set -euo pipefail
 set +m
@@ -57,7 +58,7 @@ clientPort=$port
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 admin.enableServer=false
-4lw.commands.whitelist=ruok,stat,srvr,mntr
+4lw.commands.whitelist=ruok,stat,srvr,mntr,wchp
 EOF
     rm -f "$dir/zk.pid"
     # The inner bash writes its own pid and execs zkServer.sh, which execs java: the pid is the JVM's.
