@@ -18,9 +18,10 @@ final class ZooKeeperHandle: Sendable {
     /// The receiving end of the C callbacks, retained until `zookeeper_close` has returned.
     let sink: Unmanaged<ZooKeeperEventSink>
 
-    /// Lowers the C client's log level once per process: only errors reach stderr.
+    /// Turns the C client's own logging off once per process (level 0): a library prints nothing to the
+    /// application's stderr; every failure reaches the caller as a typed error or a session event instead.
     private static let quietLogging: Void = {
-        zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR)
+        zoo_set_debug_level(ZooLogLevel(rawValue: 0))
     }()
 
     /// Starts connecting; the first ``ZooKeeperEvent/session(state:)`` on the returned stream tells how that went.
