@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(MesosRecordIOTests MesosCoreTests MesosCompressionTests MesosSchedulerTests
-    MesosCurlTransportTests MesosTestKitTests MesosLocalClusterTests MesosTransportConformanceTests)
+    MesosCurlTransportTests MesosTestKitTests MesosLocalClusterTests MesosTransportConformanceTests
+    MesosResourcesTests MesosFrameworkTests)
 scratch=${TSAN_SCRATCH:-.build-tsan}
 echo "== swift build --build-tests --sanitize=thread ($scratch)"
 swift build --build-tests --sanitize=thread --scratch-path "$scratch"

@@ -96,7 +96,7 @@ struct BatchFrameworkToolTests {
 @Suite("batch-framework on the toolkit master",
        .enabled(if: ToolProcess.batchBinary != nil && TestServers.shouldRunAgainstToolkitMaster,
                 "needs batch-framework and MESOS_TOOLKIT_MASTER_URL"),
-       .timeLimit(.minutes(3)))
+       .toolkitAgent, .timeLimit(.minutes(3)))
 struct BatchFrameworkRealMasterTests {
     @Test("--role batch: items packed across the unreserved and the batch-reserved cpus, a failure retried, all finish")
     func roleBatchOnTheRealMaster() async throws {

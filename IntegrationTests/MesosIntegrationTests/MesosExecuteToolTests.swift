@@ -336,7 +336,7 @@ struct MesosExecuteToolTests {
     }
 
     @Test("real master with reserved resources: --role batch --resources cpus:1.5;mem:128 --ports 2 is carved across the reservation and finishes",
-          .enabled(if: TestServers.shouldRunAgainstToolkitMaster, "needs MESOS_TOOLKIT_MASTER_URL"))
+          .enabled(if: TestServers.shouldRunAgainstToolkitMaster, "needs MESOS_TOOLKIT_MASTER_URL"), .toolkitAgent)
     func realRoleAndPorts() async throws {
         let url = try TestServers.toolkitMasterURL()
         let result = try await ToolProcess.run([

@@ -15,7 +15,7 @@ import Testing
 /// in the `RealMasterToolkit*Tests.swift` files beside this one.
 @Suite("Real master: toolkit master with reserved resources",
        .enabled(if: TestServers.shouldRunAgainstToolkitMaster, "needs MESOS_TOOLKIT_MASTER_URL (scripts/test.sh starts one)"),
-       .serialized, .timeLimit(.minutes(2)))
+       .serialized, .toolkitAgent, .timeLimit(.minutes(2)))
 struct RealMasterToolkitTests {
     @Test("a MULTI_ROLE framework of role batch gets one offer with unreserved and batch-reserved cpus, all allocated to batch")
     func batchOfferHoldsReservedAndUnreservedResources() async throws {

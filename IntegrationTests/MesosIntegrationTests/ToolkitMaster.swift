@@ -288,3 +288,59 @@ final class RecordingSender: SchedulerCallSender {
         self.sent.withLock { $0.filter { $0.call.type == type } }
     }
 }
+
+/// The toolkit master's single agent, leased to one user at a time across suites: the suites of this test process
+/// run in parallel, and a test that measures offers (a decline filter, a suppressed role) is disturbed by another
+/// framework's tasks freeing resources on the same agent. A suite or test that uses the toolkit master takes the
+/// ``Trait/toolkitAgent`` trait; nested holders (a test inside a suite that holds the lease) pass through.
+actor ToolkitAgentLease {
+    static let shared = ToolkitAgentLease()
+    /// Whether the current task already holds the lease.
+    @TaskLocal static var isHeld = false
+
+    private var held = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    private func acquire() async {
+        guard self.held else {
+            self.held = true
+            return
+        }
+        await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    private func release() {
+        if self.waiters.isEmpty {
+            self.held = false
+        } else {
+            self.waiters.removeFirst().resume()
+        }
+    }
+
+    /// Runs `body` holding the lease (first come, first served).
+    static func exclusively(_ body: @Sendable () async throws -> Void) async throws {
+        if Self.isHeld { return try await body() }
+        await Self.shared.acquire()
+        do {
+            try await Self.$isHeld.withValue(true) { try await body() }
+        } catch {
+            await Self.shared.release()
+            throw error
+        }
+        await Self.shared.release()
+    }
+}
+
+/// Runs a suite or test holding the ``ToolkitAgentLease``.
+struct ToolkitAgentTrait: TestTrait, SuiteTrait, TestScoping {
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        try await ToolkitAgentLease.exclusively(function)
+    }
+}
+
+extension Trait where Self == ToolkitAgentTrait {
+    /// The suite or test uses the toolkit master's agent alone (``ToolkitAgentLease``).
+    static var toolkitAgent: Self { Self() }
+}
