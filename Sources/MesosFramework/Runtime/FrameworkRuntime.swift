@@ -240,8 +240,7 @@ public final class FrameworkRuntime: Sendable {
         guard self.roles.contains(role) else {
             throw FrameworkRuntimeError(.unknownRole, "role '\(role)' is not one of the framework's roles \(self.roles)")
         }
-        var demand = parsed.demand
-        demand.role = role
+        let demand = parsed.demand
         let order = try self.shared.withLock { (shared) throws(FrameworkRuntimeError) -> Int in
             guard !shared.stopped else { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
             guard shared.model.specs[spec.name] == nil else {
@@ -278,7 +277,10 @@ public final class FrameworkRuntime: Sendable {
             guard !shared.stopped else { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
             guard var spec = shared.model.specs[name] else { throw FrameworkRuntimeError(.unknownSpec, name) }
             spec.spec.instances = instances
-            for index in 0..<instances where spec.instances[index] == nil { spec.instances[index] = .init(index: index) }
+            for index in 0..<instances where spec.instances[index] == nil {
+                // A new instance goes on from the attempts of an earlier one of that number: task ids are unique.
+                spec.instances[index] = .init(index: index, attempt: shared.model.lastAttempt(spec: name, instance: index))
+            }
             var kills: [TaskID] = []
             for index in spec.instances.keys.sorted(by: >) where index >= instances {
                 if let current = spec.instances[index]?.current, let entry = shared.model.tasks[current],
@@ -559,13 +561,16 @@ public final class FrameworkRuntime: Sendable {
         let plan = PlacementPlan(
             placing: round.requests, on: offers, running: round.running, strategy: self.configuration.strategy,
             portPolicy: self.configuration.portPolicy)
-        let placedIDs = Set(plan.agents.flatMap { $0.tasks.map(\.id) })
+        var agents: [String: AgentID] = [:]
+        for agent in plan.agents { for task in agent.tasks { agents[task.id] = agent.agentID } }
+        let placedIDs = Set(agents.keys)
         var placed = round.requests.filter { placedIDs.contains($0.id) }
         guard !placed.isEmpty else { return }
         // Persist each task before its ACCEPT; a task whose record cannot be written is not launched.
         var stored: [TaskRequest] = []
         for request in placed {
-            guard let (record, previous) = self.reserve(request.id, replacing: round.replacing[request.id]) else { continue }
+            guard let (record, previous) = self.reserve(
+                request.id, agentID: agents[request.id], replacing: round.replacing[request.id]) else { continue }
             do {
                 guard self.isLive else { throw StateStoreError(kind: .fenced, message: "stopped") }
                 try await self.saveTask(request.id, record)
@@ -620,14 +625,14 @@ public final class FrameworkRuntime: Sendable {
 
     /// Marks an instance as launching task `id` (its new current task); returns the record to store and the
     /// instance as it was (to put back if the launch does not happen).
-    private func reserve(_ id: String, replacing: TaskID?) -> (TaskRecord, RuntimeModel.Instance)? {
+    private func reserve(_ id: String, agentID: AgentID?, replacing: TaskID?) -> (TaskRecord, RuntimeModel.Instance)? {
         self.shared.withLock { shared in
             guard let (name, index, attempt) = Self.parse(id), var spec = shared.model.specs[name],
                 var instance = spec.instances[index]
             else { return nil }
             let previous = instance
             let record = TaskRecord(
-                spec: name, instance: index, attempt: attempt, agentID: nil, killedByUs: false,
+                spec: name, instance: index, attempt: attempt, agentID: agentID?.value, killedByUs: false,
                 replaces: replacing?.value)
             instance.attempt = attempt
             instance.current = id
@@ -643,7 +648,7 @@ public final class FrameworkRuntime: Sendable {
         }
     }
 
-    /// Undoes ``reserve(_:replacing:)`` for a task that was not launched (its record stays harmless: it is
+    /// Undoes ``reserve(_:agentID:replacing:)`` for a task that was not launched (its record stays harmless: it is
     /// deleted, or reconciled as unknown after a restart).
     private func release(_ id: String, previous: RuntimeModel.Instance?) {
         let removed = self.shared.withLock { shared -> Bool in

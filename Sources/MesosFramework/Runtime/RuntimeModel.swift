@@ -191,6 +191,11 @@ struct RuntimeModel: Sendable {
         return best
     }
 
+    /// The highest attempt launched for an instance number (0: none).
+    func lastAttempt(spec: String, instance: Int) -> Int {
+        self.tasks.values.filter { $0.record.spec == spec && $0.record.instance == instance }.map(\.record.attempt).max() ?? 0
+    }
+
     /// Whether the runtime itself ended this task (a kill it asked for).
     func killedByUs(_ taskID: String) -> Bool {
         guard let entry = self.tasks[taskID] else { return false }
@@ -337,6 +342,10 @@ struct RuntimeModel: Sendable {
         }
         for (id, record) in tasks.sorted(by: { $0.value.attempt < $1.value.attempt }) {
             let state = statuses[id]?.state ?? .taskStaging
+            var record = record
+            if let status = statuses[id], status.hasAgentID, !status.agentID.value.isEmpty {
+                record.agentID = status.agentID.value
+            }
             self.tasks[id] = TaskEntry(record: record, state: state, site: nil)
             guard var spec = self.specs[record.spec] else { continue }
             var instance = spec.instances[record.instance] ?? Instance(index: record.instance)
