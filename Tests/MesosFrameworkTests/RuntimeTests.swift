@@ -214,7 +214,7 @@ struct RuntimeTests {
             let task = try #require(await master.receivedCalls.first { $0.type == .accept }?.call?.accept.operations.first?.launch.taskInfos.first)
             #expect(task.command.shell == false)
             #expect(task.command.value == "/bin/server")
-            #expect(task.command.environment.variables.map(\.name) == ["MODE", "PORT0", "PORTS"])
+            #expect(task.command.environment.variables.map(\.name) == ["MODE", "RUNTIME_INSTANCE", "RUNTIME_ATTEMPT", "PORT0", "PORTS"])
             #expect(task.labels.labels.map(\.key) == ["team"])
             #expect(task.killPolicy.gracePeriod.nanoseconds == 3_000_000_000)
             // Persisted before the ACCEPT: the framework id, the spec and a record per task.

@@ -682,7 +682,8 @@ public final class FrameworkRuntime: Sendable {
         return (String(parts[0]), index, attempt)
     }
 
-    /// The `TaskInfo` of one instance (its id, agent and resources are filled in by `placeAndLaunch`).
+    /// The `TaskInfo` of one instance (its id, agent and resources are filled in by `placeAndLaunch`). Besides the
+    /// spec's environment, the command sees `RUNTIME_INSTANCE`, `RUNTIME_ATTEMPT`, `PORT0`… and `PORTS`.
     static func taskInfo(spec: TaskSpec, id: String, ports: [UInt64]) -> TaskInfo {
         var task = TaskInfo()
         task.name = id
@@ -691,6 +692,14 @@ public final class FrameworkRuntime: Sendable {
             variable.name = name
             variable.value = value
             return variable
+        }
+        if let (_, instance, attempt) = Self.parse(id) {
+            for (name, value) in [("RUNTIME_INSTANCE", instance), ("RUNTIME_ATTEMPT", attempt)] {
+                var variable = Environment.Variable()
+                variable.name = name
+                variable.value = String(value)
+                variables.append(variable)
+            }
         }
         for (index, port) in ports.enumerated() {
             var variable = Environment.Variable()

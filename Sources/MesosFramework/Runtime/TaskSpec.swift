@@ -33,7 +33,8 @@ public struct TaskSpec: Codable, Sendable, Hashable {
     public var ports: Int
     /// Placement constraints in Marathon's syntax, e.g. `hostname:UNIQUE`, `rack:GROUP_BY:2`.
     public var constraints: [String]
-    /// Environment variables of the command.
+    /// Environment variables of the command (the runtime adds `RUNTIME_INSTANCE`, `RUNTIME_ATTEMPT`, `PORT0`…,
+    /// `PORTS`).
     public var environment: [String: String]
     /// Labels of the task.
     public var labels: [String: String]
