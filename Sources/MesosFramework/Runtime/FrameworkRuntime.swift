@@ -466,15 +466,21 @@ public final class FrameworkRuntime: Sendable {
         let now = self.time.now()
         let grace = self.configuration.services.reconciliation.unreachableGrace
         let window = self.configuration.services.reconciliation.recentLaunchWindow
-        let (event, subscribers, stoppedNow) = self.shared.withLock { shared in
+        let (events, subscribers, stoppedNow) = self.shared.withLock { shared in
             shared.advice.removeValue(forKey: id)
-            guard !shared.stopped else { return (TaskEvent?.none, [Subscriber](), true) }
-            let event = shared.model.apply(
+            guard !shared.stopped else { return ([TaskEvent](), [Subscriber](), true) }
+            // An update can overtake the end of its launch round: its STAGING event is published first.
+            var events: [TaskEvent] = []
+            if let staged = shared.model.launched(id) { events.append(staged) }
+            if let event = shared.model.apply(
                 status, now: now, unreachableGrace: grace, recentLaunchWindow: window, advice: advice)
-            return (event, Array(shared.subscribers.values), false)
+            {
+                events.append(event)
+            }
+            return (events, Array(shared.subscribers.values), false)
         }
         if stoppedNow { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
-        if let event { Self.publish(event, to: subscribers) }
+        for event in events { Self.publish(event, to: subscribers) }
         self.updatePendingWork()
         self.resolveWaiters()
         self.wakeup.fire()
@@ -607,14 +613,7 @@ public final class FrameworkRuntime: Sendable {
             for (info, running) in zip(launch.launched, launch.running) {
                 let id = info.taskID.value
                 shared.model.tasks[id]?.site = running.site
-                if var entry = shared.model.tasks[id] {
-                    entry.record.agentID = info.agentID.value
-                    shared.model.tasks[id] = entry
-                    events.append(TaskEvent(
-                        spec: entry.record.spec, instance: entry.record.instance, attempt: entry.record.attempt,
-                        taskID: info.taskID, state: .taskStaging, status: nil))
-                    shared.model.specs[entry.record.spec]?.instances[entry.record.instance]?.launching = false
-                }
+                if let staged = shared.model.launched(id) { events.append(staged) }
             }
             return Array(shared.subscribers.values)
         }

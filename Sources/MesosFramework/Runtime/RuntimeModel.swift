@@ -155,7 +155,10 @@ struct RuntimeModel: Sendable {
     }
 
     func isLaunchable(_ instance: Instance, in spec: Spec, now: Duration) -> Bool {
-        !spec.cancelled && instance.index < spec.spec.instances && !instance.done && !instance.launching
+        if spec.spec.restart == .never, instance.current != nil, !(instance.state?.isTerminal ?? true) {
+            return false  // run once: an unreachable or unknown task is waited for, never replaced
+        }
+        return !spec.cancelled && instance.index < spec.spec.instances && !instance.done && !instance.launching
             && Self.isVacant(instance, now: now) && (instance.notBefore ?? .zero) <= now
     }
 
@@ -189,6 +192,19 @@ struct RuntimeModel: Sendable {
             }
         }
         return best
+    }
+
+    /// Notes that a task's ACCEPT was sent: its instance is no longer launching. Returns its STAGING event the
+    /// first time only.
+    mutating func launched(_ id: String) -> TaskEvent? {
+        guard let record = self.tasks[id]?.record,
+            self.specs[record.spec]?.instances[record.instance]?.launching == true,
+            self.specs[record.spec]?.instances[record.instance]?.current == id
+        else { return nil }
+        self.specs[record.spec]?.instances[record.instance]?.launching = false
+        return TaskEvent(
+            spec: record.spec, instance: record.instance, attempt: record.attempt, taskID: TaskID(id),
+            state: .taskStaging, status: nil)
     }
 
     /// The highest attempt launched for an instance number (0: none).
