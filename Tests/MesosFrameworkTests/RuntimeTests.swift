@@ -398,6 +398,58 @@ struct RuntimeTests {
         }
     }
 
+    @Test func killReplacementPolicyKeepsTheReturnedTask() async throws {
+        let master = Self.makeMaster()
+        let clock = ManualClock()
+        let store = InMemoryStateStore()
+        let runtime = try await Self.makeRuntime(master, store: store, clock: clock) { configuration in
+            configuration.services.reconciliation.returnedTaskPolicy = .killReplacement
+        }
+        try await Self.running(runtime) {
+            let framework = try await Self.framework(master)
+            try await runtime.submit(TaskSpec(name: "svc", command: .shell("sleep 1000"), resources: "cpus:1", restart: .always))
+            try await Self.offers(master, framework, runtime)
+            try await Self.waitForLaunches(master, 1)
+            try await Self.update(master, framework, "svc.0.1", .taskRunning, uuidByte: 1)
+            try await Self.update(master, framework, "svc.0.1", .taskUnreachable, uuidByte: 2)
+            try await Self.offers(master, framework, runtime)
+            await clock.waitForDeadline(.seconds(60))
+            clock.advance(by: .seconds(60))
+            try await Self.waitForLaunches(master, 2)
+            try await Self.update(master, framework, "svc.0.2", .taskRunning, uuidByte: 3)
+            try await Self.update(master, framework, "svc.0.1", .taskRunning, uuidByte: 4, reason: .agentReregistered)
+            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .kill } }
+            #expect(await Self.kills(master) == ["svc.0.2"])
+            #expect(runtime.instances(of: "svc").map(\.taskID) == [TaskID("svc.0.1")])
+            let record = try #require(try await store.get(.tasks, key: "svc.0.2"))
+            #expect(try JSONDecoder().decode(TaskRecord.self, from: record.data).killedByUs, "stored before it is applied")
+            try await Self.update(master, framework, "svc.0.2", .taskKilled, uuidByte: 5)
+            try await Self.offers(master, framework, runtime)
+            await runtime.launchPending()
+            #expect(await Self.launches(master).count == 2, "the killed replacement is not replaced")
+            #expect(runtime.instances(of: "svc").map(\.state) == [.taskRunning])
+        }
+    }
+
+    @Test func aRunOnceTaskThatIsUnreachableIsNotReplaced() async throws {
+        let master = Self.makeMaster()
+        let clock = ManualClock()
+        let runtime = try await Self.makeRuntime(master, store: InMemoryStateStore(), clock: clock)
+        try await Self.running(runtime) {
+            let framework = try await Self.framework(master)
+            try await runtime.submit(TaskSpec(name: "once", command: .shell("true"), resources: "cpus:1"))
+            try await Self.offers(master, framework, runtime)
+            try await Self.waitForLaunches(master, 1)
+            try await Self.update(master, framework, "once.0.1", .taskUnreachable, uuidByte: 1)
+            clock.advance(by: .seconds(3600))
+            try await Self.offers(master, framework, runtime)
+            await runtime.launchPending()
+            #expect(await Self.launches(master).count == 1)
+            try await Self.update(master, framework, "once.0.1", .taskFinished, uuidByte: 2, reason: .agentReregistered)
+            #expect(try await runtime.result(of: "once").succeeded)
+        }
+    }
+
     @Test func restartWithTheFileStoreAdoptsRunningTasks() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("runtime-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
