@@ -619,6 +619,11 @@ public final class FrameworkRuntime: Sendable {
         }
         for request in placed where !launchedIDs.contains(request.id) { self.release(request.id, previous: nil) }
         for event in events { Self.publish(event, to: subscribers) }
+        // A scale-down or cancel that came while the ACCEPT was under way: those tasks are killed now.
+        let unwanted = self.shared.withLock { shared in
+            launch.launched.map(\.taskID).filter { shared.model.killedByUs($0.value) }
+        }
+        for id in unwanted { await self.kill(id) }
         self.resolveWaiters()
     }
 
