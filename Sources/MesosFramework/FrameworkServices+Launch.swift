@@ -1,7 +1,7 @@
 import MesosCore
 import MesosScheduler
 
-/// What ``FrameworkServices/placeAndLaunch(_:running:strategy:portPolicy:filters:makeTask:)`` did: the plan, the
+/// What ``FrameworkServices/placeAndLaunch(_:running:strategy:portPolicy:filters:replacing:makeTask:)`` did: the plan, the
 /// tasks launched, and the ones that were placed but could not be launched.
 public struct PlacementLaunch: Sendable {
     /// One ACCEPT that was not made or that the master refused, and the tasks it carried.
@@ -62,6 +62,9 @@ extension FrameworkServices {
     ///   - strategy: Bin-packing or spreading.
     ///   - portPolicy: How ports are chosen.
     ///   - filters: The ACCEPT's filters (what is left of an accepted offer is declined for `refuse_seconds`).
+    ///   - replacing: For a task that replaces another (an unreachable or unknown one), the task it replaces, by
+    ///     the new task's id: it is tracked with that link, so the reconciliation driver knows which copy to kill
+    ///     if the old one comes back (``ReconciliationDriver/ReturnedTaskPolicy``).
     ///   - makeTask: Builds each task's `TaskInfo` (command, container, environment, labels …). Its `task_id`
     ///     is set to the request's id, its `agent_id` to the agent's and its `resources` to the carved pieces
     ///     afterwards; ports are in `placed.ports`.
@@ -74,6 +77,7 @@ extension FrameworkServices {
         strategy: PlacementStrategy = .binPacking,
         portPolicy: PortPolicy = .lowestFirst,
         filters: Filters? = nil,
+        replacing: [String: TaskID] = [:],
         makeTask: (TaskRequest, PlacedTask, AgentPlacement) throws -> TaskInfo
     ) async throws -> PlacementLaunch {
         let plan = PlacementPlan(
@@ -98,7 +102,7 @@ extension FrameworkServices {
                 launch.failures.append(.init(taskIDs: infos.map(\.taskID), error: error))
                 continue
             }
-            for info in infos { self.track(info.taskID, agentID: info.agentID) }
+            for info in infos { self.track(info.taskID, agentID: info.agentID, replacing: replacing[info.taskID.value]) }
             do {
                 try await self.calls.accept(agent.offerIDs, operations: [.launch(infos)], filters: filters)
                 launch.launched.append(contentsOf: infos)

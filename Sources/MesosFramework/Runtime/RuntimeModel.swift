@@ -1,0 +1,394 @@
+import Foundation
+import MesosCore
+import MesosResources
+
+/// One state change of a task the runtime launched (or adopted), as ``FrameworkRuntime/events(of:)`` delivers it.
+public struct TaskEvent: Sendable, Equatable {
+    /// The spec's name.
+    public var spec: String
+    /// The instance number (0-based).
+    public var instance: Int
+    /// The attempt number of this instance (1-based).
+    public var attempt: Int
+    /// The task.
+    public var taskID: TaskID
+    /// Its new state (STAGING when the runtime launched it).
+    public var state: TaskState
+    /// The status update, if the change came from one.
+    public var status: TaskStatus?
+}
+
+/// How one instance ended (or stands), in a ``SpecResult``.
+public struct InstanceResult: Sendable, Equatable {
+    /// The instance number.
+    public var instance: Int
+    /// Its latest task, if it was ever launched.
+    public var taskID: TaskID?
+    /// Its latest task's state, if any.
+    public var state: TaskState?
+    /// How many tasks were launched for it.
+    public var attempts: Int
+    /// The latest status update of its latest task.
+    public var status: TaskStatus?
+
+    /// `true` when its latest task finished (TASK_FINISHED).
+    public var succeeded: Bool { self.state == .taskFinished }
+}
+
+/// The outcome of a spec whose instances are all done (finished, given up, or killed by a cancel).
+public struct SpecResult: Sendable, Equatable {
+    /// The spec's name.
+    public var spec: String
+    /// Whether the spec was cancelled.
+    public var cancelled: Bool
+    /// Each instance, by instance number.
+    public var instances: [InstanceResult]
+
+    /// `true` when every instance finished.
+    public var succeeded: Bool { !self.instances.isEmpty && self.instances.allSatisfy(\.succeeded) }
+}
+
+/// Why the runtime refused a request.
+public struct FrameworkRuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: Sendable, Equatable {
+        /// The spec is invalid (see the message).
+        case invalidSpec(TaskSpecError.Kind)
+        /// A spec with this name exists already.
+        case duplicateSpec
+        /// No spec with this name.
+        case unknownSpec
+        /// The spec's role is not one of the framework's roles.
+        case unknownRole
+        /// The framework info has no `failover_timeout`: a restarted runtime could not take its tasks over.
+        case failoverTimeoutNotSet
+        /// The store failed (the request was not applied).
+        case store(StateStoreError.Kind)
+        /// The stored state cannot be read back (a record does not decode).
+        case corruptState
+        /// The runtime was stopped.
+        case stopped
+    }
+
+    /// What went wrong.
+    public var kind: Kind
+    /// A sentence for people.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    static func store(_ error: StateStoreError) -> FrameworkRuntimeError {
+        FrameworkRuntimeError(.store(error.kind), error.description)
+    }
+
+    /// `kind: message`.
+    public var description: String { "\(self.kind): \(self.message)" }
+}
+
+/// The stored form of a spec (namespace `specs`, key: its name).
+struct SpecRecord: Codable, Sendable {
+    var spec: TaskSpec
+    var cancelled: Bool
+    var order: Int
+}
+
+/// The stored form of a launched task (namespace `tasks`, key: its task id), written before its ACCEPT.
+struct TaskRecord: Codable, Sendable {
+    var spec: String
+    var instance: Int
+    var attempt: Int
+    var agentID: String?
+    var killedByUs: Bool
+    var replaces: String?
+}
+
+/// The runtime's view of its specs and tasks: pure decisions, no I/O, time passed in.
+struct RuntimeModel: Sendable {
+    struct Instance: Sendable {
+        var index: Int
+        var attempt = 0
+        var failures = 0
+        var current: String?
+        var state: TaskState?
+        var status: TaskStatus?
+        var notBefore: Duration?
+        var replaceAt: Duration?
+        var done = false
+        var launching = false
+    }
+
+    struct Spec: Sendable {
+        var spec: TaskSpec
+        var demand: ResourceDemand
+        var constraints: [PlacementConstraint]
+        var order: Int
+        var cancelled = false
+        var instances: [Int: Instance] = [:]
+        var role: String
+    }
+
+    struct TaskEntry: Sendable {
+        var record: TaskRecord
+        var state: TaskState
+        var site: AgentSite?
+    }
+
+    var specs: [String: Spec] = [:]
+    var tasks: [String: TaskEntry] = [:]
+    var nextOrder = 0
+    var serviceBackoff: Backoff
+
+    static func taskID(spec: String, instance: Int, attempt: Int) -> String {
+        "\(spec).\(instance).\(attempt)"
+    }
+
+    /// Whether the instance's current task no longer holds it: ended, or unreachable/unknown past its grace.
+    static func isVacant(_ instance: Instance, now: Duration) -> Bool {
+        guard instance.current != nil, let state = instance.state else { return true }
+        if state.isTerminal { return true }
+        if state == .taskUnreachable || state == .taskUnknown, let at = instance.replaceAt { return now >= at }
+        return false
+    }
+
+    func isLaunchable(_ instance: Instance, in spec: Spec, now: Duration) -> Bool {
+        if spec.spec.restart == .never, instance.current != nil, !(instance.state?.isTerminal ?? true) {
+            return false  // run once: an unreachable or unknown task is waited for, never replaced
+        }
+        return !spec.cancelled && instance.index < spec.spec.instances && !instance.done && !instance.launching
+            && Self.isVacant(instance, now: now) && (instance.notBefore ?? .zero) <= now
+    }
+
+    /// The instances to launch now, in submission order then instance order.
+    func launchable(now: Duration) -> [(spec: String, instance: Int)] {
+        self.specs.values.sorted { $0.order < $1.order }.flatMap { spec in
+            spec.instances.keys.sorted().compactMap { index in
+                self.isLaunchable(spec.instances[index]!, in: spec, now: now) ? (spec.spec.name, index) : nil
+            }
+        }
+    }
+
+    /// How many instances of each role wait for offers now.
+    func pendingByRole(now: Duration) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for spec in self.specs.values {
+            let count = spec.instances.values.filter { self.isLaunchable($0, in: spec, now: now) }.count
+            counts[spec.role, default: 0] += count
+        }
+        return counts
+    }
+
+    /// The earliest moment an instance becomes launchable or replaceable, after `now`.
+    func nextDeadline(now: Duration) -> Duration? {
+        var best: Duration?
+        for spec in self.specs.values where !spec.cancelled {
+            for instance in spec.instances.values where !instance.done {
+                for candidate in [instance.notBefore, instance.replaceAt].compactMap({ $0 }) where candidate > now {
+                    best = min(best ?? candidate, candidate)
+                }
+            }
+        }
+        return best
+    }
+
+    /// Notes that a task's ACCEPT was sent: its instance is no longer launching. Returns its STAGING event the
+    /// first time only.
+    mutating func launched(_ id: String) -> TaskEvent? {
+        guard let record = self.tasks[id]?.record,
+            self.specs[record.spec]?.instances[record.instance]?.launching == true,
+            self.specs[record.spec]?.instances[record.instance]?.current == id
+        else { return nil }
+        self.specs[record.spec]?.instances[record.instance]?.launching = false
+        return TaskEvent(
+            spec: record.spec, instance: record.instance, attempt: record.attempt, taskID: TaskID(id),
+            state: .taskStaging, status: nil)
+    }
+
+    /// The highest attempt launched for an instance number (0: none).
+    func lastAttempt(spec: String, instance: Int) -> Int {
+        self.tasks.values.filter { $0.record.spec == spec && $0.record.instance == instance }.map(\.record.attempt).max() ?? 0
+    }
+
+    /// Whether the runtime itself ended this task (a kill it asked for).
+    func killedByUs(_ taskID: String) -> Bool {
+        guard let entry = self.tasks[taskID] else { return false }
+        if entry.record.killedByUs { return true }
+        guard let spec = self.specs[entry.record.spec] else { return true }
+        return spec.cancelled || entry.record.instance >= spec.spec.instances
+    }
+
+    /// Applies a committed status update. Returns the event to publish, if the task is one of ours.
+    mutating func apply(
+        _ status: TaskStatus, now: Duration, unreachableGrace: Duration, recentLaunchWindow: Duration,
+        advice: ReconciliationDriver.Advice?
+    ) -> TaskEvent? {
+        let id = status.taskID.value
+        guard var entry = self.tasks[id] else { return nil }
+        entry.state = status.state
+        if status.hasAgentID, !status.agentID.value.isEmpty { entry.record.agentID = status.agentID.value }
+        self.tasks[id] = entry
+        let record = entry.record
+        let event = TaskEvent(
+            spec: record.spec, instance: record.instance, attempt: record.attempt, taskID: status.taskID,
+            state: status.state, status: status)
+        guard var spec = self.specs[record.spec], var instance = spec.instances[record.instance] else { return event }
+        if case .returned(let replacement?) = advice, replacement.value == instance.current,
+            self.tasks[replacement.value]?.record.killedByUs == true
+        {
+            // The replacement is being killed (ReturnedTaskPolicy.killReplacement): the original holds the
+            // instance again.
+            instance.current = id
+        }
+        guard instance.current == id else {
+            if status.state.isTerminal, !spec.instances.values.contains(where: { $0.current == id }) {
+                self.dropIfRetired(&spec, index: record.instance)
+                self.specs[record.spec] = spec
+            }
+            return event
+        }
+        instance.state = status.state
+        instance.status = status
+        switch status.state {
+        case .taskRunning:
+            instance.replaceAt = nil
+            if spec.spec.restart == .always { instance.failures = 0 }
+        case .taskUnreachable:
+            instance.replaceAt = instance.replaceAt ?? now + unreachableGrace
+        case .taskUnknown:
+            if case .unknownToMaster(recentlyLaunched: true) = advice {
+                instance.replaceAt = now + recentLaunchWindow
+            } else {
+                instance.replaceAt = now
+            }
+        default:
+            break
+        }
+        if status.state.isTerminal {
+            instance.replaceAt = nil
+            self.settle(&instance, spec: spec, state: status.state, killedByUs: self.killedByUs(id), now: now)
+        }
+        spec.instances[record.instance] = instance
+        self.dropIfRetired(&spec, index: record.instance)
+        self.specs[record.spec] = spec
+        return event
+    }
+
+    /// Decides what an instance whose task ended does next.
+    func settle(_ instance: inout Instance, spec: Spec, state: TaskState, killedByUs: Bool, now: Duration) {
+        if killedByUs || spec.cancelled || instance.index >= spec.spec.instances {
+            instance.done = true
+            return
+        }
+        switch spec.spec.restart {
+        case .never:
+            instance.done = true
+        case .onFailure(let maxAttempts, let backoff):
+            if state == .taskFinished {
+                instance.done = true
+            } else {
+                instance.failures += 1
+                if instance.failures >= maxAttempts {
+                    instance.done = true
+                } else {
+                    instance.notBefore = now + backoff.delay(afterFailures: instance.failures)
+                }
+            }
+        case .always:
+            // Lost to the cluster (agent gone, unreachable, dropped): replaced at once. The task's own end
+            // (it exited, failed, was killed by someone else) counts as a failure and waits a backoff.
+            switch state {
+            case .taskLost, .taskGone, .taskGoneByOperator, .taskDropped, .taskUnreachable, .taskUnknown:
+                instance.notBefore = nil
+            default:
+                instance.failures += 1
+                instance.notBefore = now + self.serviceBackoff.delay(afterFailures: instance.failures)
+            }
+        }
+    }
+
+    /// Forgets an instance scaled away once its task is over.
+    mutating func dropIfRetired(_ spec: inout Spec, index: Int) {
+        guard index >= spec.spec.instances, let instance = spec.instances[index] else { return }
+        let active = instance.current.map { self.tasks[$0].map { !$0.state.isTerminal } ?? false } ?? false
+        if !active && !instance.launching { spec.instances.removeValue(forKey: index) }
+    }
+
+    /// The result of a spec, once every instance it still has is done (or it was cancelled and nothing runs).
+    func result(of name: String) -> SpecResult? {
+        guard let spec = self.specs[name] else { return nil }
+        let instances = spec.instances.values.sorted { $0.index < $1.index }
+        let finished = instances.allSatisfy { instance in
+            if instance.launching { return false }
+            if spec.cancelled || instance.index >= spec.spec.instances {
+                return instance.current.map { self.tasks[$0].map { $0.state.isTerminal } ?? true } ?? true
+            }
+            return instance.done
+        }
+        guard finished else { return nil }
+        return SpecResult(
+            spec: name, cancelled: spec.cancelled,
+            instances: instances.filter { $0.index < spec.spec.instances || spec.cancelled }.map { instance in
+                InstanceResult(
+                    instance: instance.index, taskID: instance.current.map { TaskID($0) }, state: instance.state,
+                    attempts: instance.attempt, status: instance.status)
+            })
+    }
+
+    /// Rebuilds the model from stored specs, task records and statuses (at start).
+    mutating func restore(
+        specs: [SpecRecord], tasks: [String: TaskRecord], statuses: [String: TaskStatus], defaultRole: String,
+        now: Duration
+    ) throws(FrameworkRuntimeError) {
+        for record in specs.sorted(by: { $0.order < $1.order }) {
+            let parsed: (demand: ResourceDemand, constraints: [PlacementConstraint])
+            do {
+                parsed = try record.spec.validate()
+            } catch {
+                throw FrameworkRuntimeError(.corruptState, "stored spec \(record.spec.name): \(error)")
+            }
+            var spec = Spec(
+                spec: record.spec, demand: parsed.demand, constraints: parsed.constraints, order: record.order,
+                cancelled: record.cancelled, role: record.spec.role ?? defaultRole)
+            for index in 0..<record.spec.instances { spec.instances[index] = Instance(index: index) }
+            self.specs[record.spec.name] = spec
+            self.nextOrder = max(self.nextOrder, record.order + 1)
+        }
+        for (id, record) in tasks.sorted(by: { $0.value.attempt < $1.value.attempt }) {
+            let state = statuses[id]?.state ?? .taskStaging
+            var record = record
+            if let status = statuses[id], status.hasAgentID, !status.agentID.value.isEmpty {
+                record.agentID = status.agentID.value
+            }
+            self.tasks[id] = TaskEntry(record: record, state: state, site: nil)
+            guard var spec = self.specs[record.spec] else { continue }
+            var instance = spec.instances[record.instance] ?? Instance(index: record.instance)
+            if record.attempt >= instance.attempt {
+                instance.attempt = record.attempt
+                if !record.killedByUs || instance.current == nil {
+                    instance.current = id
+                    instance.state = state
+                    instance.status = statuses[id]
+                }
+            }
+            if state.isTerminal, state != .taskFinished, !record.killedByUs { instance.failures += 1 }
+            spec.instances[record.instance] = instance
+            self.specs[record.spec] = spec
+        }
+        // Decide again, for instances whose latest task is over (no backoff: the restart took longer).
+        for (name, var spec) in self.specs {
+            for (index, var instance) in spec.instances {
+                guard let current = instance.current, let state = instance.state, state.isTerminal else { continue }
+                let failures = instance.failures
+                instance.failures = max(0, failures - 1)
+                self.settle(&instance, spec: spec, state: state, killedByUs: self.killedByUs(current), now: now)
+                instance.notBefore = nil
+                spec.instances[index] = instance
+            }
+            for index in spec.instances.keys { self.dropIfRetired(&spec, index: index) }
+            self.specs[name] = spec
+        }
+    }
+}
