@@ -77,6 +77,9 @@ public final class FrameworkRuntime: Sendable {
         var subscribers: [UInt64: Subscriber] = [:]
         var nextSubscriber: UInt64 = 0
         var waiters: [String: [CheckedContinuation<SpecResult, any Error>]] = [:]
+        /// Tasks whose ACCEPT is under way: a scale-down or cancel leaves their KILL to the launch path, which
+        /// sends it once the ACCEPT returned (so a task is killed once, and never before the master knows it).
+        var launching: Set<String> = []
     }
 
     private let shared: LockedValue<Shared>
@@ -284,7 +287,7 @@ public final class FrameworkRuntime: Sendable {
             var kills: [TaskID] = []
             for index in spec.instances.keys.sorted(by: >) where index >= instances {
                 if let current = spec.instances[index]?.current, let entry = shared.model.tasks[current],
-                    !entry.state.isTerminal
+                    !entry.state.isTerminal, !shared.launching.contains(current)
                 {
                     kills.append(TaskID(current))
                 }
@@ -310,8 +313,9 @@ public final class FrameworkRuntime: Sendable {
         let kills = try self.shared.withLock { (shared) throws(FrameworkRuntimeError) -> [TaskID] in
             guard !shared.stopped else { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
             shared.model.specs[name]?.cancelled = true
-            return shared.model.tasks.filter { $0.value.record.spec == name && !$0.value.state.isTerminal }
-                .keys.sorted().map { TaskID($0) }
+            return shared.model.tasks.filter {
+                $0.value.record.spec == name && !$0.value.state.isTerminal && !shared.launching.contains($0.key)
+            }.keys.sorted().map { TaskID($0) }
         }
         for id in kills { await self.kill(id) }
         self.updatePendingWork()
@@ -591,7 +595,10 @@ public final class FrameworkRuntime: Sendable {
             for request in placed { self.release(request.id, previous: nil) }
             return
         }
-        let specs = self.shared.withLock { $0.model.specs.mapValues(\.spec) }
+        let specs = self.shared.withLock { shared in
+            shared.launching.formUnion(placed.map(\.id))
+            return shared.model.specs.mapValues(\.spec)
+        }
         let launch: PlacementLaunch
         do {
             launch = try await self.services.placeAndLaunch(
@@ -604,6 +611,7 @@ public final class FrameworkRuntime: Sendable {
                 return Self.taskInfo(spec: spec, id: request.id, ports: task.ports)
             }
         } catch {
+            self.shared.withLock { $0.launching.subtract(placed.map(\.id)) }
             for request in placed { self.release(request.id, previous: nil) }
             return
         }
@@ -621,7 +629,8 @@ public final class FrameworkRuntime: Sendable {
         for event in events { Self.publish(event, to: subscribers) }
         // A scale-down or cancel that came while the ACCEPT was under way: those tasks are killed now.
         let unwanted = self.shared.withLock { shared in
-            launch.launched.map(\.taskID).filter { shared.model.killedByUs($0.value) }
+            shared.launching.subtract(placed.map(\.id))
+            return launch.launched.map(\.taskID).filter { shared.model.killedByUs($0.value) }
         }
         for id in unwanted { await self.kill(id) }
         self.resolveWaiters()
