@@ -317,7 +317,7 @@ let package = Package(
             name: "MesosFrameworkZooKeeperTests",
             dependencies: [
                 "MesosCore", "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper", "MesosTestKit",
-                "MesosScheduler",
+                "MesosScheduler", "MesosCurlTransport", "MesosDiscovery",
             ],
             swiftSettings: strictSettings
         ),
