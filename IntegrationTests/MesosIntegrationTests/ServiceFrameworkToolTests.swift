@@ -194,4 +194,51 @@ struct ServiceFrameworkHATests {
             #expect(curl.terminationStatus == 0)
         }
     }
+
+    @Test("--state-file: a single instance SIGKILLed and restarted fails over to its framework id and adopts its tasks")
+    func stateFileRestart() async throws {
+        let master = try TestServers.value("MESOS_MASTER_URL")
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        let name = "svc-file-\(tag)"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = [
+            "--master", master, "--state-file", directory.appendingPathComponent("state").path, "--instances", "2",
+            "--command", "sleep 600 # \(name)", "--resources", "cpus:0.1;mem:16", "--name", name,
+            "--failover-timeout", "300",
+        ]
+        let first = try ToolProcess(arguments, binary: ToolProcess.serviceBinary)
+        var frameworkID = ""
+        do {
+            try await Self.waitFor("2 running tasks", timeout: .seconds(90)) {
+                ServiceFrameworkToolTests.running(first.stdout).count >= 2
+            }
+            frameworkID = try #require(Self.subscriptions(first.stdout).first?.id)
+            first.send(signal: SIGKILL)
+            _ = await first.finish(timeout: .seconds(10))
+            let second = try ToolProcess(arguments, binary: ToolProcess.serviceBinary)
+            try await Self.waitFor("the restarted instance to reconcile", timeout: .seconds(60)) {
+                ServiceFrameworkToolTests.running(second.stdout).count >= 2
+            }
+            #expect(Self.subscriptions(second.stdout).first?.id == frameworkID, "the same framework id")
+            try await Task.sleep(for: .seconds(2))
+            let seen = Set(ServiceFrameworkToolTests.lines(second.stdout, prefix: "task ").map { String($0.split(separator: " ")[1]) })
+            #expect(seen == ["service.0.1", "service.1.1"], "adopted, not relaunched: \(second.stdout)")
+            #expect(try await Self.frameworks(master, named: name) == [frameworkID])
+            second.send(signal: SIGTERM)
+            let result = await second.finish(timeout: .seconds(30))
+            #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        } catch {
+            first.send(signal: SIGKILL)
+            Issue.record("first:\n\(first.stdout)")
+            throw error
+        }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sS", "--max-time", "20", "-d", "frameworkId=\(frameworkID)", master + "/master/teardown"]
+        try curl.run()
+        curl.waitUntilExit()
+        #expect(curl.terminationStatus == 0)
+    }
 }
