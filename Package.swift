@@ -41,6 +41,8 @@ let package = Package(
         .executable(name: "mesos-execute", targets: ["MesosExecuteTool"]),
         // A small batch framework example.
         .executable(name: "batch-framework", targets: ["BatchFramework"]),
+        // A service framework example: keeps N instances running; HA through ZooKeeper, or a state file.
+        .executable(name: "service-framework", targets: ["ServiceFramework"]),
         // Throughput, latency, memory and idle-CPU benchmarks.
         .executable(name: "mesos-bench", targets: ["MesosBench"]),
         // The README's example framework.
@@ -146,7 +148,10 @@ let package = Package(
         ),
         .target(
             name: "MesosFrameworkZooKeeper",
-            dependencies: ["MesosCore", "MesosFramework", "MesosZooKeeper"],
+            dependencies: [
+                "MesosCore", "MesosFramework", "MesosScheduler", "MesosZooKeeper",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -198,6 +203,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/BatchFramework",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ServiceFramework",
+            dependencies: [
+                "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
+                "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/ServiceFramework",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -299,7 +315,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosFrameworkZooKeeperTests",
-            dependencies: ["MesosCore", "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper", "MesosTestKit"],
+            dependencies: [
+                "MesosCore", "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper", "MesosTestKit",
+                "MesosScheduler", "MesosCurlTransport", "MesosDiscovery",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

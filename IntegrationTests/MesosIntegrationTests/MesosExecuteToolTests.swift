@@ -399,6 +399,9 @@ final class ToolProcess: Sendable {
     /// The batch example next to the test bundle, or `$BATCH_FRAMEWORK_BINARY`.
     static let batchBinary: URL? = ToolProcess.locate("batch-framework", override: "BATCH_FRAMEWORK_BINARY")
 
+    /// The service example next to the test bundle, or `$SERVICE_FRAMEWORK_BINARY`.
+    static let serviceBinary: URL? = ToolProcess.locate("service-framework", override: "SERVICE_FRAMEWORK_BINARY")
+
     /// A built executable of this package: the path in the `override` environment variable, or the one named
     /// `name` in the build's bin directory (where the test bundle lives).
     static func locate(_ name: String, override: String) -> URL? {
@@ -469,6 +472,11 @@ final class ToolProcess: Sendable {
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     func interrupt() {
         self.process.interrupt()
+    }
+
+    /// Sends `signal` (e.g. SIGTERM, SIGKILL) to the process.
+    func send(signal number: Int32) {
+        kill(self.process.processIdentifier, number)
     }
 
     /// Waits until standard output contains `text`.
