@@ -52,7 +52,7 @@ import Testing
     }
 
     func subscribedFramework(_ master: FakeMaster) async throws -> FrameworkID {
-        try await master.waitUntil { !$0.subscribedFrameworkIDs.isEmpty }
+        try await master.waitUntil(timeout: .seconds(60)) { !$0.subscribedFrameworkIDs.isEmpty }
         return try #require(await master.subscribedFrameworkIDs.first)
     }
 
@@ -75,7 +75,7 @@ import Testing
             await clock.waitForDeadline(.seconds(60))
             #expect(await self.received(master, .decline).isEmpty)
             clock.advance(by: .seconds(60))
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .decline } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .decline } }
             let declines = await self.received(master, .decline)
             #expect(declines.count == 1)
             #expect(declines.first?.call?.decline.offerIds == [offers[0].id], "the rescinded offer is not declined")
@@ -87,7 +87,7 @@ import Testing
             try await waitUntil { services.offers.map(\.id) == held.map(\.id) }
             try await master.closeSubscription(of: framework)
             try await waitUntil { services.offers.isEmpty }
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
             // The services handled the new SUBSCRIBED (at t = 60 s on the manual clock, which has not moved since):
             // the implicit reconciliation is now due 900 s later, no longer at 900 s as after the first one.
             try await waitUntil { services.reconciliation.nextImplicitReconciliation == .seconds(960) }
@@ -95,7 +95,7 @@ import Testing
             // shows the timers ran.
             #expect(await self.received(master, .reconcile).isEmpty)
             clock.advance(by: .seconds(1000))
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .reconcile } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .reconcile } }
             #expect(await self.received(master, .decline).count == 1)
         }
     }
@@ -108,17 +108,17 @@ import Testing
             suppressRevive: .init(interval: .seconds(5)), clock: clock))
         try await self.running(scheduler, services) {
             let framework = try await self.subscribedFramework(master)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .suppress } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .suppress } }
             #expect(await self.received(master, .suppress).first?.call?.suppress.roles == ["db", "web"])
             #expect(throws: FrameworkServicesError.unknownRole("ops")) { try services.setPendingWork(1, for: "ops") }
             try services.setPendingWork(3, for: "db")
             clock.advance(by: .seconds(5))
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .revive } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .revive } }
             #expect(await self.received(master, .revive).first?.call?.revive.roles == ["db"])
             try await waitUntil { services.suppressedRoles == ["web"] }
             // The master drops the stream; the scheduler re-subscribes declaring web (idle) suppressed.
             try await master.closeSubscription(of: framework)
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
             let resubscribe = await self.received(master, .subscribe).last
             #expect(resubscribe?.call?.subscribe.suppressedRoles == ["web"])
         }
@@ -137,7 +137,7 @@ import Testing
             let running = status("T1", .taskRunning, agent: "A1", uuid: uuid(7))
             try await master.send(.update(running), to: framework)
             do {
-                try await master.waitUntil { $0.receivedCalls.contains { $0.type == .acknowledge } }
+                try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .acknowledge } }
             } catch {
                 Issue.record("no ACKNOWLEDGE; records: \(services.acknowledgementRecords); calls: \(await master.receivedCalls.map { $0.type.map { "\($0)" } ?? "?" })")
                 throw error
@@ -159,7 +159,7 @@ import Testing
         try await self.running(scheduler, services) {
             let framework = try await self.subscribedFramework(master)
             try await master.send(.update(status("T1", .taskRunning, agent: "A1", uuid: uuid(8))), to: framework)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .acknowledge } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .acknowledge } }
             // A later event on the same stream: once it was handled, the first update's handling is over too.
             try await master.send(.update(status("T2", .taskRunning, agent: "A1")), to: framework)
             try await waitUntil { services.acknowledgementRecords.count >= 2 }
@@ -176,11 +176,11 @@ import Testing
         services.track(TaskID("T1"), agentID: AgentID("A1"), state: .taskRunning)
         try await self.running(scheduler, services) {
             let framework = try await self.subscribedFramework(master)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .reconcile } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .reconcile } }
             let reconcile = await self.received(master, .reconcile)
             #expect(reconcile.first.flatMap { $0.call.map(reconciled) } == ["T1@A1"])
             try await master.send(.update(status("T9", .taskRunning, agent: "A2", reason: .reconciliation)), to: framework)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .kill } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .kill } }
             let kill = await self.received(master, .kill).first?.call?.kill
             #expect(kill?.taskID.value == "T9")
             #expect(kill?.agentID.value == "A2")

@@ -89,7 +89,7 @@ struct RuntimeTests {
     }
 
     static func framework(_ master: FakeMaster) async throws -> FrameworkID {
-        try await master.waitUntil { !$0.subscribedFrameworkIDs.isEmpty }
+        try await master.waitUntil(timeout: .seconds(60)) { !$0.subscribedFrameworkIDs.isEmpty }
         return try #require(await master.subscribedFrameworkIDs.last)
     }
 
@@ -101,7 +101,7 @@ struct RuntimeTests {
     }
 
     static func waitForLaunches(_ master: FakeMaster, _ count: Int) async throws {
-        try await master.waitUntil { $0.receivedCalls.filter { $0.type == .accept }.count >= count }
+        try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .accept }.count >= count }
     }
 
     static func kills(_ master: FakeMaster) async -> [String] {
@@ -119,7 +119,7 @@ struct RuntimeTests {
     ) async throws {
         let before = await Self.acknowledged(master).count
         try await master.send(.update(status(task, state, agent: "A1", uuid: uuid(uuidByte), reason: reason)), to: framework)
-        try await master.waitUntil { $0.receivedCalls.filter { $0.type == .acknowledge }.count > before }
+        try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .acknowledge }.count > before }
     }
 
     static func offers(_ master: FakeMaster, _ framework: FrameworkID, _ runtime: FrameworkRuntime, count: Int = 1, cpus: Double = 4)
@@ -127,7 +127,7 @@ struct RuntimeTests {
     {
         let sent = Set(try await master.sendOffers(count, to: framework, cpus: cpus).map(\.id))
         // Seen by the services: held in the book, or already used by a launch.
-        try await master.waitUntil { master in
+        try await master.waitUntil(timeout: .seconds(60)) { master in
             let accepted = Set(master.receivedCalls.filter { $0.type == .accept }.flatMap { $0.call?.accept.offerIds ?? [] })
             return sent.isSubset(of: Set(runtime.services.offers.map(\.id)).union(accepted))
         }
@@ -300,7 +300,7 @@ struct RuntimeTests {
                 try await Self.update(master, framework, id, .taskRunning, uuidByte: UInt8(index + 1))
             }
             try await runtime.scale("svc", instances: 1)
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .kill }.count >= 2 }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .kill }.count >= 2 }
             #expect(await Self.kills(master) == ["svc.2.1", "svc.1.1"])
             try await Self.update(master, framework, "svc.2.1", .taskKilled, uuidByte: 4)
             try await Self.update(master, framework, "svc.1.1", .taskKilled, uuidByte: 5)
@@ -325,7 +325,7 @@ struct RuntimeTests {
             try await Self.waitForLaunches(master, 1)
             try await Self.update(master, framework, "svc.0.1", .taskRunning, uuidByte: 1)
             try await runtime.cancel("svc")
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .kill }.count >= 2 }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .kill }.count >= 2 }
             // Each once: a cancel during the ACCEPT leaves the KILL to the launch path (it once went out twice).
             let killed = await Self.kills(master)
             #expect(killed.sorted() == ["svc.0.1", "svc.1.1"], "\(killed)")
@@ -358,7 +358,7 @@ struct RuntimeTests {
             // The agent sends it again; now the write works: stored, applied, acknowledged.
             store.setFailing(.statuses, false)
             try await master.send(.update(finished), to: framework)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .acknowledge } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .acknowledge } }
             #expect(await Self.acknowledged(master) == ["job.0.1"])
             #expect(try await store.loadStatuses()["job.0.1"]?.status.state == .taskFinished)
             let result = try await runtime.result(of: "job")
@@ -389,7 +389,7 @@ struct RuntimeTests {
             try await Self.update(master, framework, "svc.0.2", .taskRunning, uuidByte: 3)
             // The old copy comes back: the driver kills it (killReturned); the replacement keeps the instance.
             try await Self.update(master, framework, "svc.0.1", .taskRunning, uuidByte: 4, reason: .agentReregistered)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .kill } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .kill } }
             #expect(await Self.kills(master) == ["svc.0.1"])
             try await Self.update(master, framework, "svc.0.1", .taskKilled, uuidByte: 5)
             try await Self.offers(master, framework, runtime)
@@ -420,7 +420,7 @@ struct RuntimeTests {
             try await Self.waitForLaunches(master, 2)
             try await Self.update(master, framework, "svc.0.2", .taskRunning, uuidByte: 3)
             try await Self.update(master, framework, "svc.0.1", .taskRunning, uuidByte: 4, reason: .agentReregistered)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .kill } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .kill } }
             #expect(await Self.kills(master) == ["svc.0.2"])
             #expect(runtime.instances(of: "svc").map(\.taskID) == [TaskID("svc.0.1")])
             let record = try #require(try await store.get(.tasks, key: "svc.0.2"))
@@ -481,11 +481,11 @@ struct RuntimeTests {
         #expect(restarted.instances(of: "svc").map(\.state) == [.taskRunning, .taskRunning])
         let acceptsBefore = await Self.launches(master).count
         try await Self.running(restarted) {
-            try await master.waitUntil { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.filter { $0.type == .subscribe }.count >= 2 }
             let subscribe = await master.receivedCalls.filter { $0.type == .subscribe }.last?.call
             #expect(subscribe?.frameworkID == framework, "fails over to the stored framework id")
             #expect(subscribe?.subscribe.frameworkInfo.failoverTimeout == 3600)
-            try await master.waitUntil { $0.receivedCalls.contains { $0.type == .reconcile } }
+            try await master.waitUntil(timeout: .seconds(60)) { $0.receivedCalls.contains { $0.type == .reconcile } }
             let reconcile = await master.receivedCalls.first { $0.type == .reconcile }?.call
             #expect(reconcile.map(reconciled)?.sorted() == ["svc.0.1@A1", "svc.1.1@A1"])
             for id in ["svc.0.1", "svc.1.1"] {

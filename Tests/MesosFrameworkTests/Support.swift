@@ -138,7 +138,7 @@ func makeServices(
 
 /// Waits until `condition` holds, checking every few milliseconds (as `FakeMaster.waitUntil`); the timeout only
 /// keeps a broken test from hanging.
-func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
+func waitUntil(timeout: Duration = .seconds(60), _ condition: @Sendable () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
         guard ContinuousClock.now < deadline else {
