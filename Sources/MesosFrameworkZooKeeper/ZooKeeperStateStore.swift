@@ -223,12 +223,8 @@ public final class ZooKeeperStateStore: FrameworkStateStore {
                 _ = try await self.write([.delete(path: node, version: nil)], node: node)
             } catch let error as ZooKeeperError where error.code == .noNode {
                 return
-            } catch let error as ZooKeeperError {
-                throw Self.mapped(error)
-            } catch let error as StateStoreError {
-                throw error
             } catch {
-                throw StateStoreError(kind: .failed, message: "\(error)", location: node)
+                throw Self.storeError(error, node: node)
             }
         case .version(let version):
             guard let wanted = Int32(exactly: version) else {
@@ -238,13 +234,19 @@ public final class ZooKeeperStateStore: FrameworkStateStore {
                 _ = try await self.write([.delete(path: node, version: wanted)], node: node)
             } catch let error as ZooKeeperError where error.code == .noNode || error.code == .versionMismatch {
                 throw await self.conflict(namespace, key, node: node, expected: expected)
-            } catch let error as ZooKeeperError {
-                throw Self.mapped(error)
-            } catch let error as StateStoreError {
-                throw error
             } catch {
-                throw StateStoreError(kind: .failed, message: "\(error)", location: node)
+                throw Self.storeError(error, node: node)
             }
+        }
+    }
+
+    /// What a store operation throws for an error its own `catch` clauses did not handle: ZooKeeper's mapped,
+    /// the store's own as it is, anything else as a failure at `node`.
+    private static func storeError(_ error: any Error, node: String) -> StateStoreError {
+        switch error {
+        case let error as ZooKeeperError: return Self.mapped(error)
+        case let error as StateStoreError: return error
+        default: return StateStoreError(kind: .failed, message: "\(error)", location: node)
         }
     }
 
@@ -265,12 +267,8 @@ public final class ZooKeeperStateStore: FrameworkStateStore {
                 } catch {
                     throw Self.mapped(error)
                 }
-            } catch let error as ZooKeeperError {
-                throw Self.mapped(error)
-            } catch let error as StateStoreError {
-                throw error
             } catch {
-                throw StateStoreError(kind: .failed, message: "\(error)", location: node)
+                throw Self.storeError(error, node: node)
             }
         }
         throw StateStoreError(kind: .failed, message: "Cannot create the namespace of \(node)", location: node)
@@ -288,12 +286,8 @@ public final class ZooKeeperStateStore: FrameworkStateStore {
             return Int64(stat.version)
         } catch let error as ZooKeeperError where error.code == .noNode || error.code == .versionMismatch {
             throw await self.conflict(namespace, key, node: node, expected: expected)
-        } catch let error as ZooKeeperError {
-            throw Self.mapped(error)
-        } catch let error as StateStoreError {
-            throw error
         } catch {
-            throw StateStoreError(kind: .failed, message: "\(error)", location: node)
+            throw Self.storeError(error, node: node)
         }
     }
 
