@@ -141,7 +141,7 @@ struct ServiceCommand: AsyncParsableCommand {
         let runtimeConfiguration = FrameworkRuntime.Configuration(
             services: .init(suppressRevive: .init(interval: .seconds(1), reviveCooldown: .seconds(2))))
         let service = Service(spec: spec)
-        let signals = Signals()
+        let signals = InterruptSignals()
 
         let outcome: Result<Void, any Error>
         if let zooKeeper {
@@ -217,7 +217,7 @@ struct ServiceCommand: AsyncParsableCommand {
     }
 
     /// Runs `body` until it ends or a signal arrives (then cancels it).
-    static func until(_ signals: Signals, _ body: @escaping @Sendable () async throws -> Void) async -> Result<Void, any Error> {
+    static func until(_ signals: InterruptSignals, _ body: @escaping @Sendable () async throws -> Void) async -> Result<Void, any Error> {
         await withTaskGroup(of: Result<Void, any Error>?.self) { group in
             group.addTask {
                 do {
@@ -230,7 +230,7 @@ struct ServiceCommand: AsyncParsableCommand {
                 }
             }
             group.addTask {
-                for await number in signals.stream {
+                for await number in signals.signals {
                     say("service-framework: signal \(number), stopping")
                     return nil
                 }
@@ -307,32 +307,5 @@ final class Service: Sendable {
             result.append(contentsOf: character.uppercased())
         }
         return result
-    }
-}
-
-/// SIGINT and SIGTERM as an asynchronous stream, through dispatch signal sources.
-final class Signals: Sendable {
-    let stream: AsyncStream<Int32>
-    private let sources = LockedValue<[any DispatchSourceSignal]>([])
-
-    init() {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        self.sources.withLock { sources in
-            for number in [SIGINT, SIGTERM] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { continuation.yield(number) }
-                source.resume()
-                sources.append(source)
-            }
-        }
-    }
-
-    func cancel() {
-        self.sources.withLock { sources in
-            for source in sources { source.cancel() }
-            sources = []
-        }
     }
 }

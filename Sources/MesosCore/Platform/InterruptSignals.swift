@@ -1,4 +1,3 @@
-import MesosCore
 import Dispatch
 
 #if canImport(Glibc)
@@ -9,13 +8,15 @@ import Musl
 import Darwin
 #endif
 
-/// SIGINT and SIGTERM as an asynchronous stream, through dispatch signal sources (no C signal handler).
-final class InterruptSignals: Sendable {
+/// SIGINT and SIGTERM as an asynchronous stream, through dispatch signal sources (no C signal handler), for the
+/// package's command-line tools and examples.
+package final class InterruptSignals: Sendable {
     /// Each signal received, by number.
-    let signals: AsyncStream<Int32>
+    package let signals: AsyncStream<Int32>
     private let sources = LockedValue<[any DispatchSourceSignal]>([])
 
-    init() {
+    /// Starts listening: the default actions of SIGINT and SIGTERM are replaced by the stream.
+    package init() {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         self.signals = stream
         self.sources.withLock { sources in
@@ -33,7 +34,7 @@ final class InterruptSignals: Sendable {
     }
 
     /// Stops listening and restores the default actions.
-    func cancel() {
+    package func cancel() {
         self.sources.withLock { sources in
             for source in sources { source.cancel() }
             sources = []
