@@ -31,6 +31,10 @@ let package = Package(
         // Master discovery: static list with leader probing, and ZooKeeper.
         .library(name: "MesosDiscovery", targets: ["MesosDiscovery"]),
         .library(name: "MesosZooKeeper", targets: ["MesosZooKeeper"]),
+        // The executor service: subscribe to the agent, updates kept until acknowledged, checkpoint recovery.
+        .library(name: "MesosExecutor", targets: ["MesosExecutor"]),
+        // Runs a TaskInfo's command like Mesos's command executor: process group, kill escalation, health checks.
+        .library(name: "MesosCommandExecutor", targets: ["MesosCommandExecutor"]),
         // The framework state store on ZooKeeper, fenced by a ZooKeeper leader election.
         .library(name: "MesosFrameworkZooKeeper", targets: ["MesosFrameworkZooKeeper"]),
         // A scriptable fake master (in memory and over HTTP on 127.0.0.1) for tests.
@@ -135,6 +139,23 @@ let package = Package(
         .target(
             name: "MesosDiscovery",
             dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosExecutor",
+            dependencies: [
+                "MesosCore",
+                "MesosRecordIO",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosCommandExecutor",
+            dependencies: [
+                "MesosCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .systemLibrary(
@@ -319,6 +340,16 @@ let package = Package(
                 "MesosCore", "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper", "MesosTestKit",
                 "MesosScheduler", "MesosCurlTransport", "MesosDiscovery",
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosExecutorTests",
+            dependencies: ["MesosExecutor", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosCommandExecutorTests",
+            dependencies: ["MesosCommandExecutor", "MesosCore", "MesosTestKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(
