@@ -145,6 +145,22 @@ public final class FrameworkRuntime: Sendable {
             notices: { notice in await hook.notice(notice) }, logger: logger)
         hook.set(commit: { [weak self] update in try await self?.commit(update) },
                  notice: { [weak self] notice in self?.noticed(notice) })
+        // Records a crash left behind: earlier attempts that are over, tasks of a forgotten spec, statuses
+        // without a task.
+        let leftovers = model.tasks.compactMap { id, entry -> String? in
+            guard entry.state.isTerminal else { return nil }
+            return model.specs[entry.record.spec] == nil ? id : nil
+        }
+        for id in leftovers { model.tasks.removeValue(forKey: id) }
+        let superseded = model.tasks.keys.filter { model.pruneSuperseded($0) }
+        let orphans = loaded.statuses.keys.filter { taskRecords[$0] == nil }
+        if !(leftovers.isEmpty && superseded.isEmpty && orphans.isEmpty) {
+            let store = store
+            Task {
+                for id in leftovers + superseded { try? await store.delete(.tasks, key: id, expected: .any) }
+                for id in leftovers + superseded + orphans { try? await store.delete(.statuses, key: id, expected: .any) }
+            }
+        }
         // Follow the stored tasks that were not over, for reconciliation after SUBSCRIBED.
         for (id, entry) in model.tasks where !entry.state.isTerminal {
             self.services.track(
@@ -322,10 +338,58 @@ public final class FrameworkRuntime: Sendable {
         self.resolveWaiters()
     }
 
+    /// Removes a spec that is done (``result(of:)`` is ready: every instance finished or gave up, or it was
+    /// cancelled and nothing of it runs) together with its stored task records and statuses, so a framework that
+    /// runs job after job keeps a bounded store. The spec record goes first: once it is gone, a restart does not
+    /// run the spec again, and task records left by an interrupted removal are deleted at the next start.
+    ///
+    /// The name can then be submitted again; its task ids start again at attempt 1 (Mesos accepts the id of a task
+    /// that is over, but tools that list completed tasks show both: prefer fresh names).
+    ///
+    /// - Returns: The spec's result, as ``result(of:)`` gave it.
+    /// - Throws: ``FrameworkRuntimeError`` (unknown spec, ``FrameworkRuntimeError/Kind/specNotDone``, store
+    ///   failure, stopped).
+    @discardableResult
+    public func forget(_ name: String) async throws(FrameworkRuntimeError) -> SpecResult {
+        let (result, ids) = try self.shared.withLock { (shared) throws(FrameworkRuntimeError) -> (SpecResult, [String]) in
+            guard !shared.stopped else { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
+            guard shared.model.specs[name] != nil else { throw FrameworkRuntimeError(.unknownSpec, name) }
+            guard let result = shared.model.result(of: name) else {
+                throw FrameworkRuntimeError(.specNotDone, "spec '\(name)' has instances to run or tasks not over")
+            }
+            return (result, shared.model.tasks.filter { $0.value.record.spec == name }.map(\.key))
+        }
+        do {
+            try await self.store.delete(.specs, key: name, expected: .any)
+        } catch {
+            throw .store(error)
+        }
+        self.shared.withLock { shared in
+            shared.model.specs.removeValue(forKey: name)
+            for id in ids {
+                shared.model.tasks.removeValue(forKey: id)
+                shared.advice.removeValue(forKey: id)
+            }
+        }
+        for id in ids {
+            try? await self.store.delete(.tasks, key: id, expected: .any)
+            try? await self.store.delete(.statuses, key: id, expected: .any)
+        }
+        self.updatePendingWork()
+        return result
+    }
+
     /// The state changes of the tasks of one spec (or of every spec with `nil`), from now on, in order. The
     /// stream ends when the runtime stops.
-    public func events(of spec: String? = nil) -> AsyncStream<TaskEvent> {
-        let (stream, continuation) = AsyncStream<TaskEvent>.makeStream(bufferingPolicy: .unbounded)
+    ///
+    /// - Parameters:
+    ///   - spec: The spec whose tasks to follow, or `nil` for all.
+    ///   - bufferingPolicy: What the stream keeps for a consumer that falls behind: everything (the default; memory
+    ///     grows while it lags), or only the oldest or newest `n` events.
+    public func events(
+        of spec: String? = nil, bufferingPolicy: AsyncStream<TaskEvent>.Continuation.BufferingPolicy = .unbounded
+    ) -> AsyncStream<TaskEvent> {
+        let (stream, continuation) = AsyncStream<TaskEvent>.makeStream(bufferingPolicy: bufferingPolicy)
         let id = self.shared.withLock { shared -> UInt64? in
             guard !shared.stopped else { return nil }
             shared.nextSubscriber += 1
@@ -484,6 +548,7 @@ public final class FrameworkRuntime: Sendable {
             return (events, Array(shared.subscribers.values), false)
         }
         if stoppedNow { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
+        if status.state.isTerminal { self.prune(id) }
         for event in events { Self.publish(event, to: subscribers) }
         self.updatePendingWork()
         self.resolveWaiters()
@@ -577,14 +642,20 @@ public final class FrameworkRuntime: Sendable {
         var placed = round.requests.filter { placedIDs.contains($0.id) }
         guard !placed.isEmpty else { return }
         // Persist each task before its ACCEPT; a task whose record cannot be written is not launched.
+        var sites: [String: AgentSite] = [:]
+        for offer in offers where sites[offer.agentID.value] == nil {
+            sites[offer.agentID.value] = AgentSite(offer: offer)
+        }
         var stored: [TaskRequest] = []
         for request in placed {
             guard let (record, previous) = self.reserve(
-                request.id, agentID: agents[request.id], replacing: round.replacing[request.id]) else { continue }
+                request.id, site: agents[request.id].flatMap { sites[$0.value] }, replacing: round.replacing[request.id])
+            else { continue }
             do {
                 guard self.isLive else { throw StateStoreError(kind: .fenced, message: "stopped") }
                 try await self.saveTask(request.id, record)
                 stored.append(request)
+                if let earlier = previous.current { self.prune(earlier) }
             } catch {
                 self.logger.warning("Cannot store a task record", metadata: ["mesos.task": "\(request.id)", "mesos.error": "\(error)"])
                 self.release(request.id, previous: previous)
@@ -636,17 +707,18 @@ public final class FrameworkRuntime: Sendable {
         self.resolveWaiters()
     }
 
-    /// Marks an instance as launching task `id` (its new current task); returns the record to store and the
-    /// instance as it was (to put back if the launch does not happen).
-    private func reserve(_ id: String, agentID: AgentID?, replacing: TaskID?) -> (TaskRecord, RuntimeModel.Instance)? {
+    /// Marks an instance as launching task `id` (its new current task) on the agent of `site`; returns the record
+    /// to store and the instance as it was (to put back if the launch does not happen).
+    private func reserve(_ id: String, site: AgentSite?, replacing: TaskID?) -> (TaskRecord, RuntimeModel.Instance)? {
         self.shared.withLock { shared in
             guard let (name, index, attempt) = Self.parse(id), var spec = shared.model.specs[name],
                 var instance = spec.instances[index]
             else { return nil }
             let previous = instance
             let record = TaskRecord(
-                spec: name, instance: index, attempt: attempt, agentID: agentID?.value, killedByUs: false,
-                replaces: replacing?.value)
+                spec: name, instance: index, attempt: attempt, agentID: site?.agentID, killedByUs: false,
+                replaces: replacing?.value, hostname: site?.hostname, region: site?.region, zone: site?.zone,
+                attributes: site.map(\.attributes.textForm), failuresBefore: instance.failures)
             instance.attempt = attempt
             instance.current = id
             instance.state = .taskStaging
@@ -656,7 +728,7 @@ public final class FrameworkRuntime: Sendable {
             instance.launching = true
             spec.instances[index] = instance
             shared.model.specs[name] = spec
-            shared.model.tasks[id] = RuntimeModel.TaskEntry(record: record, state: .taskStaging, site: nil)
+            shared.model.tasks[id] = RuntimeModel.TaskEntry(record: record, state: .taskStaging, site: site)
             return (record, previous)
         }
     }
@@ -687,6 +759,27 @@ public final class FrameworkRuntime: Sendable {
         guard removed, self.isLive else { return }
         let store = self.store
         Task { try? await store.delete(.tasks, key: id, expected: .any) }
+    }
+
+    /// Drops a superseded task that is over from the model, then its stored record and status (in the background:
+    /// task ids are never reused, so no later write can race with these deletes). Keeps a long-running service's
+    /// store and memory bounded by its instances, not by how often they were replaced.
+    private func prune(_ id: String) {
+        let pruned = self.shared.withLock { shared in
+            guard !shared.stopped, !shared.launching.contains(id), shared.model.pruneSuperseded(id) else { return false }
+            shared.advice.removeValue(forKey: id)
+            return true
+        }
+        guard pruned else { return }
+        let store = self.store
+        Task {
+            do {
+                try await store.delete(.tasks, key: id, expected: .any)
+                try await store.delete(.statuses, key: id, expected: .any)
+            } catch {
+                // Harmless: a record left behind is read back as an earlier attempt and pruned again.
+            }
+        }
     }
 
     static func parse(_ id: String) -> (String, Int, Int)? {

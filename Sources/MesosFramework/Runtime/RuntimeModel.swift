@@ -66,6 +66,8 @@ public struct FrameworkRuntimeError: Error, Sendable, Equatable, CustomStringCon
         case store(StateStoreError.Kind)
         /// The stored state cannot be read back (a record does not decode).
         case corruptState
+        /// The spec still has instances to run or tasks that are not over (``FrameworkRuntime/forget(_:)``).
+        case specNotDone
         /// The runtime was stopped.
         case stopped
     }
@@ -97,6 +99,11 @@ struct SpecRecord: Codable, Sendable {
 }
 
 /// The stored form of a launched task (namespace `tasks`, key: its task id), written before its ACCEPT.
+///
+/// The agent's hostname, fault domain and attributes are kept so placement constraints still count the task after
+/// a restart (before its agent sends an offer again); `failuresBefore` is how many failed attempts its instance had
+/// when it was launched, so a restart neither forgets the failures (`maxAttempts`) nor needs the older records.
+/// Fields added after the first version are optional: older records still decode.
 struct TaskRecord: Codable, Sendable {
     var spec: String
     var instance: Int
@@ -104,6 +111,22 @@ struct TaskRecord: Codable, Sendable {
     var agentID: String?
     var killedByUs: Bool
     var replaces: String?
+    var hostname: String?
+    var region: String?
+    var zone: String?
+    var attributes: String?
+    var failuresBefore: Int?
+
+    /// The site the record names, if it names one; `sites` shares one value per agent between records.
+    func site(interning sites: inout [String: AgentSite]) -> AgentSite? {
+        guard let agentID, let hostname else { return nil }
+        if let known = sites[agentID], known.hostname == hostname { return known }
+        let site = AgentSite(
+            agentID: agentID, hostname: hostname, region: self.region, zone: self.zone,
+            attributes: self.attributes.flatMap { try? [Attribute](parsing: $0) } ?? [])
+        sites[agentID] = site
+        return site
+    }
 }
 
 /// The runtime's view of its specs and tasks: pure decisions, no I/O, time passed in.
@@ -276,17 +299,36 @@ struct RuntimeModel: Sendable {
         return event
     }
 
+    /// Whether a task's end (not a kill of the runtime's) counts as a failure of its instance: any end but
+    /// TASK_FINISHED for run-to-completion instances; for services, the task's own end (it exited, failed, was
+    /// killed by someone else), not a loss to the cluster (agent gone, unreachable, dropped), which is replaced at
+    /// once.
+    static func countsAsFailure(_ state: TaskState, restart: RestartPolicy) -> Bool {
+        switch restart {
+        case .never, .onFailure:
+            return state != .taskFinished
+        case .always:
+            switch state {
+            case .taskLost, .taskGone, .taskGoneByOperator, .taskDropped, .taskUnreachable, .taskUnknown:
+                return false
+            default:
+                return true
+            }
+        }
+    }
+
     /// Decides what an instance whose task ended does next.
     func settle(_ instance: inout Instance, spec: Spec, state: TaskState, killedByUs: Bool, now: Duration) {
         if killedByUs || spec.cancelled || instance.index >= spec.spec.instances {
             instance.done = true
             return
         }
+        let failed = Self.countsAsFailure(state, restart: spec.spec.restart)
         switch spec.spec.restart {
         case .never:
             instance.done = true
         case .onFailure(let maxAttempts, let backoff):
-            if state == .taskFinished {
+            if !failed {
                 instance.done = true
             } else {
                 instance.failures += 1
@@ -297,16 +339,27 @@ struct RuntimeModel: Sendable {
                 }
             }
         case .always:
-            // Lost to the cluster (agent gone, unreachable, dropped): replaced at once. The task's own end
-            // (it exited, failed, was killed by someone else) counts as a failure and waits a backoff.
-            switch state {
-            case .taskLost, .taskGone, .taskGoneByOperator, .taskDropped, .taskUnreachable, .taskUnknown:
-                instance.notBefore = nil
-            default:
+            if failed {
                 instance.failures += 1
                 instance.notBefore = now + self.serviceBackoff.delay(afterFailures: instance.failures)
+            } else {
+                instance.notBefore = nil
             }
         }
+    }
+
+    /// Removes a task that is over and no longer its instance's current task (an earlier attempt, or a copy that
+    /// came back and was killed) from the model. Returns `true` when it was removed: its stored record and status
+    /// can go. The last task of an instance is never pruned (task ids are not reused: the next attempt number
+    /// comes from it).
+    mutating func pruneSuperseded(_ id: String) -> Bool {
+        guard let entry = self.tasks[id], entry.state.isTerminal,
+            let instance = self.specs[entry.record.spec]?.instances[entry.record.instance],
+            let current = instance.current, current != id, self.tasks[current] != nil,
+            entry.record.attempt < instance.attempt
+        else { return false }
+        self.tasks.removeValue(forKey: id)
+        return true
     }
 
     /// Forgets an instance scaled away once its task is over.
@@ -356,13 +409,17 @@ struct RuntimeModel: Sendable {
             self.specs[record.spec.name] = spec
             self.nextOrder = max(self.nextOrder, record.order + 1)
         }
+        var sites: [String: AgentSite] = [:]
         for (id, record) in tasks.sorted(by: { $0.value.attempt < $1.value.attempt }) {
             let state = statuses[id]?.state ?? .taskStaging
             var record = record
-            if let status = statuses[id], status.hasAgentID, !status.agentID.value.isEmpty {
+            if let status = statuses[id], status.hasAgentID, !status.agentID.value.isEmpty,
+                status.agentID.value != record.agentID
+            {
                 record.agentID = status.agentID.value
+                record.hostname = nil  // the stored site was another agent's
             }
-            self.tasks[id] = TaskEntry(record: record, state: state, site: nil)
+            self.tasks[id] = TaskEntry(record: record, state: state, site: record.site(interning: &sites))
             guard var spec = self.specs[record.spec] else { continue }
             var instance = spec.instances[record.instance] ?? Instance(index: record.instance)
             if record.attempt >= instance.attempt {
@@ -373,18 +430,27 @@ struct RuntimeModel: Sendable {
                     instance.status = statuses[id]
                 }
             }
-            if state.isTerminal, state != .taskFinished, !record.killedByUs { instance.failures += 1 }
+            let failed = state.isTerminal && !record.killedByUs && Self.countsAsFailure(state, restart: spec.spec.restart)
+            if let before = record.failuresBefore {
+                // Newer records know the failures before them: older (possibly pruned) records are not needed.
+                instance.failures = max(instance.failures, before + (failed ? 1 : 0))
+            } else if failed {
+                instance.failures += 1
+            }
             spec.instances[record.instance] = instance
             self.specs[record.spec] = spec
         }
-        // Decide again, for instances whose latest task is over (no backoff: the restart took longer).
+        // Decide again, for instances whose latest task is over. Its backoff starts again from the restart: the
+        // moment the previous process meant is not known, and a framework that keeps crashing must not relaunch
+        // failing tasks at full speed.
         for (name, var spec) in self.specs {
             for (index, var instance) in spec.instances {
                 guard let current = instance.current, let state = instance.state, state.isTerminal else { continue }
-                let failures = instance.failures
-                instance.failures = max(0, failures - 1)
-                self.settle(&instance, spec: spec, state: state, killedByUs: self.killedByUs(current), now: now)
-                instance.notBefore = nil
+                // The count already holds this task's failure, which `settle` adds again.
+                let killed = self.killedByUs(current)
+                let failed = !killed && Self.countsAsFailure(state, restart: spec.spec.restart)
+                instance.failures = max(0, instance.failures - (failed ? 1 : 0))
+                self.settle(&instance, spec: spec, state: state, killedByUs: killed, now: now)
                 spec.instances[index] = instance
             }
             for index in spec.instances.keys { self.dropIfRetired(&spec, index: index) }
