@@ -51,7 +51,7 @@ struct RuntimeLocalClusterTests {
             #expect(result.succeeded)
             #expect(result.instances.map(\.attempts) == [1, 2, 1, 2])
             #expect(result.instances.map(\.taskID?.value) == ["batch.0.1", "batch.1.2", "batch.2.1", "batch.3.2"])
-            #expect(try await store.loadStatuses()["batch.1.1"]?.status.state == .taskFailed)
+            #expect(try await store.loadStatuses()["batch.1.2"]?.status.state == .taskFinished)
 
             var service = TaskSpec(name: "svc", command: .shell("sleep 60"), resources: "cpus:0.1;mem:16", instances: 2, restart: .always)
             service.killGracePeriod = .seconds(1)
