@@ -172,6 +172,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosFramework", "MesosScheduler", "MesosZooKeeper",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -339,6 +340,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper", "MesosTestKit",
                 "MesosScheduler", "MesosCurlTransport", "MesosDiscovery",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),

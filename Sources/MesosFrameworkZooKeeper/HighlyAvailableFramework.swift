@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import MesosCore
 import MesosFramework
 import MesosScheduler
@@ -45,6 +46,8 @@ public final class HighlyAvailableFramework: Sendable {
         public var retryDelay: Duration
         /// The runtime's tunables.
         public var runtime: FrameworkRuntime.Configuration
+        /// Where the metrics go (see ``HighlyAvailableFramework``); `nil`: the process's `MetricsSystem`.
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Creates a configuration.
         ///
@@ -69,6 +72,7 @@ public final class HighlyAvailableFramework: Sendable {
             self.identity = identity
             self.retryDelay = retryDelay
             self.runtime = runtime
+            self.metricsFactory = nil
         }
 
         /// The root path without a trailing slash.
@@ -108,10 +112,43 @@ public final class HighlyAvailableFramework: Sendable {
         }
     }
 
+    /// What this instance has done so far, as ``statistics`` reports it.
+    public struct Statistics: Sendable, Equatable {
+        /// Whether it leads now.
+        public var isLeader: Bool
+        /// The term of its current leadership, if it leads.
+        public var term: UInt64?
+        /// How often it was elected.
+        public var elections: Int
+        /// How often it was deposed (including resigning).
+        public var depositions: Int
+        /// How often a leadership's runtime could not be created (the store could not be read).
+        public var runtimeFailures: Int
+        /// For the latest leadership that reached the master: the time from its election to the SUBSCRIBED of its
+        /// runtime's scheduler (the part of a takeover this instance controls; a dead leader's session timeout
+        /// comes before it).
+        public var lastTakeover: Duration?
+
+        /// Creates statistics.
+        public init(
+            isLeader: Bool = false, term: UInt64? = nil, elections: Int = 0, depositions: Int = 0,
+            runtimeFailures: Int = 0, lastTakeover: Duration? = nil
+        ) {
+            self.isLeader = isLeader
+            self.term = term
+            self.elections = elections
+            self.depositions = depositions
+            self.runtimeFailures = runtimeFailures
+            self.lastTakeover = lastTakeover
+        }
+    }
+
     private struct Term: Sendable {
         var leadership: LeaderElection.Leadership
         var runtime: FrameworkRuntime?
         var task: Task<Void, Never>?
+        var electedAt: Duration
+        var subscribed = false
     }
 
     private struct Shared: Sendable {
@@ -121,6 +158,7 @@ public final class HighlyAvailableFramework: Sendable {
         var finished = false
         var ended: (any Error)?
         var endedWithoutError = false
+        var statistics = Statistics()
     }
 
     /// The configuration.
@@ -130,6 +168,8 @@ public final class HighlyAvailableFramework: Sendable {
     private let makeScheduler: @Sendable () -> MesosSchedulerConfiguration
     private let shared = LockedValue(Shared())
     private let logger: Logger
+    private let time: TimeSource
+    private let metrics: HighAvailabilityMetrics
 
     /// Prepares an instance; ``run()`` joins the election.
     ///
@@ -148,6 +188,8 @@ public final class HighlyAvailableFramework: Sendable {
         self.configuration = configuration
         self.makeScheduler = scheduler
         self.logger = logger
+        self.time = TimeSource(clock)
+        self.metrics = HighAvailabilityMetrics(factory: configuration.metricsFactory)
         self.election = LeaderElection(
             configuration: .init(
                 client: configuration.client, path: configuration.electionPath, identity: configuration.identity,
@@ -159,6 +201,14 @@ public final class HighlyAvailableFramework: Sendable {
 
     /// Whether this instance leads now (its leadership is current).
     public var isLeader: Bool { self.election.isLeader }
+
+    /// Elections, depositions and the latest takeover time of this instance. The same figures go to swift-metrics
+    /// (``Configuration/metricsFactory``): `mesos_ha_leader` (gauge, 1 while leading),
+    /// `mesos_ha_elections_total`, `mesos_ha_depositions_total{reason}`, `mesos_ha_runtime_failures_total` and
+    /// `mesos_ha_takeover_seconds` (timer: election → SUBSCRIBED).
+    public var statistics: Statistics {
+        self.shared.withLock { $0.statistics }
+    }
 
     /// The runtime of the current leadership, once created; `nil` while this instance does not lead. Submit,
     /// scale and cancel specs through it: they are stored, so a successor runs them too.
@@ -222,6 +272,7 @@ public final class HighlyAvailableFramework: Sendable {
         if let term {
             term.runtime?.stop()
             term.task?.cancel()
+            self.countDeposition(.resigned)
             self.publish(.deposed(term.leadership, reason: .resigned), to: subscribers)
         }
         for subscriber in subscribers { subscriber.finish() }
@@ -230,11 +281,18 @@ public final class HighlyAvailableFramework: Sendable {
 
     private func elected(_ leadership: LeaderElection.Leadership) {
         self.logger.info("elected", metadata: ["term": "\(leadership.term)", "node": "\(leadership.node)"])
+        let electedAt = self.time.now()
         let task = Task { await self.lead(leadership) }
         let replaced = self.shared.withLock { shared -> Term? in
-            defer { shared.term = Term(leadership: leadership, runtime: nil, task: task) }
+            defer {
+                shared.term = Term(leadership: leadership, runtime: nil, task: task, electedAt: electedAt)
+                shared.statistics.isLeader = true
+                shared.statistics.term = leadership.term
+                shared.statistics.elections += 1
+            }
             return shared.term
         }
+        self.metrics.elected()
         // A leadership always ends with a deposition first; stop a leftover all the same.
         replaced?.runtime?.stop()
         replaced?.task?.cancel()
@@ -249,6 +307,7 @@ public final class HighlyAvailableFramework: Sendable {
         // Fencing: stop first, then tell.
         term?.runtime?.stop()
         term?.task?.cancel()
+        if term != nil { self.countDeposition(reason) }
         self.logger.warning("deposed", metadata: ["term": "\(leadership.term)", "reason": "\(reason)"])
         self.publish(.deposed(leadership, reason: reason))
     }
@@ -272,6 +331,8 @@ public final class HighlyAvailableFramework: Sendable {
                     scheduler: self.makeScheduler(), store: store, configuration: self.configuration.runtime,
                     logger: self.logger)
             } catch {
+                self.shared.withLock { $0.statistics.runtimeFailures += 1 }
+                self.metrics.runtimeFailed()
                 self.publish(.runtimeFailed(leadership, error: error))
                 await client.close()
                 if error.kind == .failoverTimeoutNotSet {
@@ -291,6 +352,7 @@ public final class HighlyAvailableFramework: Sendable {
                 await client.close()
                 return
             }
+            runtime.scheduler.onSubscribed { [weak self] _ in self?.subscribed(leadership) }
             self.publish(.elected(leadership, runtime: runtime))
             var failure: (any Error)?
             do {
@@ -308,6 +370,31 @@ public final class HighlyAvailableFramework: Sendable {
         }
     }
 
+    /// The first SUBSCRIBED of a leadership: the takeover is complete.
+    private func subscribed(_ leadership: LeaderElection.Leadership) {
+        let now = self.time.now()
+        let takeover = self.shared.withLock { shared -> Duration? in
+            guard var term = shared.term, term.leadership == leadership, !term.subscribed else { return nil }
+            term.subscribed = true
+            shared.term = term
+            shared.statistics.lastTakeover = now - term.electedAt
+            return now - term.electedAt
+        }
+        if let takeover {
+            self.metrics.takeover(takeover)
+            self.logger.info("subscribed", metadata: ["term": "\(leadership.term)", "takeover": "\(takeover)"])
+        }
+    }
+
+    private func countDeposition(_ reason: LeaderElection.DepositionReason) {
+        self.shared.withLock { shared in
+            shared.statistics.isLeader = false
+            shared.statistics.term = nil
+            shared.statistics.depositions += 1
+        }
+        self.metrics.deposed(reason)
+    }
+
     private func end(error: (any Error)?) {
         self.shared.withLock { shared in
             if let error { shared.ended = error } else { shared.endedWithoutError = true }
@@ -318,5 +405,39 @@ public final class HighlyAvailableFramework: Sendable {
     private func publish(_ change: Change, to given: [AsyncStream<Change>.Continuation]? = nil) {
         let subscribers = given ?? self.shared.withLock { Array($0.subscribers.values) }
         for subscriber in subscribers { subscriber.yield(change) }
+    }
+}
+
+/// The swift-metrics instruments of a ``HighlyAvailableFramework``. Labels are bounded (deposition reasons).
+struct HighAvailabilityMetrics: Sendable {
+    static let leaderLabel = "mesos_ha_leader"
+    static let electionsLabel = "mesos_ha_elections_total"
+    static let depositionsLabel = "mesos_ha_depositions_total"
+    static let runtimeFailuresLabel = "mesos_ha_runtime_failures_total"
+    static let takeoverLabel = "mesos_ha_takeover_seconds"
+
+    let factory: (any MetricsFactory)?
+
+    private var resolved: any MetricsFactory { self.factory ?? MetricsSystem.factory }
+
+    func elected() {
+        Counter(label: Self.electionsLabel, dimensions: [], factory: self.resolved).increment()
+        Gauge(label: Self.leaderLabel, dimensions: [], factory: self.resolved).record(1)
+    }
+
+    func deposed(_ reason: LeaderElection.DepositionReason) {
+        Counter(label: Self.depositionsLabel, dimensions: [("reason", reason.description)], factory: self.resolved)
+            .increment()
+        Gauge(label: Self.leaderLabel, dimensions: [], factory: self.resolved).record(0)
+    }
+
+    func runtimeFailed() {
+        Counter(label: Self.runtimeFailuresLabel, dimensions: [], factory: self.resolved).increment()
+    }
+
+    func takeover(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        Timer(label: Self.takeoverLabel, dimensions: [], factory: self.resolved)
+            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -5,6 +5,7 @@ import MesosFrameworkZooKeeper
 import MesosScheduler
 import MesosTestKit
 import MesosZooKeeper
+import MetricsTestKit
 import Testing
 
 /// Two instances of a ``HighlyAvailableFramework`` against the test kit's fake master (in memory) and the real
@@ -31,7 +32,9 @@ struct HighlyAvailableFrameworkTests {
         return configuration
     }
 
-    static func instance(_ name: String, path: String, master: FakeMaster) throws -> HighlyAvailableFramework {
+    static func instance(_ name: String, path: String, master: FakeMaster, metrics: TestMetrics? = nil) throws
+        -> HighlyAvailableFramework
+    {
         let servers = try ZooKeeperTestServer.servers()
         var configuration = HighlyAvailableFramework.Configuration(
             zooKeeper: ZooKeeperURL(servers: servers.split(separator: ",").map(String.init), path: path),
@@ -43,6 +46,7 @@ struct HighlyAvailableFrameworkTests {
             offers: .init(holdTime: .seconds(100_000), holdJitter: .zero),
             reconciliation: .init(unreachableGrace: .seconds(60)),
             clock: ManualClock()))
+        configuration.metricsFactory = metrics
         return HighlyAvailableFramework(configuration: configuration) { Self.schedulerConfiguration(master) }
     }
 
@@ -83,8 +87,10 @@ struct HighlyAvailableFrameworkTests {
     func failover() async throws {
         let path = ZooKeeperTestServer.uniquePath("ha")
         let master = FakeMaster(configuration: .init(hostname: "fake-master", port: 5050, heartbeatInterval: .milliseconds(50)))
-        let a = try Self.instance("a", path: path, master: master)
-        let b = try Self.instance("b", path: path, master: master)
+        let metricsA = TestMetrics()
+        let metricsB = TestMetrics()
+        let a = try Self.instance("a", path: path, master: master, metrics: metricsA)
+        let b = try Self.instance("b", path: path, master: master, metrics: metricsB)
         let changesA = a.changes()
         let recordA = LockedBox<[String]>([])
         let watcher = Task {
@@ -187,6 +193,27 @@ struct HighlyAvailableFrameworkTests {
             // A stays a standby on its new session.
             try await waitUntil("a is a candidate again") { a.election.node != nil }
             #expect(!a.isLeader)
+
+            // Observable: statistics and metrics of both instances.
+            let statsA = a.statistics
+            #expect(!statsA.isLeader && statsA.term == nil)
+            #expect(statsA.elections >= 1 && statsA.depositions == statsA.elections, "\(statsA)")
+            #expect(statsA.lastTakeover != nil)
+            let statsB = b.statistics
+            #expect(statsB.isLeader && statsB.elections == 1 && statsB.depositions == 0, "\(statsB)")
+            #expect(statsB.term == b.election.leadership?.term)
+            let takeover = try #require(statsB.lastTakeover)
+            print("HA takeover (elected → SUBSCRIBED, fake master): \(takeover)")
+            #expect(takeover > .zero && takeover < .seconds(60))
+            #expect(try metricsB.expectCounter("mesos_ha_elections_total").totalValue == 1)
+            #expect(try metricsB.expectGauge("mesos_ha_leader").lastValue == 1)
+            #expect(try metricsB.expectTimer("mesos_ha_takeover_seconds").values.count == 1)
+            #expect(try metricsA.expectGauge("mesos_ha_leader").lastValue == 0)
+            let deposedA = try metricsA.expectCounter("mesos_ha_depositions_total", [("reason", "sessionSuspended")])
+                .totalValue
+            let expiredA = (try? metricsA.expectCounter("mesos_ha_depositions_total", [("reason", "sessionExpired")]))?
+                .totalValue ?? 0
+            #expect(Int(deposedA + expiredA) <= statsA.depositions && deposedA >= 1)
         }
         let cleanup = try await ZooKeeperTestServer.client()
         await ZooKeeperTestServer.deleteRecursively(path, client: cleanup)

@@ -33,7 +33,7 @@ enum ReadmeHAExample {
                 guard case .elected(_, let runtime) = change else { continue }
                 // The specs are stored in ZooKeeper: a successor finds them; submit only the first time.
                 if !runtime.specs.contains(where: { $0.name == web.name }) {
-                    try? await runtime.submit(web)
+                    _ = try? await runtime.submit(web)
                 }
                 Task { for await event in runtime.events() { print(event.taskID.value, event.state) } }
             }
