@@ -277,6 +277,22 @@ struct MesosExecuteToolTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test("--executor and --message: misuse is one line on standard error, exit 64", arguments: [
+        (["--executor", "/bin/true"], "--executor needs a real master (--master)"),
+        (["--executor", "/bin/true", "--master", "http://127.0.0.1:1", "--command", "true"],
+         "--executor runs the task under that executor: give no --command, argv or --docker-image with it"),
+        (["--executor", "/bin/true", "--master", "http://127.0.0.1:1", "--executor-resources", "cpus:x"],
+         "--executor-resources: malformed resources 'cpus:x'"),
+        (["--command", "true", "--message", ""], "--message is empty"),
+    ])
+    func executorFlagErrors(arguments: [String], message: String) async throws {
+        let result = try await ToolProcess.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("mesos-execute: error: \(message)"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("bad input: one line on standard error, exit 64, never a stack trace", arguments: [
         ["--resources", "cpus:abc", "--command", "true"],
         ["--bogus-option"],

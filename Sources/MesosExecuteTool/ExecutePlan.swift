@@ -37,6 +37,11 @@ struct ExecutePlan: Sendable {
     var constraints: [PlacementConstraint]
     /// The demand for people: `cpus:1.5;mem:600 and 2 ports`.
     var resourceText: String
+    /// The executor the task runs under (`--executor`), without its resources (carved from the offer), and
+    /// what it needs; `nil` for a command task.
+    var executor: (info: ExecutorInfo, demand: ResourceDemand)?
+    /// Framework messages for the task's executor, sent once the task runs.
+    var messages: [String]
     var killAfter: Duration?
     var offerTimeout: Duration
     var connectTimeout: Duration
@@ -45,6 +50,7 @@ struct ExecutePlan: Sendable {
         self.role = options.role
         self.contentType = MesosContentType(name: options.contentType) ?? .protobuf
         self.killAfter = options.killAfter?.duration
+        self.messages = options.messages
         self.offerTimeout = options.offerTimeout.duration
         self.connectTimeout = options.connectTimeout.duration
         if let principal = options.principal {
@@ -119,6 +125,26 @@ struct ExecutePlan: Sendable {
             container.docker.network = .host
             task.container = container
         }
+        if let path = options.executor {
+            var executor = ExecutorInfo()
+            executor.executorID.value = "\(task.taskID.value).executor"
+            executor.name = "mesos-execute executor \(path)"
+            executor.type = .custom
+            executor.command.shell = false
+            executor.command.value = path
+            executor.command.arguments = [path]
+            executor.command.environment = task.command.environment
+            let demand: ResourceDemand
+            do {
+                demand = try options.executorDemand()
+            } catch {
+                throw MesosError(code: .invalidConfiguration, message: "\(error)")
+            }
+            self.executor = (executor, demand)
+            task.clearCommand()
+        } else {
+            self.executor = nil
+        }
         self.task = task
 
         let master = options.master?.trimmingCharacters(in: .whitespaces) ?? "local"
@@ -150,6 +176,7 @@ struct ExecutePlan: Sendable {
 
     /// The command as a person would type it.
     var commandText: String {
+        if let executor = self.executor { return "under executor \(executor.info.command.value)" }
         let command = self.task.command
         if command.shell { return command.value }
         if command.arguments.isEmpty { return command.value.isEmpty ? "(the image's entrypoint)" : command.value }

@@ -147,6 +147,14 @@ final class ExecuteRun: Sendable {
                 self.console.detail("Offer \(id.value) rescinded")
             case .failure(let failure):
                 self.console.detail("FAILURE on agent \(failure.agentID.value)")
+            case .message(let message):
+                let text = String(decoding: message.data, as: UTF8.self)
+                self.console.say("Message from executor: \(text)")
+                self.console.event("message", [
+                    "executor_id": .string(message.executorID.value),
+                    "agent_id": .string(message.agentID.value),
+                    "data": .string(text),
+                ])
             default:
                 self.console.detail("\(event.typeName) event")
             }
@@ -194,8 +202,9 @@ final class ExecuteRun: Sendable {
             try? await self.scheduler.decline(offers.map(\.id), filters: .refuse(seconds: 3600))
             return
         }
-        let request = TaskRequest(
-            id: self.plan.task.taskID.value, demand: self.plan.demand, constraints: self.plan.constraints)
+        // With --executor, the offer must hold the task and its executor together.
+        let demand = self.plan.executor.map { self.plan.demand + $0.demand } ?? self.plan.demand
+        let request = TaskRequest(id: self.plan.task.taskID.value, demand: demand, constraints: self.plan.constraints)
         let placement = PlacementPlan(placing: [request], on: offers)
         var reasons: [OfferID: RejectionReason] = [:]
         for task in placement.unplaced {
@@ -242,10 +251,29 @@ final class ExecuteRun: Sendable {
         var task = self.plan.task
         task.agentID = chosen.agentID
         task.resources = placed.resources
-        Self.addPortVariables(placed.ports, to: &task)
+        var taskPorts = placed.ports
+        if var executor = self.plan.executor?.info, let executorDemand = self.plan.executor?.demand {
+            // What was carved for both is split: the executor's part first, the task's from the rest.
+            do {
+                let forExecutor = try Resources(placed.resources).carving(executorDemand, allocationRole: chosen.role)
+                let forTask = try forExecutor.remaining.carving(self.plan.demand, allocationRole: chosen.role)
+                executor.resources = forExecutor.resources
+                task.resources = forTask.resources
+                taskPorts = forTask.ports
+                Self.addPortVariables(taskPorts, to: &executor.command)
+                task.executor = executor
+            } catch {
+                if self.conclude(.failure("Cannot split the offer between the task and its executor: \(error)", 1)) {
+                    await self.stop()
+                }
+                return
+            }
+        } else {
+            Self.addPortVariables(taskPorts, to: &task.command)
+        }
         let attributes = LocalCluster.AgentDefinition(attributes: offer.attributes).attributesText
         let place = attributes.isEmpty ? offer.hostname : "\(offer.hostname), \(attributes)"
-        let ports = placed.ports.map(String.init).joined(separator: ",")
+        let ports = taskPorts.map(String.init).joined(separator: ",")
         let withPorts = ports.isEmpty ? "" : " with ports \(ports)"
         let resources = Resources(placed.resources).unallocated().description
         self.console.say(
@@ -281,17 +309,17 @@ final class ExecuteRun: Sendable {
 
     /// Gives the task its ports as Marathon does: `PORT0`…`PORT{n-1}`, `PORT` (the first) and `PORTS`
     /// (comma-separated). A variable the user set with `--env` is left as it is.
-    static func addPortVariables(_ ports: [UInt64], to task: inout TaskInfo) {
+    static func addPortVariables(_ ports: [UInt64], to command: inout CommandInfo) {
         guard !ports.isEmpty else { return }
         var variables = ports.enumerated().map { ("PORT\($0.offset)", String($0.element)) }
         variables.append(("PORT", String(ports[0])))
         variables.append(("PORTS", ports.map(String.init).joined(separator: ",")))
-        let given = Set(task.command.environment.variables.map(\.name))
+        let given = Set(command.environment.variables.map(\.name))
         for (name, value) in variables where !given.contains(name) {
             var variable = Environment.Variable()
             variable.name = name
             variable.value = value
-            task.command.environment.variables.append(variable)
+            command.environment.variables.append(variable)
         }
     }
 
@@ -320,9 +348,14 @@ final class ExecuteRun: Sendable {
         if status.hasReason { fields["reason"] = .string(Console.wireName(status.reason, prefix: "REASON_")) }
         if status.hasAgentID { fields["agent_id"] = .string(status.agentID.value) }
         self.console.event("status", fields)
-        self.state.withLock { state in
+        let firstRunning = self.state.withLock { state -> Bool in
             state.lastStatus = status
-            if status.state == .taskRunning, state.runningAt == nil { state.runningAt = .now }
+            guard status.state == .taskRunning, state.runningAt == nil else { return false }
+            state.runningAt = .now
+            return true
+        }
+        if firstRunning, !self.plan.messages.isEmpty {
+            await self.sendMessages(agentID: status.agentID)
         }
         if status.state.isTerminal, self.conclude(.task(status)) {
             await self.stop()
@@ -442,6 +475,21 @@ final class ExecuteRun: Sendable {
     }
 
     // MARK: - Actions
+
+    /// Sends `--message`s to the task's executor (its own with `--executor`; a command task's executor has the
+    /// task's id).
+    private func sendMessages(agentID: AgentID) async {
+        let executorID = self.plan.executor?.info.executorID ?? ExecutorID(self.plan.task.taskID.value)
+        for text in self.plan.messages {
+            do {
+                try await self.scheduler.message(agentID: agentID, executorID: executorID, data: Data(text.utf8))
+                self.console.say("Sent message to executor \(executorID.value): \(text)")
+                self.console.event("message_sent", ["executor_id": .string(executorID.value), "data": .string(text)])
+            } catch {
+                self.console.say("Cannot send a message to executor \(executorID.value): \(Console.oneLine(error.message))")
+            }
+        }
+    }
 
     private func killTask(_ reason: String) async {
         self.console.say("Killing task \(self.plan.task.taskID.value): \(reason)")

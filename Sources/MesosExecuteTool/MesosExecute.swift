@@ -148,6 +148,21 @@ struct MesosExecute: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per event on standard output.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Run the task under this executor (its path on the agent's host) instead of as a command task; the "
+            + "executor gets --executor-resources from the same offer.",
+        valueName: "path"))
+    var executor: String?
+
+    @Option(name: .customLong("executor-resources"), help: "The executor's own resources, in Mesos's syntax.")
+    var executorResources: String = "cpus:0.1;mem:32"
+
+    @Option(name: .customLong("message"), help: ArgumentHelp(
+        "Send this framework message to the task's executor once the task runs (repeatable); every message the "
+            + "executor sends back is printed.",
+        valueName: "text"))
+    var messages: [String] = []
+
     @Flag(name: [.short, .long], help: "Say why each offer was refused, and log what the library and the master do, on standard error.")
     var verbose = false
 
@@ -157,8 +172,24 @@ struct MesosExecute: AsyncParsableCommand {
         if self.command != nil, !self.argv.isEmpty {
             throw ValidationError("Give the command either with --command or after '--', not both")
         }
-        if self.command == nil, self.argv.isEmpty, self.dockerImage == nil {
+        if self.command == nil, self.argv.isEmpty, self.dockerImage == nil, self.executor == nil {
             throw ValidationError("Missing --command (or a command after '--')")
+        }
+        if let executor = self.executor {
+            if executor.isEmpty { throw ValidationError("--executor is empty") }
+            if self.command != nil || !self.argv.isEmpty || self.dockerImage != nil {
+                throw ValidationError(
+                    "--executor runs the task under that executor: give no --command, argv or --docker-image with it")
+            }
+            let master = self.master?.trimmingCharacters(in: .whitespaces).lowercased() ?? "local"
+            if master.isEmpty || master == "local" {
+                throw ValidationError(
+                    "--executor needs a real master (--master): the embedded local cluster runs command tasks only")
+            }
+            _ = try self.executorDemand()
+        }
+        if self.messages.contains(where: \.isEmpty) {
+            throw ValidationError("--message is empty")
         }
         if let command = self.command, command.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--command is empty")
@@ -235,6 +266,25 @@ struct MesosExecute: AsyncParsableCommand {
             try demand.validate()
         } catch {
             throw ValidationError("--resources '\(self.resources)': \(error)")
+        }
+        return demand
+    }
+
+    /// The executor's demand from `--executor-resources`, allocated to `--role`.
+    ///
+    /// - Throws: `ValidationError` naming the option and the position of a mistake.
+    func executorDemand() throws -> ResourceDemand {
+        var demand: ResourceDemand
+        do {
+            demand = try ResourceDemand(parsing: self.executorResources)
+        } catch {
+            throw ValidationError("--executor-resources: malformed resources '\(self.executorResources)': \(error)")
+        }
+        demand.role = self.role
+        do {
+            try demand.validate()
+        } catch {
+            throw ValidationError("--executor-resources '\(self.executorResources)': \(error)")
         }
         return demand
     }

@@ -231,3 +231,22 @@ public enum CarveError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension ResourceDemand {
+    /// Two demands met together from one offer, e.g. a task and the executor it runs under: amounts and range
+    /// counts add up, static numbers and set items are all asked for. Reservation policy, role and revocability
+    /// are the left-hand side's.
+    ///
+    /// - Parameters:
+    ///   - lhs: The first demand (its policy, role and revocability are kept).
+    ///   - rhs: The second demand.
+    /// - Returns: The demand of both.
+    public static func + (lhs: ResourceDemand, rhs: ResourceDemand) -> ResourceDemand {
+        var sum = lhs
+        sum.scalars.merge(rhs.scalars, uniquingKeysWith: +)
+        sum.rangeCounts.merge(rhs.rangeCounts, uniquingKeysWith: +)
+        sum.rangeValues.merge(rhs.rangeValues, uniquingKeysWith: +)
+        sum.setItems.merge(rhs.setItems, uniquingKeysWith: +)
+        return sum
+    }
+}

@@ -151,6 +151,24 @@ private let web = [reservation("web", dynamic: false)]
         #expect(throws: ResourcesParseError.self) { try ResourceDemand(parsing: "ports:[1-100000]") }
     }
 
+    @Test func demandsAddUpForATaskAndItsExecutor() throws {
+        var task = try ResourceDemand(parsing: "cpus:1;mem:128;ports:[31005-31005]", ports: 1)
+        task.role = "web"
+        let executor = try ResourceDemand(parsing: "cpus:0.5;mem:32")
+        let both = task + executor
+        #expect(both.scalars == ["cpus": 1.5, "mem": 160])
+        #expect(both.staticPorts == [31005])
+        #expect(both.ports == 1)
+        #expect(both.role == "web")
+        // What is carved for both splits into the executor's part and the task's, with nothing left over.
+        let carving = try offer.carving(both)
+        let forExecutor = try Resources(carving.resources).carving(executor)
+        let forTask = try forExecutor.remaining.carving(task)
+        #expect(forTask.ports.count == 2 && forTask.ports.contains(31005))
+        #expect(forTask.remaining.isEmpty)
+        #expect(throws: CarveError.self) { try Resources(forExecutor.resources).carving(task) }
+    }
+
     @Test func packingSeveralTasks() throws {
         var left = offer
         var placed = 0
