@@ -21,7 +21,9 @@
 // offers while nothing waits and reconciles on every (re-)subscription. This file only declares the batch, prints
 // the runtime's task events (`events(of:)`) as progress lines and its result (`result(of:)`) as the summary.
 // SIGINT/SIGTERM stop it: without --state-file the framework is torn down (its tasks end); with it the framework
-// stays registered for --failover-timeout so that a second run with the same file resumes the batch.
+// stays registered for --failover-timeout so that a second run with the same file resumes the batch. A batch
+// that ends (every item finished or given up) tears its framework down and removes its state file. The exit
+// status is 0 only when every item finished; 1 otherwise, 128 + the signal's number when interrupted.
 import ArgumentParser
 import Foundation
 import MesosCore
@@ -300,6 +302,8 @@ struct BatchCommand: AsyncParsableCommand {
         if case .done(let result) = outcome { instances = result.instances } else { instances = standing }
         let succeeded = batch.printSummary(instances, count: runtime.specs.first?.instances ?? self.tasks)
         if case .done(let result) = outcome, result.succeeded, succeeded { return }
+        // Interrupted: 128 + the signal, as a shell reports it (130 for Ctrl-C).
+        if case .signal(let number) = outcome { throw ExitCode(128 + number) }
         throw ExitCode(1)
     }
 
@@ -446,8 +450,10 @@ final class Batch: Sendable {
     private struct State: Sendable {
         /// Agents by id, from the offers.
         var sites: [String: AgentSite] = [:]
-        /// The agent's timestamp of each task's first status update, and how long it ran (first to terminal
-        /// update, in seconds), by task id.
+        /// The tasks this run launched (an adopted task's start is not known).
+        var launched: Set<String> = []
+        /// The agent's timestamp of each launched task's first status update, and how long it ran (first to
+        /// terminal update, in seconds), by task id.
         var startedAt: [String: Double] = [:]
         var durations: [String: Double] = [:]
         /// The agent of each task not over yet (counting constraints see them).
@@ -477,12 +483,13 @@ final class Batch: Sendable {
         let item = "item \(event.instance + 1), attempt \(event.attempt)"
         guard let status = event.status else {
             // The runtime launched it (its ACCEPT was sent).
+            self.state.withLock { _ = $0.launched.insert(id) }
             say("  launch  \(item) as task \(id)")
             return
         }
         let site = self.state.withLock { state -> AgentSite? in
             let site = status.hasAgentID ? state.sites[status.agentID.value] : nil
-            if state.startedAt[id] == nil, status.timestamp > 0 { state.startedAt[id] = status.timestamp }
+            if state.launched.contains(id), state.startedAt[id] == nil, status.timestamp > 0 { state.startedAt[id] = status.timestamp }
             if event.state.isTerminal {
                 state.running[id] = nil
                 if let at = state.startedAt[id], status.timestamp >= at { state.durations[id] = status.timestamp - at }
