@@ -325,6 +325,7 @@ struct BatchCommand: AsyncParsableCommand {
             try await runtime.submit(spec)
             return
         }
+        if case .onFailure(let maxAttempts, _) = stored.restart { batch.maxAttempts = maxAttempts }
         var line = "Resuming the stored batch of \(stored.instances) items"
         if stored != spec { line += " (its own --tasks, --command, --resources and retries apply)" }
         say(line)
@@ -460,14 +461,21 @@ final class Batch: Sendable {
         var running: [String: AgentSite] = [:]
         /// The last explanation printed for items that fit no offer (printed again only when it changes).
         var lastWait = ""
+        /// The spec's attempts per item (a resumed batch keeps its stored spec's).
+        var maxAttempts: Int
     }
 
-    let maxAttempts: Int
     let started = ContinuousClock.now
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(maxAttempts: Int) {
-        self.maxAttempts = maxAttempts
+        self.state = Mutex(State(maxAttempts: maxAttempts))
+    }
+
+    /// The spec's attempts per item.
+    var maxAttempts: Int {
+        get { self.state.withLock { $0.maxAttempts } }
+        set { self.state.withLock { $0.maxAttempts = newValue } }
     }
 
     /// Notes the agents the offers come from.

@@ -142,7 +142,7 @@ struct BatchFrameworkToolTests {
         (["--resources", "cpus:x"], "--resources 'cpus:x': at offset 5"),
         (["--local-agent-attributes", "rack:r1;zone"], "--local-agent-attributes (occurrence 1, agent 1): Malformed attributes"),
         (["--state-file", "/tmp/batch-framework-unused.state"], "--state-file needs --master"),
-        (["--backoff", "-1"], "--backoff must be between 0 and 60 seconds"),
+        (["--backoff", "61"], "--backoff must be between 0 and 60 seconds"),
         (["--max-attempts", "0"], "--max-attempts must be at least 1"),
         (["--tasks", "0"], "--tasks must be between 1 and 10000"),
     ])
