@@ -404,7 +404,8 @@ func say(_ line: String) {
 /// The shell form of --command: one spec runs the same command line in every instance, so {index} and {attempt}
 /// become shell expansions of the variables the runtime sets per task (`RUNTIME_INSTANCE` is 0-based, the item
 /// number 1-based). The rewrite follows the shell's quoting: inside single quotes, where nothing expands, the
-/// quote is closed around the expansion.
+/// quote is closed around the expansion; a backslash-escaped `\{index}` stays as it is. (It does not parse
+/// here-documents: in one with a quoted delimiter the expansion stays literal.)
 enum BatchCommandLine {
     static let index = #"$((RUNTIME_INSTANCE + 1))"#
     static let attempt = #"${RUNTIME_ATTEMPT}"#
