@@ -19,7 +19,7 @@ extension MesosExecutor {
         var attempt = 0
         while !Task.isCancelled {
             let outcome = await self.subscribeOnce()
-            let (phase, everSubscribed) = self.state.withLock { ($0.phase, $0.everSubscribed) }
+            let (phase, everSubscribed, shuttingDown) = self.state.withLock { ($0.phase, $0.everSubscribed, $0.shutdown != nil) }
             if Task.isCancelled || phase == .ended {
                 return
             }
@@ -32,13 +32,12 @@ extension MesosExecutor {
                 self.finish(.failed(error))
                 return
             case .lost(let error, let subscribed):
-                if phase == .shuttingDown {
+                if shuttingDown {
                     return
                 }
                 self.state.withLock { $0.lastFailure = error }
                 if subscribed {
                     attempt = 0
-                    self.state.withLock { if $0.phase == .subscribed { $0.phase = .connecting } }
                     self.logger?.warning("Disconnected from the agent", metadata: ["mesos.error": "\(error)"])
                     if let delegate = self.state.withLock({ $0.delegate }) {
                         await delegate.disconnected(self, reason: error)
@@ -74,7 +73,7 @@ extension MesosExecutor {
     /// One SUBSCRIBE and its stream, to the end.
     private func subscribeOnce() async -> Attempt {
         let call = self.state.withLock { state -> ExecutorCall? in
-            guard state.phase == .connecting else { return nil }
+            guard state.phase == .connecting, state.shutdown == nil else { return nil }
             state.generation += 1
             return ExecutorCall.subscribe(
                 executorID: self.configuration.executorID,
@@ -146,10 +145,13 @@ extension MesosExecutor {
             // Mesos's library reports a broken stream as an error, then treats it as a disconnection.
             await self.deliverError(reason)
         }
-        if self.state.withLock({ $0.phase == .shuttingDown || $0.phase == .ended }) {
-            return .shuttingDown
+        let over = self.state.withLock { state -> Bool in
+            if state.phase == .subscribed {
+                state.phase = .connecting
+            }
+            return state.shutdown != nil || state.phase == .ended
         }
-        return .lost(reason, subscribed: subscribed)
+        return over ? .shuttingDown : .lost(reason, subscribed: subscribed)
     }
 
     /// Applies one event to the bookkeeping, then hands it to the delegate, the callbacks and the sequence.

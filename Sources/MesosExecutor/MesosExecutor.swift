@@ -61,11 +61,12 @@ public final class MesosExecutor: Sendable {
 
     // MARK: - State
 
+    /// Where the connection to the agent is. SHUTDOWN handling is orthogonal (``State/shutdown``): the stream
+    /// stays open meanwhile, so that the tasks' terminal updates go out and are acknowledged.
     enum Phase: Sendable, Equatable {
         /// Not subscribed yet, or re-subscribing.
         case connecting
         case subscribed
-        case shuttingDown
         case ended
     }
 
@@ -413,7 +414,6 @@ public final class MesosExecutor: Sendable {
     func beginShutdown(then: ExecutorTermination) {
         let delegate = self.state.withLock { state -> (any Executor)?? in
             guard state.phase != .ended, state.shutdown == nil else { return nil }
-            state.phase = .shuttingDown
             state.shutdown = Shutdown(then: then)
             return .some(state.delegate)
         }
