@@ -31,5 +31,6 @@ struct HTTPExecutorTests {
         let first = try #require(await agent.calls.first)
         #expect(first.headers["Content-Type"] == "application/json" && first.call?.type == .subscribe)
         #expect(delegate.entries == ["registered:fake-agent-S0", "launch:t1", "ack:t1", "ack:t1"])
+        try await server.shutdown()
     }
 }

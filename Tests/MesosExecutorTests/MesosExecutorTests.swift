@@ -382,6 +382,23 @@ struct MesosExecutorTests {
         }
     }
 
+    @Test("an UPDATE answered 403 'not subscribed' (the agent saw the stream go) is kept for the next SUBSCRIBE")
+    func updateWhileAgentLostTheStream() async throws {
+        let harness = Harness()
+        try await harness.subscribed()
+        await harness.agent.respondNext(to: .update, with: .text(403, "Executor is not subscribed"))
+        let sent = try await harness.executor.update(status("t1", .taskRunning))
+        #expect(harness.executor.unacknowledgedUpdates == [sent])
+        await harness.agent.dropStream()
+        await harness.clock.waitForSleepers(2)
+        harness.clock.advanceToNextDeadline()
+        try await harness.subscribed(times: 2)
+        #expect(await harness.agent.subscribeCalls.last?.subscribe.unacknowledgedUpdates.map(\.status) == [sent])
+        try await waitFor("the replayed update acknowledged") { harness.executor.unacknowledgedUpdates.isEmpty }
+        harness.executor.stop()
+        _ = await harness.run.value
+    }
+
     @Test("MESSAGE goes to the agent; it is refused while not subscribed")
     func messages() async throws {
         let harness = Harness(checkpoint: false)
