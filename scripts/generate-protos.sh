@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Sources/MesosCore/Generated/{mesos,scheduler}.pb.swift from the
+# Regenerates Sources/MesosCore/Generated/{mesos,scheduler,executor}.pb.swift from the
 # project's schema in Protos/, using protoc and protoc-gen-swift 1.39.0.
 #
 # Usage: scripts/generate-protos.sh
@@ -23,6 +23,7 @@ readonly CACHE_DIR="${PLUGIN_CACHE_DIR:-$ROOT/.build-protoc-gen-swift}"
 readonly PROTOS=(
   mesos/v1/mesos.proto
   mesos/v1/scheduler/scheduler.proto
+  mesos/v1/executor/executor.proto
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -63,27 +63,8 @@ public final class FakeMasterServer: Sendable {
         port: Int = 0,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> FakeMasterServer {
-        let tracker = ConnectionTracker()
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let connectionID = tracker.opened(channel)
-                    channel.closeFuture.whenComplete { _ in tracker.closed(connectionID) }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(
-                        FakeMasterHTTPHandler(master: master, connectionID: connectionID)
-                    )
-                }
-            }
-            .bind(host: host, port: port)
-            .get()
-        guard let boundPort = channel.localAddress?.port else {
-            try? await channel.close()
-            throw FakeMasterServerError(message: "the server socket has no local port")
+        let (channel, tracker, boundPort) = try await FakeHTTPServerBootstrap.bind(host: host, port: port, group: group) {
+            try await master.respond(to: $0)
         }
         await master.setAdvertisedAddress(hostname: host, port: boundPort)
         return FakeMasterServer(master: master, host: host, port: boundPort, channel: channel, tracker: tracker)

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftProtobuf
 
 /// The checks a Mesos master makes on a request to `/api/v1/scheduler`, in the master's order, with its status
 /// codes and texts (PROTOCOL.md §1.1). The package's two masters (the test kit's fake and the local cluster's)
@@ -46,23 +47,9 @@ package enum SchedulerEndpointChecks {
         body: ArraySlice<UInt8>,
         validates: Bool = true
     ) -> (call: SchedulerCall?, refusal: Refusal?) {
-        guard method == "POST" else {
-            return (nil, Refusal(405, "Expecting 'POST', received '\(method)'", headers: ["Allow": "POST"]))
-        }
-        guard let contentType = headers["Content-Type"] else {
-            return (nil, Refusal(400, "Expecting 'Content-Type' to be present"))
-        }
-        let codec: MesosCodec
-        switch contentType {
-        case MesosContentType.json.mediaType: codec = MesosCodec(.json)
-        case MesosContentType.protobuf.mediaType: codec = MesosCodec(.protobuf)
-        default: return (nil, Refusal(415, "Expecting 'Content-Type' of application/json or application/x-protobuf"))
-        }
-        let call: SchedulerCall
-        do {
-            call = try codec.decode(SchedulerCall.self, from: body)
-        } catch {
-            return (nil, Refusal(400, "Failed to parse body into Call protobuf: \(error.message)"))
+        let (decoded, refusal) = Self.decodeBody(SchedulerCall.self, method: method, headers: headers, body: body)
+        guard let call = decoded else {
+            return (nil, refusal)
         }
         guard call.hasType else {
             return (call, Refusal(400, "Failed to validate scheduler::Call: Expecting 'type' to be present"))
@@ -82,6 +69,35 @@ package enum SchedulerEndpointChecks {
             return (call, Refusal(400, "Failed to validate scheduler::Call: \(error.message)"))
         }
         return (call, nil)
+    }
+
+    /// Rows 2–5 of both the master's scheduler endpoint and the agent's executor endpoint: the method, the exact
+    /// `Content-Type`, and a body that decodes as `type`.
+    ///
+    /// - Returns: The message, or the refusal.
+    package static func decodeBody<Call: SwiftProtobuf.Message>(
+        _ type: Call.Type,
+        method: String,
+        headers: MesosHTTPHeaders,
+        body: ArraySlice<UInt8>
+    ) -> (call: Call?, refusal: Refusal?) {
+        guard method == "POST" else {
+            return (nil, Refusal(405, "Expecting 'POST', received '\(method)'", headers: ["Allow": "POST"]))
+        }
+        guard let contentType = headers["Content-Type"] else {
+            return (nil, Refusal(400, "Expecting 'Content-Type' to be present"))
+        }
+        let codec: MesosCodec
+        switch contentType {
+        case MesosContentType.json.mediaType: codec = MesosCodec(.json)
+        case MesosContentType.protobuf.mediaType: codec = MesosCodec(.protobuf)
+        default: return (nil, Refusal(415, "Expecting 'Content-Type' of application/json or application/x-protobuf"))
+        }
+        do {
+            return (try codec.decode(Call.self, from: body), nil)
+        } catch {
+            return (nil, Refusal(400, "Failed to parse body into Call protobuf: \(error.message)"))
+        }
     }
 
     /// The SUBSCRIBE checks (rows 7–8): `Accept` must allow JSON or protobuf, and no `Mesos-Stream-Id`.

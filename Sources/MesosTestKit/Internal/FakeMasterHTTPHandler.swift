@@ -2,7 +2,8 @@ import MesosCore
 import NIOCore
 import NIOHTTP1
 
-/// One HTTP/1.1 connection to the fake master: collects each request, asks the master, writes the answer.
+/// One HTTP/1.1 connection to a fake server (the fake master or the fake agent): collects each request, asks
+/// the server's responder, writes the answer.
 ///
 /// Requests on a connection are handled one at a time (NIO's pipelining handler holds later ones back until
 /// the response ends). A streamed body is written by the response's producer in a task; each write waits
@@ -11,7 +12,10 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let master: FakeMaster
+    /// Answers one request: the fake master's or the fake agent's routing.
+    typealias Responder = @Sendable (FakeMasterRequest) async throws -> FakeMasterResponse
+
+    private let respond: Responder
     private let connectionID: Int
     private var context: ChannelHandlerContext?
     private var requestHead: HTTPRequestHead?
@@ -24,8 +28,8 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
     /// A body write waits for the connection to become writable (the client is not reading).
     private let heldBack = LockedValue(false)
 
-    init(master: FakeMaster, connectionID: Int) {
-        self.master = master
+    init(connectionID: Int, respond: @escaping Responder) {
+        self.respond = respond
         self.connectionID = connectionID
     }
 
@@ -94,13 +98,13 @@ final class FakeMasterHTTPHandler: ChannelInboundHandler {
         )
         self.keepAlive = head.isKeepAlive
         let version = head.version
-        let master = self.master
+        let respond = self.respond
         let eventLoop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         self.work = Task {
             let response: FakeMasterResponse
             do {
-                response = try await master.respond(to: request)
+                response = try await respond(request)
             } catch is CancellationError {
                 return
             } catch {

@@ -1,9 +1,17 @@
 import Foundation
 import MesosCore
 
-/// Serves a ``FakeMaster`` as the handler of a `MesosInMemoryTransport`.
+/// Serves a ``FakeMaster`` (or a ``FakeAgent``) as the handler of a `MesosInMemoryTransport`.
 enum InMemoryResponder {
     static func respond(master: FakeMaster, to request: MesosHTTPRequest) async throws -> (MesosHTTPResponse, MesosResponseBody) {
+        try await Self.respond(to: request) { try await master.respond(to: $0) }
+    }
+
+    /// Turns the transport's request into a fake-server request, and the answer back.
+    static func respond(
+        to request: MesosHTTPRequest,
+        with responder: FakeMasterHTTPHandler.Responder
+    ) async throws -> (MesosHTTPResponse, MesosResponseBody) {
         let components = request.url.pathAndQuery
         let fakeRequest = FakeMasterRequest(
             method: request.method,
@@ -12,7 +20,7 @@ enum InMemoryResponder {
             headers: request.headers,
             body: request.body ?? []
         )
-        let response = try await master.respond(to: fakeRequest)
+        let response = try await responder(fakeRequest)
         switch response.action {
         case .closeConnection:
             throw FakeMasterResponse.CloseConnection(reason: "the fake master closed the connection before responding")

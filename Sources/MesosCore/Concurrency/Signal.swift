@@ -1,7 +1,6 @@
-import MesosCore
-
 /// A one-shot signal carrying a value: the first `fire` wins, every `wait` (before or after) gets that value.
-final class Signal<Value: Sendable>: Sendable {
+/// The scheduler and executor services both use it.
+package final class Signal<Value: Sendable>: Sendable {
     private struct State {
         var value: Value?
         var waiters: [CheckedContinuation<Value?, Never>] = []
@@ -10,9 +9,12 @@ final class Signal<Value: Sendable>: Sendable {
 
     private let state = LockedValue(State())
 
+    /// Creates a signal that has not fired.
+    package init() {}
+
     /// Fires the signal; later calls are ignored. Returns whether this call fired it.
     @discardableResult
-    func fire(_ value: Value) -> Bool {
+    package func fire(_ value: Value) -> Bool {
         let waiters = state.withLock { state -> [CheckedContinuation<Value?, Never>]? in
             guard state.value == nil else { return nil }
             state.value = value
@@ -25,12 +27,12 @@ final class Signal<Value: Sendable>: Sendable {
     }
 
     /// The value, if fired.
-    var value: Value? {
+    package var value: Value? {
         state.withLock { $0.value }
     }
 
     /// Waits until the signal fires; returns `nil` if the waiting task is cancelled first.
-    func wait() async -> Value? {
+    package func wait() async -> Value? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
                 let ready = state.withLock { state -> Value?? in
