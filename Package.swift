@@ -47,6 +47,8 @@ let package = Package(
         .executable(name: "batch-framework", targets: ["BatchFramework"]),
         // A service framework example: keeps N instances running; HA through ZooKeeper, or a state file.
         .executable(name: "service-framework", targets: ["ServiceFramework"]),
+        // A custom executor example: answers framework messages (`mesos-execute --executor … --message …`).
+        .executable(name: "echo-executor", targets: ["EchoExecutor"]),
         // Throughput, latency, memory and idle-CPU benchmarks.
         .executable(name: "mesos-bench", targets: ["MesosBench"]),
         // The README's example framework.
@@ -236,6 +238,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/ServiceFramework",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "EchoExecutor",
+            dependencies: ["MesosExecutor", "MesosCurlTransport"],
+            path: "Examples/EchoExecutor",
             swiftSettings: strictSettings
         ),
         .executableTarget(
