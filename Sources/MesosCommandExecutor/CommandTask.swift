@@ -128,6 +128,9 @@ public actor CommandTask {
     /// Runs the task to its end: reports `TASK_STARTING`, `TASK_RUNNING`, health updates and the terminal
     /// update through `onStatus`, and returns once the terminal update was delivered.
     ///
+    /// Cancelling the task that awaits `run()` kills the command at once (SIGKILL to its group); the run still
+    /// reports `TASK_KILLED` and returns it.
+    ///
     /// - Returns: The terminal update. A second call returns the first call's result without running anything
     ///   (or, while the first still runs, a `TASK_FAILED` that was not reported).
     public func run() async -> TaskStatus {
@@ -224,7 +227,11 @@ public actor CommandTask {
         }
         self.emit(self.status(.taskRunning))
 
-        let termination = await child.termination()
+        let termination = await withTaskCancellationHandler {
+            await child.termination()
+        } onCancel: {
+            Task { await self.kill(gracePeriod: .zero) }
+        }
         self.phase = .ended
         self.healthChecker?.cancel()
         self.healthChecker = nil

@@ -87,3 +87,32 @@ extension CommandTask {
         }
     }
 }
+
+extension CommandTask.Configuration {
+    /// Whether a framework wants `TASK_KILLING` updates: its `capabilities` include `TASK_KILLING_STATE`. Use it
+    /// for ``sendsKillingState`` with the `framework_info` of the SUBSCRIBED event.
+    ///
+    /// - Parameter framework: The framework's info.
+    public static func wantsKillingState(_ framework: FrameworkInfo) -> Bool {
+        framework.capabilities.contains { $0.type == .taskKillingState }
+    }
+}
+
+extension CommandTask {
+    /// The message Mesos's command executor gives a second task it is asked to launch.
+    public static let multipleTasksMessage = "Attempted to run multiple tasks using a \"command\" executor"
+
+    /// The `TASK_FAILED` update for a task a command executor refuses because it already runs one (it fills the
+    /// same fields as the updates of a ``CommandTask``).
+    ///
+    /// - Parameter task: The refused task.
+    /// - Returns: The update to send.
+    public static func refusal(of task: TaskInfo) -> TaskStatus {
+        var status = TaskStatus()
+        status.taskID = task.taskID
+        status.state = .taskFailed
+        status.source = .executor
+        status.message = Self.multipleTasksMessage
+        return status
+    }
+}

@@ -35,6 +35,18 @@ public struct HealthReport: Sendable, Hashable {
     public var consecutiveFailures: UInt32
     /// Whether the failures reached the policy's limit: the executor kills the task.
     public var killTask: Bool
+
+    /// Creates a report.
+    ///
+    /// - Parameters:
+    ///   - healthy: The task's health.
+    ///   - consecutiveFailures: Failures in a row so far.
+    ///   - killTask: Whether the task must be killed.
+    public init(healthy: Bool, consecutiveFailures: UInt32, killTask: Bool) {
+        self.healthy = healthy
+        self.consecutiveFailures = consecutiveFailures
+        self.killTask = killTask
+    }
 }
 
 /// Mesos's health-checker rules as a pure state machine: no clock, no I/O; the caller says when each check

@@ -191,4 +191,22 @@ struct CommandTaskKillTests {
         #expect(terminal.reason == .maxCompletionTimeReached)
         #expect(terminal.message == "Command terminated with signal Killed")
     }
+
+    @Test func cancellingTheRunKillsTheCommand() async {
+        let sandbox = TemporaryDirectory()
+        defer { sandbox.remove() }
+        let log = StatusLog()
+        let runner = CommandTask(
+            task: Tasks.shell("trap '' TERM; exec sleep 1000"),
+            configuration: configuration(sandbox),
+            clock: ManualClock(),
+            onStatus: log.sink
+        )
+        let run = Task { await runner.run() }
+        #expect(await log.status(1).state == .taskRunning)
+        run.cancel()
+        let terminal = await run.value
+        #expect(terminal.state == .taskKilled)
+        #expect(terminal.message == "Command terminated with signal Killed")
+    }
 }

@@ -167,4 +167,16 @@ struct CommandTaskProcessTests {
         #expect(ProcessTermination.exited(0).commandMessage == "Command exited with status 0")
         #expect(ProcessTermination.signaled(SIGTERM, coreDumped: false).commandMessage == "Command terminated with signal Terminated")
     }
+
+    @Test func refusalOfASecondTaskAndTheKillingCapability() {
+        let status = CommandTask.refusal(of: Tasks.shell("true", id: "second"))
+        #expect(status.state == .taskFailed && status.taskID.value == "second" && status.source == .executor)
+        #expect(status.message == "Attempted to run multiple tasks using a \"command\" executor")
+        var framework = FrameworkInfo()
+        #expect(!CommandTask.Configuration.wantsKillingState(framework))
+        var capability = FrameworkInfo.Capability()
+        capability.type = .taskKillingState
+        framework.capabilities = [capability]
+        #expect(CommandTask.Configuration.wantsKillingState(framework))
+    }
 }

@@ -83,7 +83,7 @@ struct HealthCheckTests {
         for deadline in [1, 3, 5, 7] as [Int64] {
             await clock.waitForDeadline(.seconds(deadline))
             #expect(log.all.count == 2)
-            clock.advance(by: clock.now.offset.duration(to: .seconds(deadline)))
+            clock.advance(by: .seconds(deadline) - clock.now.offset)
         }
         let unhealthy = await log.status(2)
         #expect(unhealthy.healthy == false)

@@ -62,7 +62,7 @@ struct TemporaryDirectory {
         var template = Array("/tmp/mesos-cmdexec-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        self.path = String(cString: template)
+        self.path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func file(_ name: String) -> String {
@@ -94,7 +94,7 @@ struct TemporaryDirectory {
                     var bytes: [UInt8] = []
                     var buffer = [UInt8](repeating: 0, count: 256)
                     while fd >= 0 {
-                        let count = read(fd, &buffer, buffer.count)
+                        let count = Glibc.read(fd, &buffer, buffer.count)
                         if count <= 0 { break }
                         bytes += buffer[..<count]
                     }
