@@ -171,6 +171,9 @@ final class LocalServer: Sendable {
                 let client = accept(fd, nil, nil)
                 if client < 0 {
                     if errno == EINTR { continue }
+                    // Stopped: only this thread closes the descriptors, so none is closed while in use here.
+                    close(fd)
+                    for held in held.withLock({ $0 }) { close(held) }
                     return
                 }
                 switch reply {
@@ -194,11 +197,9 @@ final class LocalServer: Sendable {
         }
     }
 
-    /// Stops accepting and closes held connections.
+    /// Stops accepting; the server's thread then closes the socket and the held connections.
     func stop() {
         shutdown(self.fd, Int32(SHUT_RDWR))
-        close(self.fd)
-        for client in self.held.withLock({ $0 }) { close(client) }
     }
 
     /// A port on 127.0.0.1 nobody listens on (bound, then closed).
