@@ -47,6 +47,8 @@ let package = Package(
         .executable(name: "batch-framework", targets: ["BatchFramework"]),
         // A service framework example: keeps N instances running; HA through ZooKeeper, or a state file.
         .executable(name: "service-framework", targets: ["ServiceFramework"]),
+        // The command executor the agent runs for command tasks (install as $MESOS_LAUNCHER_DIR/mesos-executor).
+        .executable(name: "mesos-command-executor", targets: ["MesosCommandExecutorTool"]),
         // A custom executor example: answers framework messages (`mesos-execute --executor … --message …`).
         .executable(name: "echo-executor", targets: ["EchoExecutor"]),
         // Throughput, latency, memory and idle-CPU benchmarks.
@@ -238,6 +240,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/ServiceFramework",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "MesosCommandExecutorTool",
+            dependencies: [
+                "MesosExecutor", "MesosCommandExecutor", "MesosCurlTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MesosCommandExecutorTool",
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -4,7 +4,8 @@ import MesosCore
 /// Everything a ``MesosExecutor`` needs to know: where the agent is, who the executor is, and the timing rules
 /// the agent set for it. An executor launched by a Mesos agent builds it with ``fromEnvironment(_:)``.
 public struct ExecutorConfiguration: Sendable {
-    /// The agent's executor endpoint, `http://<MESOS_AGENT_ENDPOINT>/api/v1/executor`.
+    /// The agent's executor endpoint, `http://<MESOS_AGENT_ENDPOINT>[/<agent process>]/api/v1/executor` (the
+    /// agent's process name from `MESOS_SLAVE_PID` when it is set).
     public var endpoint: URL
     /// The framework the executor belongs to (`MESOS_FRAMEWORK_ID`).
     public var frameworkID: FrameworkID
@@ -127,8 +128,20 @@ public struct ExecutorConfiguration: Sendable {
             throw ExecutorEnvironmentError(
                 variable: "LIBPROCESS_SSL_ENABLED", problem: .invalid(value: other, expected: "1, 0, true or false"))
         }
+        // The agent's libprocess id (`slave(1)` of `MESOS_SLAVE_PID=slave(1)@ip:port`) prefixes the path, as the
+        // C++ library does: a stand-alone agent serves both forms, but where several agents share one port (local
+        // mode) only the prefixed path reaches this executor's agent; the bare one goes to the master.
+        var prefix = ""
+        if let pid = environment["MESOS_SLAVE_PID"], let at = pid.firstIndex(of: "@") {
+            let name = pid[..<at]
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "()_-.".contains($0) }) else {
+                throw ExecutorEnvironmentError(
+                    variable: "MESOS_SLAVE_PID", problem: .invalid(value: pid, expected: "name@ip:port"))
+            }
+            prefix = "/" + name
+        }
         guard let authority = HostPort.parse(endpointText[...]), authority.port != nil,
-            let endpoint = URL(string: "\(secure ? "https" : "http")://\(endpointText)/api/v1/executor")
+            let endpoint = URL(string: "\(secure ? "https" : "http")://\(endpointText)\(prefix)/api/v1/executor")
         else {
             throw ExecutorEnvironmentError(
                 variable: "MESOS_AGENT_ENDPOINT", problem: .invalid(value: endpointText, expected: "ip:port"))

@@ -31,6 +31,18 @@ struct ExecutorConfigurationTests {
         #expect(configuration.authenticationToken == "eyJhbGciOi.token")
     }
 
+    @Test("MESOS_SLAVE_PID's process name prefixes the path (several agents on one port, as in local mode)")
+    func agentProcessPrefix() throws {
+        var environment = Self.complete
+        environment["MESOS_SLAVE_PID"] = "slave(2)@10.0.0.23:5051"
+        let configuration = try ExecutorConfiguration.fromEnvironment(environment)
+        #expect(configuration.endpoint.absoluteString == "http://10.0.0.23:5051/slave(2)/api/v1/executor")
+        environment["MESOS_SLAVE_PID"] = "sla/ve@10.0.0.23:5051"
+        #expect(throws: ExecutorEnvironmentError.self) { try ExecutorConfiguration.fromEnvironment(environment) }
+        environment["MESOS_SLAVE_PID"] = "@10.0.0.23:5051"
+        #expect(throws: ExecutorEnvironmentError.self) { try ExecutorConfiguration.fromEnvironment(environment) }
+    }
+
     @Test("without checkpointing the recovery variables are optional; MESOS_DIRECTORY stands in for the sandbox")
     func minimal() throws {
         var environment = Self.complete
