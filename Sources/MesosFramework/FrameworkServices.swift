@@ -81,7 +81,7 @@ public final class FrameworkServices: Sendable {
     private let wakeup = Wakeup()
     private let notify: @Sendable (FrameworkNotice) async -> Void
     private let logger: Logger
-    private let streamProbe: LockedValue<(@Sendable () -> String?)?> = LockedValue(nil)
+    private let streamProbe: LockedValue<StreamProbe?> = LockedValue(nil)
     /// Set when attached to a scheduler that acknowledges updates itself.
     private let schedulerAcknowledges = LockedValue(false)
 
@@ -137,7 +137,7 @@ public final class FrameworkServices: Sendable {
     /// sent only while the scheduler's stream is still the one the update came on. Attach once, before the
     /// scheduler runs.
     public func attach(to scheduler: MesosScheduler) {
-        self.streamProbe.withLock { $0 = { scheduler.status.streamID } }
+        self.streamProbe.withLock { $0 = StreamProbe { scheduler.status.streamID } }
         self.schedulerAcknowledges.withLock { $0 = scheduler.configuration.acknowledgements == .automatic }
         scheduler.on(nil) { [weak self] event in
             await self?.handle(event)
@@ -162,7 +162,7 @@ public final class FrameworkServices: Sendable {
         switch event {
         case .subscribed:
             let probe = self.streamProbe.withLock { $0 }
-            let streamID = probe?()
+            let streamID = probe?.read()
             let (reconcile, directives) = self.state.withLock { state in
                 state.generation += 1
                 state.connected = true
@@ -370,7 +370,7 @@ public final class FrameworkServices: Sendable {
             }
         }
         // The scheduler's current stream, read before taking the services' lock (never nest the two).
-        let liveStream = self.streamProbe.withLock { $0 }.map { probe in probe() }
+        let liveStream = self.streamProbe.withLock { $0 }.map { probe in probe.read() }
         let leftToScheduler = self.schedulerAcknowledges.withLock { $0 }
         let call: SchedulerCall? = self.state.withLock { state in
             state.acks.markCommitted(update)
@@ -423,6 +423,18 @@ public final class FrameworkServices: Sendable {
             self.logger.warning("Call failed", metadata: ["mesos.call": "\(call.type)", "mesos.error": "\(error)"])
             await self.notify(.callFailed(call.type, error))
         }
+    }
+}
+
+/// The scheduler's stream id reader, kept behind a reference. A function value stored directly in a generic
+/// container such as `LockedValue` is converted on every `withLock` (its `inout` access goes through
+/// reabstraction thunks and is written back wrapped in one more), so each access would lengthen the chain of
+/// thunks a call goes through: a per-update cost that grew with the number of updates.
+private final class StreamProbe: Sendable {
+    let read: @Sendable () -> String?
+
+    init(_ read: @escaping @Sendable () -> String?) {
+        self.read = read
     }
 }
 

@@ -280,9 +280,10 @@ public final class FrameworkRuntime: Sendable {
             guard !shared.stopped else { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
             guard var spec = shared.model.specs[name] else { throw FrameworkRuntimeError(.unknownSpec, name) }
             spec.spec.instances = instances
+            let attempts = shared.model.lastAttempts(spec: name)
             for index in 0..<instances where spec.instances[index] == nil {
                 // A new instance goes on from the attempts of an earlier one of that number: task ids are unique.
-                spec.instances[index] = .init(index: index, attempt: shared.model.lastAttempt(spec: name, instance: index))
+                spec.instances[index] = .init(index: index, attempt: attempts[index] ?? 0)
             }
             var kills: [TaskID] = []
             for index in spec.instances.keys.sorted(by: >) where index >= instances {
@@ -640,8 +641,7 @@ public final class FrameworkRuntime: Sendable {
     /// instance as it was (to put back if the launch does not happen).
     private func reserve(_ id: String, agentID: AgentID?, replacing: TaskID?) -> (TaskRecord, RuntimeModel.Instance)? {
         self.shared.withLock { shared in
-            guard let (name, index, attempt) = Self.parse(id), var spec = shared.model.specs[name],
-                var instance = spec.instances[index]
+            guard let (name, index, attempt) = Self.parse(id), var instance = shared.model.specs[name]?.instances[index]
             else { return nil }
             let previous = instance
             let record = TaskRecord(
@@ -654,8 +654,7 @@ public final class FrameworkRuntime: Sendable {
             instance.notBefore = nil
             instance.replaceAt = nil
             instance.launching = true
-            spec.instances[index] = instance
-            shared.model.specs[name] = spec
+            shared.model.specs[name]?.instances[index] = instance  // in place: the spec's table is not copied
             shared.model.tasks[id] = RuntimeModel.TaskEntry(record: record, state: .taskStaging, site: nil)
             return (record, previous)
         }
@@ -667,7 +666,7 @@ public final class FrameworkRuntime: Sendable {
         let removed = self.shared.withLock { shared -> Bool in
             guard let entry = shared.model.tasks.removeValue(forKey: id) else { return false }
             let record = entry.record
-            guard var spec = shared.model.specs[record.spec], var instance = spec.instances[record.instance] else {
+            guard var instance = shared.model.specs[record.spec]?.instances[record.instance] else {
                 return true
             }
             if let previous {
@@ -680,8 +679,7 @@ public final class FrameworkRuntime: Sendable {
                 instance.state = record.replaces.flatMap { shared.model.tasks[$0]?.state }
                 instance.status = nil
             }
-            spec.instances[record.instance] = instance
-            shared.model.specs[record.spec] = spec
+            shared.model.specs[record.spec]?.instances[record.instance] = instance
             return true
         }
         guard removed, self.isLive else { return }
@@ -761,18 +759,28 @@ public final class FrameworkRuntime: Sendable {
 
 /// The services' hooks, pointed at the runtime once it exists (the services are created before it is).
 private final class HookBox: Sendable {
-    private let hooks = LockedValue<(
-        commit: (@Sendable (StatusUpdate) async throws -> Void)?,
-        notice: (@Sendable (FrameworkNotice) -> Void)?
-    )>((nil, nil))
+    /// The hooks, behind a reference: closures stored directly in a `LockedValue` are re-wrapped in thunks by
+    /// every `withLock`, which made each call slower than the one before.
+    private final class Hooks: Sendable {
+        let commit: @Sendable (StatusUpdate) async throws -> Void
+        let notice: @Sendable (FrameworkNotice) -> Void
+
+        init(commit: @escaping @Sendable (StatusUpdate) async throws -> Void,
+             notice: @escaping @Sendable (FrameworkNotice) -> Void) {
+            self.commit = commit
+            self.notice = notice
+        }
+    }
+
+    private let hooks = LockedValue<Hooks?>(nil)
 
     func set(commit: @escaping @Sendable (StatusUpdate) async throws -> Void,
              notice: @escaping @Sendable (FrameworkNotice) -> Void) {
-        self.hooks.withLock { $0 = (commit, notice) }
+        self.hooks.withLock { $0 = Hooks(commit: commit, notice: notice) }
     }
 
     func commit(_ update: StatusUpdate) async throws {
-        let commit = self.hooks.withLock { $0.commit }
+        let commit = self.hooks.withLock { $0?.commit }
         guard let commit else {
             throw FrameworkRuntimeError(.stopped, "the runtime is not ready")
         }
@@ -780,7 +788,7 @@ private final class HookBox: Sendable {
     }
 
     func notice(_ notice: FrameworkNotice) async {
-        self.hooks.withLock { $0.notice }?(notice)
+        self.hooks.withLock { $0?.notice }?(notice)
     }
 }
 

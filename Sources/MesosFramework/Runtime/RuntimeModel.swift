@@ -114,21 +114,45 @@ struct RuntimeModel: Sendable {
         var failures = 0
         var current: String?
         var state: TaskState?
-        var status: TaskStatus?
+        /// The latest status of the current task, kept encoded (a decoded `TaskStatus` is several times larger).
+        var statusBytes: [UInt8]?
         var notBefore: Duration?
         var replaceAt: Duration?
         var done = false
         var launching = false
+
+        /// The latest status update of the current task.
+        var status: TaskStatus? {
+            get { self.statusBytes.flatMap { try? MesosCodec(.protobuf).decode(TaskStatus.self, from: $0[...]) } }
+            set { self.statusBytes = newValue.flatMap { try? MesosCodec(.protobuf).encode($0) } }
+        }
     }
 
     struct Spec: Sendable {
-        var spec: TaskSpec
+        var spec: TaskSpec {
+            didSet { self.instances.limit = self.spec.instances }
+        }
         var demand: ResourceDemand
         var constraints: [PlacementConstraint]
         var order: Int
         var cancelled = false
-        var instances: [Int: Instance] = [:]
+        var instances: InstanceTable {
+            didSet { if self.instances.limit != self.spec.instances { self.instances.limit = self.spec.instances } }
+        }
         var role: String
+
+        init(
+            spec: TaskSpec, demand: ResourceDemand, constraints: [PlacementConstraint], order: Int,
+            cancelled: Bool = false, role: String
+        ) {
+            self.spec = spec
+            self.demand = demand
+            self.constraints = constraints
+            self.order = order
+            self.cancelled = cancelled
+            self.instances = InstanceTable(limit: spec.instances)
+            self.role = role
+        }
     }
 
     struct TaskEntry: Sendable {
@@ -162,20 +186,27 @@ struct RuntimeModel: Sendable {
             && Self.isVacant(instance, now: now) && (instance.notBefore ?? .zero) <= now
     }
 
-    /// The instances to launch now, in submission order then instance order.
+    /// The instances to launch now, in submission order then instance order. Only the instances the table
+    /// files as ready or gated are looked at (the others cannot be launchable).
     func launchable(now: Duration) -> [(spec: String, instance: Int)] {
-        self.specs.values.sorted { $0.order < $1.order }.flatMap { spec in
-            spec.instances.keys.sorted().compactMap { index in
+        self.specs.values.sorted { $0.order < $1.order }.flatMap { spec -> [(spec: String, instance: Int)] in
+            guard !spec.cancelled else { return [] }
+            return spec.instances.ready.union(spec.instances.gated).sorted().compactMap { index in
                 self.isLaunchable(spec.instances[index]!, in: spec, now: now) ? (spec.spec.name, index) : nil
             }
         }
     }
 
-    /// How many instances of each role wait for offers now.
+    /// How many instances of each role wait for offers now: the spec's ready instances below its count, kept
+    /// by the table, and those of its gated instances whose backoff or grace is over.
     func pendingByRole(now: Duration) -> [String: Int] {
         var counts: [String: Int] = [:]
         for spec in self.specs.values {
-            let count = spec.instances.values.filter { self.isLaunchable($0, in: spec, now: now) }.count
+            var count = 0
+            if !spec.cancelled {
+                count = spec.instances.readyBelowLimit
+                    + spec.instances.gated.count(where: { self.isLaunchable(spec.instances[$0]!, in: spec, now: now) })
+            }
             counts[spec.role, default: 0] += count
         }
         return counts
@@ -185,7 +216,8 @@ struct RuntimeModel: Sendable {
     func nextDeadline(now: Duration) -> Duration? {
         var best: Duration?
         for spec in self.specs.values where !spec.cancelled {
-            for instance in spec.instances.values where !instance.done {
+            for index in spec.instances.timed {
+                let instance = spec.instances[index]!
                 for candidate in [instance.notBefore, instance.replaceAt].compactMap({ $0 }) where candidate > now {
                     best = min(best ?? candidate, candidate)
                 }
@@ -212,6 +244,16 @@ struct RuntimeModel: Sendable {
         self.tasks.values.filter { $0.record.spec == spec && $0.record.instance == instance }.map(\.record.attempt).max() ?? 0
     }
 
+    /// The highest attempt launched for each instance number of a spec that has tasks, in one pass over the
+    /// tasks (``lastAttempt(spec:instance:)`` for many instances at once).
+    func lastAttempts(spec: String) -> [Int: Int] {
+        var attempts: [Int: Int] = [:]
+        for entry in self.tasks.values where entry.record.spec == spec {
+            attempts[entry.record.instance] = max(attempts[entry.record.instance] ?? 0, entry.record.attempt)
+        }
+        return attempts
+    }
+
     /// Whether the runtime itself ended this task (a kill it asked for).
     func killedByUs(_ taskID: String) -> Bool {
         guard let entry = self.tasks[taskID] else { return false }
@@ -234,7 +276,13 @@ struct RuntimeModel: Sendable {
         let event = TaskEvent(
             spec: record.spec, instance: record.instance, attempt: record.attempt, taskID: status.taskID,
             state: status.state, status: status)
-        guard var spec = self.specs[record.spec], var instance = spec.instances[record.instance] else { return event }
+        // The spec is taken out of the map while it changes and put back on return, so that its instance table
+        // is changed in place rather than copied.
+        guard var spec = self.specs.removeValue(forKey: record.spec) else { return event }
+        defer { self.specs[record.spec] = spec }
+        // What `killedByUs(id)` answers (it reads the spec, which is out of the map now).
+        let killedByUs = record.killedByUs || spec.cancelled || record.instance >= spec.spec.instances
+        guard var instance = spec.instances[record.instance] else { return event }
         if case .returned(let replacement?) = advice, replacement.value == instance.current,
             self.tasks[replacement.value]?.record.killedByUs == true
         {
@@ -245,7 +293,6 @@ struct RuntimeModel: Sendable {
         guard instance.current == id else {
             if status.state.isTerminal, !spec.instances.values.contains(where: { $0.current == id }) {
                 self.dropIfRetired(&spec, index: record.instance)
-                self.specs[record.spec] = spec
             }
             return event
         }
@@ -268,11 +315,10 @@ struct RuntimeModel: Sendable {
         }
         if status.state.isTerminal {
             instance.replaceAt = nil
-            self.settle(&instance, spec: spec, state: status.state, killedByUs: self.killedByUs(id), now: now)
+            self.settle(&instance, spec: spec, state: status.state, killedByUs: killedByUs, now: now)
         }
         spec.instances[record.instance] = instance
         self.dropIfRetired(&spec, index: record.instance)
-        self.specs[record.spec] = spec
         return event
     }
 
@@ -319,8 +365,9 @@ struct RuntimeModel: Sendable {
     /// The result of a spec, once every instance it still has is done (or it was cancelled and nothing runs).
     func result(of name: String) -> SpecResult? {
         guard let spec = self.specs[name] else { return nil }
-        let instances = spec.instances.values.sorted { $0.index < $1.index }
-        let finished = instances.allSatisfy { instance in
+        // Checked before sorting: a spec still running (the common case while waited for) answers at its first
+        // unfinished instance.
+        let finished = spec.instances.values.allSatisfy { instance in
             if instance.launching { return false }
             if spec.cancelled || instance.index >= spec.spec.instances {
                 return instance.current.map { self.tasks[$0].map { $0.state.isTerminal } ?? true } ?? true
@@ -328,6 +375,7 @@ struct RuntimeModel: Sendable {
             return instance.done
         }
         guard finished else { return nil }
+        let instances = spec.instances.values.sorted { $0.index < $1.index }
         return SpecResult(
             spec: name, cancelled: spec.cancelled,
             instances: instances.filter { $0.index < spec.spec.instances || spec.cancelled }.map { instance in

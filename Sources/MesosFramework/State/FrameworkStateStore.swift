@@ -341,10 +341,8 @@ public final class InMemoryStateStore: FrameworkStateStore {
     {
         try validateStateKey(key)
         return try self.records.withLock { (all) throws(StateStoreError) -> Int64 in
-            var records = all[namespace] ?? [:]
-            let version = try applyPut(&records, namespace: namespace, key: key, data: data, expected: expected)
-            all[namespace] = records
-            return version
+            // In place: a copy of the namespace's map taken out and put back would copy every record per write.
+            try applyPut(&all[namespace, default: [:]], namespace: namespace, key: key, data: data, expected: expected)
         }
     }
 
@@ -352,9 +350,7 @@ public final class InMemoryStateStore: FrameworkStateStore {
     public func delete(_ namespace: StateNamespace, key: String, expected: ExpectedVersion) async throws(StateStoreError) {
         try validateStateKey(key)
         try self.records.withLock { (all) throws(StateStoreError) in
-            var records = all[namespace] ?? [:]
-            try applyDelete(&records, namespace: namespace, key: key, expected: expected)
-            all[namespace] = records
+            try applyDelete(&all[namespace, default: [:]], namespace: namespace, key: key, expected: expected)
         }
     }
 }
