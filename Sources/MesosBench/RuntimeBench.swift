@@ -146,6 +146,11 @@ struct RuntimeRun: BenchMode {
                 + "reconcile_calls=\(fake.reconcileCalls) answers=\(fake.reconcileAnswers) "
                 + "fake_master_call_s=\(fmt(fake.masterSeconds, 2))"
         )
+        let reconciled = Memory.sample()
+        say(
+            "  memory after reconciliation: heap_mb=\(fmt(reconciled.heapMB, 1)) "
+                + "heap_bytes_per_task=\(fmt((reconciled.heapMB - base.heapMB) * 1_048_576 / Double(self.tasks), 0))"
+        )
         let peak = ProcessStats.peakRSSMegabytes() ?? .nan
         say(
             "launch_s=\(fmt(launchSeconds, 2)) reconcile_s=\(fmt(reconcileSeconds, 2)) peak_rss_mb=\(fmt(peak, 1)) "
@@ -216,17 +221,14 @@ private final class FakeAgents: Sendable {
         self.state.withLock { $0.masterTime = .zero }
     }
 
-    /// A transport that times each exchange with the fake master.
-    func timed(_ transport: MesosInMemoryTransport) -> MesosInMemoryTransport {
-        let handler = transport.handler
-        return MesosInMemoryTransport { request in
-            let start = ContinuousClock.now
-            defer {
-                let elapsed = ContinuousClock.now - start
-                self.state.withLock { $0.masterTime += elapsed }
-            }
-            return try await handler(request)
-        }
+    /// A transport that hands each request straight to the fake master's handler and times the exchange.
+    ///
+    /// Not `MesosInMemoryTransport` itself: it races every request with a timer task for the request's timeout
+    /// (75 s for calls), and a cancelled sleep stays queued, holding its task, until its deadline, so every
+    /// call left about 2 KB behind for 75 s, which the per-task memory figure would have counted. (A socket
+    /// transport has no such timer per call.) Calls here never time out; none is slow enough to matter.
+    func timed(_ transport: MesosInMemoryTransport) -> DirectTransport {
+        DirectTransport(handler: transport.handler) { elapsed in self.state.withLock { $0.masterTime += elapsed } }
     }
 
     func react(to call: SchedulerCall) -> [SchedulerEvent] {
@@ -281,6 +283,24 @@ private final class FakeAgents: Sendable {
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
         bytes[0] = 0xBE
         return Data(bytes)
+    }
+}
+
+/// See ``FakeAgents/timed(_:)``.
+private struct DirectTransport: MesosTransport {
+    let handler: MesosInMemoryTransport.Handler
+    let spent: @Sendable (Duration) -> Void
+
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        let start = ContinuousClock.now
+        defer { self.spent(ContinuousClock.now - start) }
+        do {
+            return try await self.handler(request)
+        } catch let error as MesosError {
+            throw error
+        } catch {
+            throw MesosError(code: .transportFailure, message: "fake master: \(error)", cause: error)
+        }
     }
 }
 

@@ -335,17 +335,12 @@ public final class FrameworkServices: Sendable {
     /// Runs the timers until the task is cancelled: sleeps on the clock until the next deadline (or until an
     /// input changes the deadlines), then ``performDueWork()``.
     public func run() async {
+        let alarm = Alarm(time: self.time, wakeup: self.wakeup)
+        defer { alarm.set(nil) }
         while !Task.isCancelled {
             await self.performDueWork()
-            let deadline = self.nextDeadline
-            await withTaskGroup(of: Void.self) { group in
-                if let deadline {
-                    group.addTask { try? await self.time.sleepUntil(deadline) }
-                }
-                group.addTask { await self.wakeup.wait() }
-                await group.next()
-                group.cancelAll()
-            }
+            alarm.set(self.nextDeadline)
+            await self.wakeup.wait()
         }
     }
 
@@ -435,6 +430,49 @@ private final class StreamProbe: Sendable {
 
     init(_ read: @escaping @Sendable () -> String?) {
         self.read = read
+    }
+}
+
+/// Fires a ``Wakeup`` at a deadline on a clock. One sleeping task serves a deadline for as long as it stays the
+/// same: a loop woken by every event does not start (and cancel) a sleep per event. A cancelled sleep on the
+/// system clock stays queued until its deadline, holding its task, so a sleep per event grew memory and the
+/// timer queue with every event until the (often distant) deadline.
+final class Alarm: Sendable {
+    private struct State {
+        var deadline: Duration?
+        var sleeper: Task<Void, Never>?
+        var generation: UInt64 = 0
+    }
+
+    private let state = LockedValue(State())
+    private let time: TimeSource
+    private let wakeup: Wakeup
+
+    init(time: TimeSource, wakeup: Wakeup) {
+        self.time = time
+        self.wakeup = wakeup
+    }
+
+    /// Makes the wakeup fire at `deadline` (and not at an earlier one set before); `nil` disarms.
+    func set(_ deadline: Duration?) {
+        let replaced = self.state.withLock { state -> Task<Void, Never>? in
+            if state.deadline == deadline, state.sleeper != nil { return nil }  // that sleep is under way
+            let old = state.sleeper
+            state.generation += 1
+            state.deadline = deadline
+            state.sleeper = deadline.map { deadline in
+                let generation = state.generation
+                return Task { [time = self.time, wakeup = self.wakeup, weak self] in
+                    do { try await time.sleepUntil(deadline) } catch { return }
+                    self?.state.withLock { state in
+                        if state.generation == generation { state.sleeper = nil }
+                    }
+                    wakeup.fire()
+                }
+            }
+            return old
+        }
+        replaced?.cancel()
     }
 }
 

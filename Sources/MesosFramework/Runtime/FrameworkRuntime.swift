@@ -521,18 +521,14 @@ public final class FrameworkRuntime: Sendable {
 
     /// Launches what is launchable whenever something changed, and sleeps until the next backoff otherwise.
     private func loop() async {
+        // One sleep per distinct deadline, not one per wakeup (see `Alarm`).
+        let alarm = Alarm(time: self.time, wakeup: self.wakeup)
+        defer { alarm.set(nil) }
         while !Task.isCancelled, self.isLive {
             await self.launchPending()
             self.updatePendingWork()
-            let deadline = self.nextDeadline
-            await withTaskGroup(of: Void.self) { group in
-                if let deadline {
-                    group.addTask { try? await self.time.sleepUntil(deadline) }
-                }
-                group.addTask { await self.wakeup.wait() }
-                await group.next()
-                group.cancelAll()
-            }
+            alarm.set(self.nextDeadline)
+            await self.wakeup.wait()
         }
     }
 
@@ -546,6 +542,12 @@ public final class FrameworkRuntime: Sendable {
 
     private func launchRound() async {
         let now = self.time.now()
+        // Most rounds (one per status update) have nothing to launch: that is found out before the held offers
+        // are copied and sorted.
+        let idle = self.shared.withLock { shared in
+            shared.stopped || shared.savedFrameworkID == nil || shared.model.launchable(now: now).isEmpty
+        }
+        if idle { return }
         let offers = self.services.offers.map(\.offer)
         let round = self.shared.withLock { shared -> (requests: [TaskRequest], replacing: [String: TaskID], running: [RunningTask])? in
             guard !shared.stopped, shared.savedFrameworkID != nil, !offers.isEmpty else { return nil }
