@@ -89,6 +89,8 @@ public final class FrameworkRuntime: Sendable {
     private let roles: [String]
     private let logger: Logger
     private let launchLock = AsyncMutex()
+    /// The pending count last passed to the services, by role.
+    private let sentPending = LockedValue<[String: Int]>([:])
 
     /// Creates a runtime: reads the store, then creates the scheduler (with the stored framework id, explicit
     /// acknowledgements and the PARTITION_AWARE capability) and the services. Call ``run()`` next.
@@ -515,7 +517,14 @@ public final class FrameworkRuntime: Sendable {
         let pending = self.shared.withLock { $0.stopped ? nil : $0.model.pendingByRole(now: now) }
         guard let pending else { return }
         for role in self.roles {
-            try? self.services.setPendingWork(pending[role] ?? 0, for: role)
+            let count = pending[role] ?? 0
+            // Only changes are passed on: an unchanged count changes nothing in the controller, and each call
+            // wakes the services' loop (this runs after every status update).
+            let changed = self.sentPending.withLock { sent in
+                defer { sent[role] = count }
+                return sent[role] != count
+            }
+            if changed { try? self.services.setPendingWork(count, for: role) }
         }
     }
 
