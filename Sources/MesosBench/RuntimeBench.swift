@@ -41,6 +41,9 @@ struct RuntimeRun: BenchMode {
     @Option(help: "The state store: memory (InMemoryStateStore, every record in this process) or external (task and status records are written and counted but leave the process, as with ZooKeeper).")
     var store: StoreKind = .memory
 
+    @Flag(inversion: .prefixedNo, help: "Follow the launch through runtime.events() (with --no-watch-launch, through the acknowledgements, each sent after its update was committed; the event subscription then starts before the reconciliation).")
+    var watchLaunch = true
+
     enum StoreKind: String, ExpressibleByArgument {
         case memory
         case external
@@ -76,10 +79,14 @@ struct RuntimeRun: BenchMode {
             scheduler: scheduler, store: self.store == .memory ? InMemoryStateStore() : ExternalStore(),
             configuration: .init(services: .init(offers: .init(holdTime: .seconds(3600), holdJitter: .zero))))
         let progress = Progress()
-        let events = runtime.events()
-        let counting = Task {
-            for await event in events { progress.note(event) }
+        let counting = LockedTask()
+        let watch = { @Sendable in
+            let events = runtime.events()
+            counting.set(Task {
+                for await event in events { progress.note(event) }
+            })
         }
+        if self.watchLaunch { watch() }
         let running = Task { try await runtime.run() }
         defer {
             runtime.stop()
@@ -116,7 +123,11 @@ struct RuntimeRun: BenchMode {
                 name: "bench-\(index)", command: .shell("sleep 3600"), resources: "cpus:0.01;mem:8",
                 instances: count, restart: .always))
         }
-        try await Self.wait(phaseTimeout, "every task RUNNING") { progress.running >= self.tasks }
+        if self.watchLaunch {
+            try await Self.wait(phaseTimeout, "every task RUNNING") { progress.running >= self.tasks }
+        } else {
+            try await Self.wait(phaseTimeout, "every task RUNNING") { fake.acknowledgements >= self.tasks }
+        }
         let launchSeconds = Measure.seconds(clock.now - launchStart)
         let launchMaster = fake.masterSeconds
         try await Self.wait(phaseTimeout, "every acknowledgement") { fake.acknowledgements >= self.tasks }
@@ -135,6 +146,7 @@ struct RuntimeRun: BenchMode {
 
         // Explicit reconciliation: the master closes the stream; the scheduler subscribes again and the
         // services' reconciliation driver asks for every task.
+        if !self.watchLaunch { watch() }
         fake.resetTime()
         let reconcileStart = clock.now
         try await master.closeSubscription(of: frameworkID)
@@ -166,6 +178,14 @@ struct RuntimeRun: BenchMode {
             try await Task.sleep(for: .milliseconds(2))
         }
     }
+}
+
+/// The event-counting task, started now or later.
+private final class LockedTask: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    func set(_ task: Task<Void, Never>) { self.task.withLock { $0 = task } }
+    func cancel() { self.task.withLock { $0?.cancel() } }
 }
 
 /// Counts the runtime's events: tasks seen RUNNING for the first time, and reconciliation answers committed.
