@@ -632,7 +632,7 @@ public final class FrameworkRuntime: Sendable {
         let subscribers = self.shared.withLock { shared -> [Subscriber] in
             for (info, running) in zip(launch.launched, launch.running) {
                 let id = info.taskID.value
-                shared.model.tasks[id]?.site = running.site
+                shared.model.setSite(running.site, of: id)
                 if let staged = shared.model.launched(id) { events.append(staged) }
             }
             return Array(shared.subscribers.values)

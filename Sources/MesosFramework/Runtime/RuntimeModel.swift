@@ -158,11 +158,35 @@ struct RuntimeModel: Sendable {
     struct TaskEntry: Sendable {
         var record: TaskRecord
         var state: TaskState
-        var site: AgentSite?
+        /// The agent it was launched on, behind a reference that the tasks of one agent share
+        /// (``RuntimeModel/setSite(_:of:)``): an `AgentSite` inline is most of an entry's size.
+        var siteReference: SiteReference?
+
+        init(record: TaskRecord, state: TaskState, site: AgentSite?) {
+            self.record = record
+            self.state = state
+            self.siteReference = site.map(SiteReference.init)
+        }
+
+        var site: AgentSite? {
+            get { self.siteReference?.site }
+            set { self.siteReference = newValue.map(SiteReference.init) }
+        }
+    }
+
+    /// An agent site, shared by the entries of the tasks on that agent.
+    final class SiteReference: Sendable {
+        let site: AgentSite
+
+        init(_ site: AgentSite) {
+            self.site = site
+        }
     }
 
     var specs: [String: Spec] = [:]
     var tasks: [String: TaskEntry] = [:]
+    /// One shared reference per distinct agent site (as many as agents).
+    var siteReferences: [AgentSite: SiteReference] = [:]
     var nextOrder = 0
     var serviceBackoff: Backoff
 
@@ -237,6 +261,14 @@ struct RuntimeModel: Sendable {
         return TaskEvent(
             spec: record.spec, instance: record.instance, attempt: record.attempt, taskID: TaskID(id),
             state: .taskStaging, status: nil)
+    }
+
+    /// Records the agent a task was launched on, sharing one reference per distinct site.
+    mutating func setSite(_ site: AgentSite, of id: String) {
+        guard self.tasks[id] != nil else { return }
+        let reference = self.siteReferences[site] ?? SiteReference(site)
+        self.siteReferences[site] = reference
+        self.tasks[id]?.siteReference = reference
     }
 
     /// The highest attempt launched for an instance number (0: none).
