@@ -261,7 +261,7 @@ let package = Package(
             name: "MesosBench",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosTestKit", "MesosResources",
+                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -395,7 +395,7 @@ let package = Package(
             name: "MesosIntegrationTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
-                "MesosTestKit", "MesosResources", "MesosFramework",
+                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport",
             ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings

@@ -102,9 +102,16 @@ public struct AcknowledgementManager: Sendable {
     /// How many uuids (and records) are remembered.
     public let memoryLimit: Int
     private var committedUUIDs: Set<Data> = []
+    /// The committed uuids in order; those before `committedStart` are forgotten already. The forgotten head is
+    /// cut off once it is as long as the limit, so remembering one more uuid costs O(1) amortized.
     private var committedOrder: [Data] = []
+    private var committedStart = 0
+    /// The records, likewise: those before `recordStart` are dropped.
+    private var recordLog: [Record] = []
+    private var recordStart = 0
+
     /// The latest updates handled, oldest first.
-    public private(set) var records: [Record] = []
+    public var records: [Record] { Array(self.recordLog[self.recordStart...]) }
 
     /// Creates a manager.
     ///
@@ -125,15 +132,25 @@ public struct AcknowledgementManager: Sendable {
     public mutating func markCommitted(_ update: StatusUpdate) {
         guard let uuid = update.uuid, self.committedUUIDs.insert(uuid).inserted else { return }
         self.committedOrder.append(uuid)
-        if self.committedOrder.count > self.memoryLimit {
-            let old = self.committedOrder.removeFirst()
-            self.committedUUIDs.remove(old)
+        if self.committedOrder.count - self.committedStart > self.memoryLimit {
+            self.committedUUIDs.remove(self.committedOrder[self.committedStart])
+            self.committedStart += 1
+            if self.committedStart >= self.memoryLimit {
+                self.committedOrder.removeFirst(self.committedStart)
+                self.committedStart = 0
+            }
         }
     }
 
     /// Records the outcome of an update.
     public mutating func record(_ update: StatusUpdate, _ outcome: AcknowledgementOutcome) {
-        self.records.append(Record(subject: update.subject, uuid: update.uuid, outcome: outcome))
-        if self.records.count > self.memoryLimit { self.records.removeFirst(self.records.count - self.memoryLimit) }
+        self.recordLog.append(Record(subject: update.subject, uuid: update.uuid, outcome: outcome))
+        if self.recordLog.count - self.recordStart > self.memoryLimit {
+            self.recordStart += 1
+            if self.recordStart >= self.memoryLimit {
+                self.recordLog.removeFirst(self.recordStart)
+                self.recordStart = 0
+            }
+        }
     }
 }

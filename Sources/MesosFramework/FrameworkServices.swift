@@ -81,7 +81,7 @@ public final class FrameworkServices: Sendable {
     private let wakeup = Wakeup()
     private let notify: @Sendable (FrameworkNotice) async -> Void
     private let logger: Logger
-    private let streamProbe: LockedValue<(@Sendable () -> String?)?> = LockedValue(nil)
+    private let streamProbe: LockedValue<StreamProbe?> = LockedValue(nil)
     /// Set when attached to a scheduler that acknowledges updates itself.
     private let schedulerAcknowledges = LockedValue(false)
 
@@ -137,7 +137,7 @@ public final class FrameworkServices: Sendable {
     /// sent only while the scheduler's stream is still the one the update came on. Attach once, before the
     /// scheduler runs.
     public func attach(to scheduler: MesosScheduler) {
-        self.streamProbe.withLock { $0 = { scheduler.status.streamID } }
+        self.streamProbe.withLock { $0 = StreamProbe { scheduler.status.streamID } }
         self.schedulerAcknowledges.withLock { $0 = scheduler.configuration.acknowledgements == .automatic }
         scheduler.on(nil) { [weak self] event in
             await self?.handle(event)
@@ -162,7 +162,7 @@ public final class FrameworkServices: Sendable {
         switch event {
         case .subscribed:
             let probe = self.streamProbe.withLock { $0 }
-            let streamID = probe?()
+            let streamID = probe?.read()
             let (reconcile, directives) = self.state.withLock { state in
                 state.generation += 1
                 state.connected = true
@@ -335,17 +335,12 @@ public final class FrameworkServices: Sendable {
     /// Runs the timers until the task is cancelled: sleeps on the clock until the next deadline (or until an
     /// input changes the deadlines), then ``performDueWork()``.
     public func run() async {
+        let alarm = Alarm(time: self.time, wakeup: self.wakeup)
+        defer { alarm.set(nil) }
         while !Task.isCancelled {
             await self.performDueWork()
-            let deadline = self.nextDeadline
-            await withTaskGroup(of: Void.self) { group in
-                if let deadline {
-                    group.addTask { try? await self.time.sleepUntil(deadline) }
-                }
-                group.addTask { await self.wakeup.wait() }
-                await group.next()
-                group.cancelAll()
-            }
+            alarm.set(self.nextDeadline)
+            await self.wakeup.wait()
         }
     }
 
@@ -370,7 +365,7 @@ public final class FrameworkServices: Sendable {
             }
         }
         // The scheduler's current stream, read before taking the services' lock (never nest the two).
-        let liveStream = self.streamProbe.withLock { $0 }.map { probe in probe() }
+        let liveStream = self.streamProbe.withLock { $0 }.map { probe in probe.read() }
         let leftToScheduler = self.schedulerAcknowledges.withLock { $0 }
         let call: SchedulerCall? = self.state.withLock { state in
             state.acks.markCommitted(update)
@@ -423,6 +418,61 @@ public final class FrameworkServices: Sendable {
             self.logger.warning("Call failed", metadata: ["mesos.call": "\(call.type)", "mesos.error": "\(error)"])
             await self.notify(.callFailed(call.type, error))
         }
+    }
+}
+
+/// The scheduler's stream id reader, kept behind a reference. A function value stored directly in a generic
+/// container such as `LockedValue` is converted on every `withLock` (its `inout` access goes through
+/// reabstraction thunks and is written back wrapped in one more), so each access would lengthen the chain of
+/// thunks a call goes through: a per-update cost that grew with the number of updates.
+private final class StreamProbe: Sendable {
+    let read: @Sendable () -> String?
+
+    init(_ read: @escaping @Sendable () -> String?) {
+        self.read = read
+    }
+}
+
+/// Fires a ``Wakeup`` at a deadline on a clock. One sleeping task serves a deadline for as long as it stays the
+/// same: a loop woken by every event does not start (and cancel) a sleep per event. A cancelled sleep on the
+/// system clock stays queued until its deadline, holding its task, so a sleep per event grew memory and the
+/// timer queue with every event until the (often distant) deadline.
+final class Alarm: Sendable {
+    private struct State {
+        var deadline: Duration?
+        var sleeper: Task<Void, Never>?
+        var generation: UInt64 = 0
+    }
+
+    private let state = LockedValue(State())
+    private let time: TimeSource
+    private let wakeup: Wakeup
+
+    init(time: TimeSource, wakeup: Wakeup) {
+        self.time = time
+        self.wakeup = wakeup
+    }
+
+    /// Makes the wakeup fire at `deadline` (and not at an earlier one set before); `nil` disarms.
+    func set(_ deadline: Duration?) {
+        let replaced = self.state.withLock { state -> Task<Void, Never>? in
+            if state.deadline == deadline, state.sleeper != nil { return nil }  // that sleep is under way
+            let old = state.sleeper
+            state.generation += 1
+            state.deadline = deadline
+            state.sleeper = deadline.map { deadline in
+                let generation = state.generation
+                return Task { [time = self.time, wakeup = self.wakeup, weak self] in
+                    do { try await time.sleepUntil(deadline) } catch { return }
+                    self?.state.withLock { state in
+                        if state.generation == generation { state.sleeper = nil }
+                    }
+                    wakeup.fire()
+                }
+            }
+            return old
+        }
+        replaced?.cancel()
     }
 }
 

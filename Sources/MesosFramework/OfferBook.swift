@@ -117,6 +117,9 @@ public struct OfferBook: Sendable {
     /// The configuration.
     public let configuration: Configuration
     private var entries: [String: HeldOffer] = [:]
+    /// The earliest expiry of the held offers, kept on every change: the services' timer asks for it (and
+    /// expires offers) after every event, which must not cost a pass over every held offer.
+    private var soonest: Duration?
     private var random: any RandomNumberGenerator & Sendable
     /// The latest declines the book decided, oldest first (at most ``Configuration/declineHistoryLimit``).
     public private(set) var declines: [Decline] = []
@@ -151,7 +154,7 @@ public struct OfferBook: Sendable {
 
     /// The earliest expiry among the held offers.
     public var nextExpiry: Duration? {
-        self.entries.values.map(\.expiresAt).min()
+        self.soonest
     }
 
     /// The allocation role of an offer: the `allocation_info.role` of its resources (the empty string when they
@@ -166,20 +169,21 @@ public struct OfferBook: Sendable {
             let expiresAt = now + self.configuration.holdTime + self.jitter(below: self.configuration.holdJitter)
             self.entries[offer.id.value] = HeldOffer(
                 offer: offer, role: Self.allocationRole(of: offer), receivedAt: now, expiresAt: expiresAt)
+            self.soonest = min(self.soonest ?? expiresAt, expiresAt)
         }
     }
 
     /// Removes a rescinded offer. Returns whether it was held.
     @discardableResult
     public mutating func rescind(_ id: OfferID) -> Bool {
-        self.entries.removeValue(forKey: id.value) != nil
+        self.remove(id.value) != nil
     }
 
     /// Removes every offer of an agent that was lost or removed. Returns the removed offers' ids.
     @discardableResult
     public mutating func removeOffers(on agentID: AgentID) -> [OfferID] {
         let gone = self.entries.values.filter { $0.agentID == agentID }.map(\.id)
-        for id in gone { self.entries.removeValue(forKey: id.value) }
+        for id in gone { self.remove(id.value) }
         return gone.sorted { $0.value < $1.value }
     }
 
@@ -187,7 +191,10 @@ public struct OfferBook: Sendable {
     /// master has rescinded every offer. Returns how many offers were dropped.
     @discardableResult
     public mutating func removeAll() -> Int {
-        defer { self.entries.removeAll() }
+        defer {
+            self.entries.removeAll()
+            self.soonest = nil
+        }
         return self.entries.count
     }
 
@@ -210,14 +217,14 @@ public struct OfferBook: Sendable {
             if other.agentID != first.agentID { throw .differentAgents(first.id, other.id) }
             if other.role != first.role { throw .differentRoles(first.id, other.id) }
         }
-        for id in ids { self.entries.removeValue(forKey: id.value) }
+        for id in ids { self.remove(id.value) }
         return held.map(\.offer)
     }
 
     /// Removes held offers the framework cannot use and returns their DECLINEs (filter as for an expired offer).
     public mutating func decline(_ ids: [OfferID], now: Duration) -> [Decline] {
         ids.compactMap { id in
-            guard let entry = self.entries.removeValue(forKey: id.value) else { return nil }
+            guard let entry = self.remove(id.value) else { return nil }
             return self.recordDecline(entry, reason: .unusable, now: now)
         }
     }
@@ -229,13 +236,22 @@ public struct OfferBook: Sendable {
     ///   - rolesWithPendingWork: Roles that still have work waiting: their offers are declined with the short
     ///     ``Configuration/refuseSecondsWhileWorkPending`` filter instead of the long one.
     public mutating func expire(now: Duration, rolesWithPendingWork: Set<String> = []) -> [Decline] {
+        guard let soonest = self.soonest, soonest <= now else { return [] }
         let due = self.entries.values.filter { $0.expiresAt <= now }
             .sorted { ($0.expiresAt, $0.id.value) < ($1.expiresAt, $1.id.value) }
         return due.map { entry in
-            self.entries.removeValue(forKey: entry.id.value)
+            self.remove(entry.id.value)
             let reason: DeclineReason = rolesWithPendingWork.contains(entry.role) ? .holdTimeExpiredWithWorkPending : .holdTimeExpired
             return self.recordDecline(entry, reason: reason, now: now)
         }
+    }
+
+    /// Removes a held offer, and finds the earliest expiry again when it was the earliest.
+    @discardableResult
+    private mutating func remove(_ key: String) -> HeldOffer? {
+        guard let entry = self.entries.removeValue(forKey: key) else { return nil }
+        if entry.expiresAt == self.soonest { self.soonest = self.entries.values.map(\.expiresAt).min() }
+        return entry
     }
 
     private mutating func recordDecline(_ entry: HeldOffer, reason: DeclineReason, now: Duration) -> Decline {

@@ -155,9 +155,40 @@ public struct ReconciliationDriver: Sendable {
         public init() {}
     }
 
+    /// How a followed task is kept: a ``TrackedTask`` without its id (the table's key) and with its agent and
+    /// replaced task as strings: a little over half the size, which counts with 100,000 tasks.
+    private struct Entry: Sendable {
+        var agentID: String?
+        var replaces: String?
+        var launchedAt: Duration
+        var lastUpdateAt: Duration?
+        var unreachableSince: Duration?
+        var state: TaskState
+        var reason: TaskStatus.Reason?
+        var killRequested: Bool
+
+        init(_ task: TrackedTask) {
+            self.agentID = task.agentID?.value
+            self.replaces = task.replaces?.value
+            self.launchedAt = task.launchedAt
+            self.lastUpdateAt = task.lastUpdateAt
+            self.unreachableSince = task.unreachableSince
+            self.state = task.state
+            self.reason = task.reason
+            self.killRequested = task.killRequested
+        }
+
+        func tracked(_ id: String) -> TrackedTask {
+            TrackedTask(
+                taskID: TaskID(id), agentID: self.agentID.map { AgentID($0) }, state: self.state, reason: self.reason,
+                launchedAt: self.launchedAt, lastUpdateAt: self.lastUpdateAt, unreachableSince: self.unreachableSince,
+                killRequested: self.killRequested, replaces: self.replaces.map { TaskID($0) })
+        }
+    }
+
     /// The configuration.
     public let configuration: Configuration
-    private var table: [String: TrackedTask] = [:]
+    private var table: [String: Entry] = [:]
     private var active = false
     private var runStart: Duration?
     private var remaining: Set<String> = []
@@ -174,12 +205,12 @@ public struct ReconciliationDriver: Sendable {
 
     /// The tracked tasks, by id.
     public var tasks: [TrackedTask] {
-        self.table.values.sorted { $0.taskID.value < $1.taskID.value }
+        self.table.map { $0.value.tracked($0.key) }.sorted { $0.taskID.value < $1.taskID.value }
     }
 
     /// A tracked task.
     public func task(_ id: TaskID) -> TrackedTask? {
-        self.table[id.value]
+        self.table[id.value]?.tracked(id.value)
     }
 
     /// The tasks the current explicit run still waits for, sorted; empty when no run is under way.
@@ -204,9 +235,9 @@ public struct ReconciliationDriver: Sendable {
     public mutating func track(
         _ taskID: TaskID, agentID: AgentID?, state: TaskState = .taskStaging, replacing: TaskID? = nil, now: Duration
     ) {
-        self.table[taskID.value] = TrackedTask(
+        self.table[taskID.value] = Entry(TrackedTask(
             taskID: taskID, agentID: agentID, state: state, reason: nil, launchedAt: now, lastUpdateAt: nil,
-            unreachableSince: state == .taskUnreachable ? now : nil, killRequested: false, replaces: replacing)
+            unreachableSince: state == .taskUnreachable ? now : nil, killRequested: false, replaces: replacing))
     }
 
     /// Stops following a task.
@@ -222,7 +253,7 @@ public struct ReconciliationDriver: Sendable {
         self.implicitDue = nil
         self.alerted = false
         self.runStart = now
-        self.remaining = Set(self.table.values.filter(\.isActive).map(\.taskID.value))
+        self.remaining = Set(self.table.filter { !$0.value.state.isTerminal }.keys)
         self.backoff = self.configuration.initialBackoff
         var output = Output()
         if self.remaining.isEmpty {
@@ -282,7 +313,7 @@ public struct ReconciliationDriver: Sendable {
     /// - Returns: The KILL call (with the agent id when known).
     public mutating func requestKill(_ taskID: TaskID, now: Duration) -> SchedulerCall {
         self.table[taskID.value]?.killRequested = true
-        return .kill(taskID: taskID, agentID: self.table[taskID.value]?.agentID)
+        return .kill(taskID: taskID, agentID: self.table[taskID.value]?.agentID.map { AgentID($0) })
     }
 
     /// Applies a status update (call it for every UPDATE, with or without uuid).
@@ -293,7 +324,7 @@ public struct ReconciliationDriver: Sendable {
         if let start = self.runStart, now >= start, self.remaining.remove(id) != nil, self.remaining.isEmpty {
             self.finishRun(now: now)
         }
-        guard var task = self.table[id] else {
+        guard var task = self.table[id]?.tracked(id) else {
             var killed = false
             if self.configuration.killUnknownTasks, !status.state.isTerminal, self.killedUnknown.insert(id).inserted {
                 output.calls.append(.kill(taskID: status.taskID, agentID: status.hasAgentID ? status.agentID : nil))
@@ -317,8 +348,11 @@ public struct ReconciliationDriver: Sendable {
             task.reason = reason
         }
         task.state = to
-        let cameBack = to == .taskRunning
-            && (reason == .agentReregistered || [.taskUnreachable, .taskLost, .taskUnknown, .taskGoneByOperator].contains(from))
+        let cameBack: Bool
+        switch from {
+        case .taskUnreachable, .taskLost, .taskUnknown, .taskGoneByOperator: cameBack = to == .taskRunning
+        default: cameBack = to == .taskRunning && reason == .agentReregistered
+        }
         switch to {
         case .taskUnreachable:
             let since = task.unreachableSince ?? now
@@ -332,7 +366,8 @@ public struct ReconciliationDriver: Sendable {
             transition.advice = .unknownToMaster(recentlyLaunched: now - task.launchedAt < self.configuration.recentLaunchWindow)
         default:
             if cameBack {
-                let replacement = self.table.values.first { $0.replaces == status.taskID && $0.isActive }?.taskID
+                let replacement = self.table.first { $0.value.replaces == id && !$0.value.state.isTerminal }
+                    .map { TaskID($0.key) }
                 transition.advice = .returned(replacement: replacement)
                 if let replacement {
                     switch self.configuration.returnedTaskPolicy {
@@ -340,7 +375,8 @@ public struct ReconciliationDriver: Sendable {
                         task.killRequested = true
                     case .killReplacement:
                         self.table[replacement.value]?.killRequested = true
-                        output.calls.append(.kill(taskID: replacement, agentID: self.table[replacement.value]?.agentID))
+                        output.calls.append(.kill(
+                            taskID: replacement, agentID: self.table[replacement.value]?.agentID.map { AgentID($0) }))
                     case .keepBoth:
                         break
                     }
@@ -355,7 +391,7 @@ public struct ReconciliationDriver: Sendable {
                 output.calls.append(.kill(taskID: task.taskID, agentID: task.agentID))
             }
         }
-        self.table[id] = task
+        self.table[id] = Entry(task)
         if from != to || transition.advice != .none {
             output.notices.append(.transition(transition))
         }
@@ -375,7 +411,7 @@ public struct ReconciliationDriver: Sendable {
         let size = max(1, self.configuration.batchSize)
         return stride(from: 0, to: ids.count, by: size).map { offset in
             let batch = ids[offset..<min(offset + size, ids.count)]
-            return SchedulerCall.reconcile(tasks: batch.map { id in (TaskID(id), self.table[id]?.agentID) })
+            return SchedulerCall.reconcile(tasks: batch.map { id in (TaskID(id), self.table[id]?.agentID.map { AgentID($0) }) })
         }
     }
 

@@ -38,7 +38,7 @@ extension FakeMaster {
 
     /// Records the request and takes the faults that apply to it.
     private func receive(_ request: FakeMasterRequest) -> (SchedulerCall?, [FakeMasterFault]) {
-        self.receivedRequests.append(request)
+        if self.configuration.recordsRequests { self.receivedRequests.append(request) }
         let call = request.isSchedulerEndpoint ? Self.lenientlyDecode(request) : nil
         return (call, self.consumeFaults(for: request, call: call))
     }
@@ -104,6 +104,7 @@ extension FakeMaster {
     }
 
     func record(_ request: FakeMasterRequest, call: SchedulerCall?, status: Int) {
+        guard self.configuration.recordsRequests else { return }
         self.receivedCalls.append(
             ReceivedCall(call: call, request: request, streamID: request.headers["Mesos-Stream-Id"], status: status)
         )

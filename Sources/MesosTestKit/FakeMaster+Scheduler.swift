@@ -60,6 +60,9 @@ extension FakeMaster {
             subscription.queue.push(.end)
             return .text(202)
         default:
+            if let reaction = self.callReaction {
+                for event in reaction(call, subscription.frameworkID) { subscription.queue.push(.event(event)) }
+            }
             return .text(202)
         }
     }

@@ -92,6 +92,21 @@ extension FakeMaster {
         self.frameworkRecords[frameworkID.value]?.subscription = nil
     }
 
+    /// Answers every accepted call (one the master answers 202) with events of `reaction`'s making, pushed onto
+    /// the calling framework's live stream in order, before the call's response — as agents and the allocator
+    /// would answer an ACCEPT with status updates, or the master a RECONCILE. `nil` removes the reaction.
+    ///
+    /// ```swift
+    /// await master.react { call, _ in
+    ///     call.type == .reconcile ? call.reconcile.tasks.map { .update(running($0.taskID)) } : []
+    /// }
+    /// ```
+    ///
+    /// - Parameter reaction: Called on the master's actor with each call and its framework id; it must not block.
+    public func react(_ reaction: (@Sendable (SchedulerCall, FrameworkID) -> [SchedulerEvent])?) {
+        self.callReaction = reaction
+    }
+
     /// Makes the next `times` requests that `matching` selects misbehave (`times: nil`: all of them).
     ///
     /// Rules are checked in the order they were injected; a request uses up the first one it matches, and all

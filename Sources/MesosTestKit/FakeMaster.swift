@@ -75,6 +75,9 @@ public actor FakeMaster {
         public var sendsPeriodicHeartbeats: Bool
         /// Whether calls are checked like the master does (400 "Failed to validate scheduler::Call: …").
         public var validatesCalls: Bool
+        /// Whether every request is kept in ``FakeMaster/receivedRequests`` and ``FakeMaster/receivedCalls``
+        /// (default `true`). A long benchmark turns it off so the master's memory does not grow with each call.
+        public var recordsRequests: Bool
 
         /// Creates a configuration.
         ///
@@ -86,6 +89,7 @@ public actor FakeMaster {
         ///   - heartbeatInterval: The heartbeat period; Mesos uses 15 s, tests use tens of milliseconds.
         ///   - sendsPeriodicHeartbeats: Whether heartbeats follow the first one.
         ///   - validatesCalls: Whether invalid calls get 400.
+        ///   - recordsRequests: Whether requests are recorded.
         public init(
             masterID: String = UUID().uuidString.lowercased(),
             hostname: String = "fake-master",
@@ -93,7 +97,8 @@ public actor FakeMaster {
             version: String = "1.11.0",
             heartbeatInterval: Duration = .seconds(15),
             sendsPeriodicHeartbeats: Bool = true,
-            validatesCalls: Bool = true
+            validatesCalls: Bool = true,
+            recordsRequests: Bool = true
         ) {
             self.masterID = masterID
             self.hostname = hostname
@@ -102,6 +107,7 @@ public actor FakeMaster {
             self.heartbeatInterval = heartbeatInterval
             self.sendsPeriodicHeartbeats = sendsPeriodicHeartbeats
             self.validatesCalls = validatesCalls
+            self.recordsRequests = recordsRequests
         }
     }
 
@@ -132,6 +138,7 @@ public actor FakeMaster {
     var nextOfferNumber = 0
     var faultRules: [FaultRule] = []
     var routes: [Route] = []
+    var callReaction: (@Sendable (SchedulerCall, FrameworkID) -> [SchedulerEvent])?
     nonisolated let streamRegistry = StreamRegistry()
 
     /// Creates a fake master.

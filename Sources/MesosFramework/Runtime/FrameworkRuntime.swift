@@ -89,6 +89,8 @@ public final class FrameworkRuntime: Sendable {
     private let roles: [String]
     private let logger: Logger
     private let launchLock = AsyncMutex()
+    /// The pending count last passed to the services, by role.
+    private let sentPending = LockedValue<[String: Int]>([:])
 
     /// Creates a runtime: reads the store, then creates the scheduler (with the stored framework id, explicit
     /// acknowledgements and the PARTITION_AWARE capability) and the services. Call ``run()`` next.
@@ -296,9 +298,10 @@ public final class FrameworkRuntime: Sendable {
             guard !shared.stopped else { throw FrameworkRuntimeError(.stopped, "the runtime was stopped") }
             guard var spec = shared.model.specs[name] else { throw FrameworkRuntimeError(.unknownSpec, name) }
             spec.spec.instances = instances
+            let attempts = shared.model.lastAttempts(spec: name)
             for index in 0..<instances where spec.instances[index] == nil {
                 // A new instance goes on from the attempts of an earlier one of that number: task ids are unique.
-                spec.instances[index] = .init(index: index, attempt: shared.model.lastAttempt(spec: name, instance: index))
+                spec.instances[index] = .init(index: index, attempt: attempts[index] ?? 0)
             }
             var kills: [TaskID] = []
             for index in spec.instances.keys.sorted(by: >) where index >= instances {
@@ -527,7 +530,7 @@ public final class FrameworkRuntime: Sendable {
                 ? id : replacement.value
             let record = self.shared.withLock { shared -> TaskRecord? in
                 shared.model.tasks[victim]?.record.killedByUs = true
-                return shared.model.tasks[victim]?.record
+                return shared.model.tasks[victim].map { $0.record.with($0.site) }
             }
             if let record { try await self.saveTask(victim, record) }
         }
@@ -579,24 +582,27 @@ public final class FrameworkRuntime: Sendable {
         let pending = self.shared.withLock { $0.stopped ? nil : $0.model.pendingByRole(now: now) }
         guard let pending else { return }
         for role in self.roles {
-            try? self.services.setPendingWork(pending[role] ?? 0, for: role)
+            let count = pending[role] ?? 0
+            // Only changes are passed on: an unchanged count changes nothing in the controller, and each call
+            // wakes the services' loop (this runs after every status update).
+            let changed = self.sentPending.withLock { sent in
+                defer { sent[role] = count }
+                return sent[role] != count
+            }
+            if changed { try? self.services.setPendingWork(count, for: role) }
         }
     }
 
     /// Launches what is launchable whenever something changed, and sleeps until the next backoff otherwise.
     private func loop() async {
+        // One sleep per distinct deadline, not one per wakeup (see `Alarm`).
+        let alarm = Alarm(time: self.time, wakeup: self.wakeup)
+        defer { alarm.set(nil) }
         while !Task.isCancelled, self.isLive {
             await self.launchPending()
             self.updatePendingWork()
-            let deadline = self.nextDeadline
-            await withTaskGroup(of: Void.self) { group in
-                if let deadline {
-                    group.addTask { try? await self.time.sleepUntil(deadline) }
-                }
-                group.addTask { await self.wakeup.wait() }
-                await group.next()
-                group.cancelAll()
-            }
+            alarm.set(self.nextDeadline)
+            await self.wakeup.wait()
         }
     }
 
@@ -610,6 +616,12 @@ public final class FrameworkRuntime: Sendable {
 
     private func launchRound() async {
         let now = self.time.now()
+        // Most rounds (one per status update) have nothing to launch: that is found out before the held offers
+        // are copied and sorted.
+        let idle = self.shared.withLock { shared in
+            shared.stopped || shared.savedFrameworkID == nil || shared.model.launchable(now: now).isEmpty
+        }
+        if idle { return }
         let offers = self.services.offers.map(\.offer)
         let round = self.shared.withLock { shared -> (requests: [TaskRequest], replacing: [String: TaskID], running: [RunningTask])? in
             guard !shared.stopped, shared.savedFrameworkID != nil, !offers.isEmpty else { return nil }
@@ -691,7 +703,7 @@ public final class FrameworkRuntime: Sendable {
         let subscribers = self.shared.withLock { shared -> [Subscriber] in
             for (info, running) in zip(launch.launched, launch.running) {
                 let id = info.taskID.value
-                shared.model.tasks[id]?.site = running.site
+                shared.model.setSite(running.site, of: id)
                 if let staged = shared.model.launched(id) { events.append(staged) }
             }
             return Array(shared.subscribers.values)
@@ -711,8 +723,7 @@ public final class FrameworkRuntime: Sendable {
     /// to store and the instance as it was (to put back if the launch does not happen).
     private func reserve(_ id: String, site: AgentSite?, replacing: TaskID?) -> (TaskRecord, RuntimeModel.Instance)? {
         self.shared.withLock { shared in
-            guard let (name, index, attempt) = Self.parse(id), var spec = shared.model.specs[name],
-                var instance = spec.instances[index]
+            guard let (name, index, attempt) = Self.parse(id), var instance = shared.model.specs[name]?.instances[index]
             else { return nil }
             let previous = instance
             let record = TaskRecord(
@@ -726,9 +737,10 @@ public final class FrameworkRuntime: Sendable {
             instance.notBefore = nil
             instance.replaceAt = nil
             instance.launching = true
-            spec.instances[index] = instance
-            shared.model.specs[name] = spec
-            shared.model.tasks[id] = RuntimeModel.TaskEntry(record: record, state: .taskStaging, site: site)
+            shared.model.specs[name]?.instances[index] = instance  // in place: the spec's table is not copied
+            // The model keeps the site once per agent (behind a shared reference), not in each record.
+            shared.model.tasks[id] = RuntimeModel.TaskEntry(record: record.withoutSite, state: .taskStaging, site: nil)
+            if let site { shared.model.setSite(site, of: id) }
             return (record, previous)
         }
     }
@@ -739,7 +751,7 @@ public final class FrameworkRuntime: Sendable {
         let removed = self.shared.withLock { shared -> Bool in
             guard let entry = shared.model.tasks.removeValue(forKey: id) else { return false }
             let record = entry.record
-            guard var spec = shared.model.specs[record.spec], var instance = spec.instances[record.instance] else {
+            guard var instance = shared.model.specs[record.spec]?.instances[record.instance] else {
                 return true
             }
             if let previous {
@@ -752,8 +764,7 @@ public final class FrameworkRuntime: Sendable {
                 instance.state = record.replaces.flatMap { shared.model.tasks[$0]?.state }
                 instance.status = nil
             }
-            spec.instances[record.instance] = instance
-            shared.model.specs[record.spec] = spec
+            shared.model.specs[record.spec]?.instances[record.instance] = instance
             return true
         }
         guard removed, self.isLive else { return }
@@ -854,18 +865,28 @@ public final class FrameworkRuntime: Sendable {
 
 /// The services' hooks, pointed at the runtime once it exists (the services are created before it is).
 private final class HookBox: Sendable {
-    private let hooks = LockedValue<(
-        commit: (@Sendable (StatusUpdate) async throws -> Void)?,
-        notice: (@Sendable (FrameworkNotice) -> Void)?
-    )>((nil, nil))
+    /// The hooks, behind a reference: closures stored directly in a `LockedValue` are re-wrapped in thunks by
+    /// every `withLock`, which made each call slower than the one before.
+    private final class Hooks: Sendable {
+        let commit: @Sendable (StatusUpdate) async throws -> Void
+        let notice: @Sendable (FrameworkNotice) -> Void
+
+        init(commit: @escaping @Sendable (StatusUpdate) async throws -> Void,
+             notice: @escaping @Sendable (FrameworkNotice) -> Void) {
+            self.commit = commit
+            self.notice = notice
+        }
+    }
+
+    private let hooks = LockedValue<Hooks?>(nil)
 
     func set(commit: @escaping @Sendable (StatusUpdate) async throws -> Void,
              notice: @escaping @Sendable (FrameworkNotice) -> Void) {
-        self.hooks.withLock { $0 = (commit, notice) }
+        self.hooks.withLock { $0 = Hooks(commit: commit, notice: notice) }
     }
 
     func commit(_ update: StatusUpdate) async throws {
-        let commit = self.hooks.withLock { $0.commit }
+        let commit = self.hooks.withLock { $0?.commit }
         guard let commit else {
             throw FrameworkRuntimeError(.stopped, "the runtime is not ready")
         }
@@ -873,7 +894,7 @@ private final class HookBox: Sendable {
     }
 
     func notice(_ notice: FrameworkNotice) async {
-        self.hooks.withLock { $0.notice }?(notice)
+        self.hooks.withLock { $0?.notice }?(notice)
     }
 }
 

@@ -127,6 +127,25 @@ struct TaskRecord: Codable, Sendable {
         sites[agentID] = site
         return site
     }
+
+    /// The record without its site fields, as the model keeps it (the site is kept once per agent).
+    var withoutSite: TaskRecord {
+        var record = self
+        (record.hostname, record.region, record.zone, record.attributes) = (nil, nil, nil, nil)
+        return record
+    }
+
+    /// The record to store: with the site's fields when the task has a site.
+    func with(_ site: AgentSite?) -> TaskRecord {
+        guard let site else { return self }
+        var record = self
+        record.agentID = site.agentID
+        record.hostname = site.hostname
+        record.region = site.region
+        record.zone = site.zone
+        record.attributes = site.attributes.textForm
+        return record
+    }
 }
 
 /// The runtime's view of its specs and tasks: pure decisions, no I/O, time passed in.
@@ -137,31 +156,79 @@ struct RuntimeModel: Sendable {
         var failures = 0
         var current: String?
         var state: TaskState?
-        var status: TaskStatus?
+        /// The latest status of the current task, kept encoded (a decoded `TaskStatus` is several times larger).
+        var statusBytes: [UInt8]?
         var notBefore: Duration?
         var replaceAt: Duration?
         var done = false
         var launching = false
+
+        /// The latest status update of the current task.
+        var status: TaskStatus? {
+            get { self.statusBytes.flatMap { try? MesosCodec(.protobuf).decode(TaskStatus.self, from: $0[...]) } }
+            set { self.statusBytes = newValue.flatMap { try? MesosCodec(.protobuf).encode($0) } }
+        }
     }
 
     struct Spec: Sendable {
-        var spec: TaskSpec
+        var spec: TaskSpec {
+            didSet { self.instances.limit = self.spec.instances }
+        }
         var demand: ResourceDemand
         var constraints: [PlacementConstraint]
         var order: Int
         var cancelled = false
-        var instances: [Int: Instance] = [:]
+        var instances: InstanceTable {
+            didSet { if self.instances.limit != self.spec.instances { self.instances.limit = self.spec.instances } }
+        }
         var role: String
+
+        init(
+            spec: TaskSpec, demand: ResourceDemand, constraints: [PlacementConstraint], order: Int,
+            cancelled: Bool = false, role: String
+        ) {
+            self.spec = spec
+            self.demand = demand
+            self.constraints = constraints
+            self.order = order
+            self.cancelled = cancelled
+            self.instances = InstanceTable(limit: spec.instances)
+            self.role = role
+        }
     }
 
     struct TaskEntry: Sendable {
         var record: TaskRecord
         var state: TaskState
-        var site: AgentSite?
+        /// The agent it was launched on, behind a reference that the tasks of one agent share
+        /// (``RuntimeModel/setSite(_:of:)``): an `AgentSite` inline is most of an entry's size.
+        var siteReference: SiteReference?
+
+        init(record: TaskRecord, state: TaskState, site: AgentSite?) {
+            self.record = record
+            self.state = state
+            self.siteReference = site.map(SiteReference.init)
+        }
+
+        var site: AgentSite? {
+            get { self.siteReference?.site }
+            set { self.siteReference = newValue.map(SiteReference.init) }
+        }
+    }
+
+    /// An agent site, shared by the entries of the tasks on that agent.
+    final class SiteReference: Sendable {
+        let site: AgentSite
+
+        init(_ site: AgentSite) {
+            self.site = site
+        }
     }
 
     var specs: [String: Spec] = [:]
     var tasks: [String: TaskEntry] = [:]
+    /// One shared reference per distinct agent site (as many as agents).
+    var siteReferences: [AgentSite: SiteReference] = [:]
     var nextOrder = 0
     var serviceBackoff: Backoff
 
@@ -185,20 +252,27 @@ struct RuntimeModel: Sendable {
             && Self.isVacant(instance, now: now) && (instance.notBefore ?? .zero) <= now
     }
 
-    /// The instances to launch now, in submission order then instance order.
+    /// The instances to launch now, in submission order then instance order. Only the instances the table
+    /// files as ready or gated are looked at (the others cannot be launchable).
     func launchable(now: Duration) -> [(spec: String, instance: Int)] {
-        self.specs.values.sorted { $0.order < $1.order }.flatMap { spec in
-            spec.instances.keys.sorted().compactMap { index in
+        self.specs.values.sorted { $0.order < $1.order }.flatMap { spec -> [(spec: String, instance: Int)] in
+            guard !spec.cancelled else { return [] }
+            return spec.instances.ready.union(spec.instances.gated).sorted().compactMap { index in
                 self.isLaunchable(spec.instances[index]!, in: spec, now: now) ? (spec.spec.name, index) : nil
             }
         }
     }
 
-    /// How many instances of each role wait for offers now.
+    /// How many instances of each role wait for offers now: the spec's ready instances below its count, kept
+    /// by the table, and those of its gated instances whose backoff or grace is over.
     func pendingByRole(now: Duration) -> [String: Int] {
         var counts: [String: Int] = [:]
         for spec in self.specs.values {
-            let count = spec.instances.values.filter { self.isLaunchable($0, in: spec, now: now) }.count
+            var count = 0
+            if !spec.cancelled {
+                count = spec.instances.readyBelowLimit
+                    + spec.instances.gated.count(where: { self.isLaunchable(spec.instances[$0]!, in: spec, now: now) })
+            }
             counts[spec.role, default: 0] += count
         }
         return counts
@@ -208,7 +282,8 @@ struct RuntimeModel: Sendable {
     func nextDeadline(now: Duration) -> Duration? {
         var best: Duration?
         for spec in self.specs.values where !spec.cancelled {
-            for instance in spec.instances.values where !instance.done {
+            for index in spec.instances.timed {
+                let instance = spec.instances[index]!
                 for candidate in [instance.notBefore, instance.replaceAt].compactMap({ $0 }) where candidate > now {
                     best = min(best ?? candidate, candidate)
                 }
@@ -230,9 +305,27 @@ struct RuntimeModel: Sendable {
             state: .taskStaging, status: nil)
     }
 
+    /// Records the agent a task was launched on, sharing one reference per distinct site.
+    mutating func setSite(_ site: AgentSite, of id: String) {
+        guard self.tasks[id] != nil else { return }
+        let reference = self.siteReferences[site] ?? SiteReference(site)
+        self.siteReferences[site] = reference
+        self.tasks[id]?.siteReference = reference
+    }
+
     /// The highest attempt launched for an instance number (0: none).
     func lastAttempt(spec: String, instance: Int) -> Int {
         self.tasks.values.filter { $0.record.spec == spec && $0.record.instance == instance }.map(\.record.attempt).max() ?? 0
+    }
+
+    /// The highest attempt launched for each instance number of a spec that has tasks, in one pass over the
+    /// tasks (``lastAttempt(spec:instance:)`` for many instances at once).
+    func lastAttempts(spec: String) -> [Int: Int] {
+        var attempts: [Int: Int] = [:]
+        for entry in self.tasks.values where entry.record.spec == spec {
+            attempts[entry.record.instance] = max(attempts[entry.record.instance] ?? 0, entry.record.attempt)
+        }
+        return attempts
     }
 
     /// Whether the runtime itself ended this task (a kill it asked for).
@@ -257,7 +350,13 @@ struct RuntimeModel: Sendable {
         let event = TaskEvent(
             spec: record.spec, instance: record.instance, attempt: record.attempt, taskID: status.taskID,
             state: status.state, status: status)
-        guard var spec = self.specs[record.spec], var instance = spec.instances[record.instance] else { return event }
+        // The spec is taken out of the map while it changes and put back on return, so that its instance table
+        // is changed in place rather than copied.
+        guard var spec = self.specs.removeValue(forKey: record.spec) else { return event }
+        defer { self.specs[record.spec] = spec }
+        // What `killedByUs(id)` answers (it reads the spec, which is out of the map now).
+        let killedByUs = record.killedByUs || spec.cancelled || record.instance >= spec.spec.instances
+        guard var instance = spec.instances[record.instance] else { return event }
         if case .returned(let replacement?) = advice, replacement.value == instance.current,
             self.tasks[replacement.value]?.record.killedByUs == true
         {
@@ -268,7 +367,6 @@ struct RuntimeModel: Sendable {
         guard instance.current == id else {
             if status.state.isTerminal, !spec.instances.values.contains(where: { $0.current == id }) {
                 self.dropIfRetired(&spec, index: record.instance)
-                self.specs[record.spec] = spec
             }
             return event
         }
@@ -291,11 +389,10 @@ struct RuntimeModel: Sendable {
         }
         if status.state.isTerminal {
             instance.replaceAt = nil
-            self.settle(&instance, spec: spec, state: status.state, killedByUs: self.killedByUs(id), now: now)
+            self.settle(&instance, spec: spec, state: status.state, killedByUs: killedByUs, now: now)
         }
         spec.instances[record.instance] = instance
         self.dropIfRetired(&spec, index: record.instance)
-        self.specs[record.spec] = spec
         return event
     }
 
@@ -372,8 +469,9 @@ struct RuntimeModel: Sendable {
     /// The result of a spec, once every instance it still has is done (or it was cancelled and nothing runs).
     func result(of name: String) -> SpecResult? {
         guard let spec = self.specs[name] else { return nil }
-        let instances = spec.instances.values.sorted { $0.index < $1.index }
-        let finished = instances.allSatisfy { instance in
+        // Checked before sorting: a spec still running (the common case while waited for) answers at its first
+        // unfinished instance.
+        let finished = spec.instances.values.allSatisfy { instance in
             if instance.launching { return false }
             if spec.cancelled || instance.index >= spec.spec.instances {
                 return instance.current.map { self.tasks[$0].map { $0.state.isTerminal } ?? true } ?? true
@@ -381,6 +479,7 @@ struct RuntimeModel: Sendable {
             return instance.done
         }
         guard finished else { return nil }
+        let instances = spec.instances.values.sorted { $0.index < $1.index }
         return SpecResult(
             spec: name, cancelled: spec.cancelled,
             instances: instances.filter { $0.index < spec.spec.instances || spec.cancelled }.map { instance in
@@ -419,7 +518,8 @@ struct RuntimeModel: Sendable {
                 record.agentID = status.agentID.value
                 record.hostname = nil  // the stored site was another agent's
             }
-            self.tasks[id] = TaskEntry(record: record, state: state, site: record.site(interning: &sites))
+            self.tasks[id] = TaskEntry(record: record.withoutSite, state: state, site: nil)
+            if let site = record.site(interning: &sites) { self.setSite(site, of: id) }
             guard var spec = self.specs[record.spec] else { continue }
             var instance = spec.instances[record.instance] ?? Instance(index: record.instance)
             if record.attempt >= instance.attempt {

@@ -278,21 +278,29 @@ func validateStateKey(_ key: String) throws(StateStoreError) {
     }
 }
 
+/// A record as a store keeps it: its bytes (in any form) and its version.
+protocol StoredRecord {
+    var version: Int64 { get }
+    init(data: Data, version: Int64)
+}
+
+extension VersionedRecord: StoredRecord {}
+
 /// The reference semantics of a versioned write on a map of records: the new version, or the conflict.
-func applyPut(
-    _ records: inout [String: VersionedRecord], namespace: StateNamespace, key: String, data: Data,
+func applyPut<Record: StoredRecord>(
+    _ records: inout [String: Record], namespace: StateNamespace, key: String, data: Data,
     expected: ExpectedVersion
 ) throws(StateStoreError) -> Int64 {
     let current = records[key]
     switch (expected, current) {
     case (.absent, nil), (.any, nil):
-        records[key] = VersionedRecord(data: data, version: 0)
+        records[key] = Record(data: data, version: 0)
         return 0
     case (.version(let wanted), let record?) where record.version == wanted:
-        records[key] = VersionedRecord(data: data, version: wanted + 1)
+        records[key] = Record(data: data, version: wanted + 1)
         return wanted + 1
     case (.any, let record?):
-        records[key] = VersionedRecord(data: data, version: record.version + 1)
+        records[key] = Record(data: data, version: record.version + 1)
         return record.version + 1
     default:
         throw StateStoreError.conflict(namespace, key, expected: expected, actual: current?.version)
@@ -300,8 +308,8 @@ func applyPut(
 }
 
 /// The reference semantics of a versioned delete.
-func applyDelete(
-    _ records: inout [String: VersionedRecord], namespace: StateNamespace, key: String, expected: ExpectedVersion
+func applyDelete<Record: StoredRecord>(
+    _ records: inout [String: Record], namespace: StateNamespace, key: String, expected: ExpectedVersion
 ) throws(StateStoreError) {
     let current = records[key]
     switch (expected, current) {
@@ -316,7 +324,21 @@ func applyDelete(
 
 /// The in-memory adapter of ``FrameworkStateStore``: the reference semantics, for tests.
 public final class InMemoryStateStore: FrameworkStateStore {
-    private let records: LockedValue<[StateNamespace: [String: VersionedRecord]]>
+    /// A record's bytes in an array: one allocation, where a `Data` of more than a few bytes takes two (its
+    /// storage object and its bytes), which is most of a record's cost with many small records.
+    private struct Compact: StoredRecord {
+        var bytes: [UInt8]
+        var version: Int64
+
+        init(data: Data, version: Int64) {
+            self.bytes = [UInt8](data)
+            self.version = version
+        }
+
+        var record: VersionedRecord { VersionedRecord(data: Data(self.bytes), version: self.version) }
+    }
+
+    private let records: LockedValue<[StateNamespace: [String: Compact]]>
 
     /// An empty store.
     public init() {
@@ -325,13 +347,13 @@ public final class InMemoryStateStore: FrameworkStateStore {
 
     /// Every record of a namespace.
     public func load(_ namespace: StateNamespace) async throws(StateStoreError) -> [String: VersionedRecord] {
-        self.records.withLock { $0[namespace] ?? [:] }
+        self.records.withLock { ($0[namespace] ?? [:]).mapValues(\.record) }
     }
 
     /// One record.
     public func get(_ namespace: StateNamespace, key: String) async throws(StateStoreError) -> VersionedRecord? {
         try validateStateKey(key)
-        return self.records.withLock { $0[namespace]?[key] }
+        return self.records.withLock { $0[namespace]?[key]?.record }
     }
 
     /// Writes a record if its version is the expected one.
@@ -341,10 +363,8 @@ public final class InMemoryStateStore: FrameworkStateStore {
     {
         try validateStateKey(key)
         return try self.records.withLock { (all) throws(StateStoreError) -> Int64 in
-            var records = all[namespace] ?? [:]
-            let version = try applyPut(&records, namespace: namespace, key: key, data: data, expected: expected)
-            all[namespace] = records
-            return version
+            // In place: a copy of the namespace's map taken out and put back would copy every record per write.
+            try applyPut(&all[namespace, default: [:]], namespace: namespace, key: key, data: data, expected: expected)
         }
     }
 
@@ -352,9 +372,7 @@ public final class InMemoryStateStore: FrameworkStateStore {
     public func delete(_ namespace: StateNamespace, key: String, expected: ExpectedVersion) async throws(StateStoreError) {
         try validateStateKey(key)
         try self.records.withLock { (all) throws(StateStoreError) in
-            var records = all[namespace] ?? [:]
-            try applyDelete(&records, namespace: namespace, key: key, expected: expected)
-            all[namespace] = records
+            try applyDelete(&all[namespace, default: [:]], namespace: namespace, key: key, expected: expected)
         }
     }
 }
