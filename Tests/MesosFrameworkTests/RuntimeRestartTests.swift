@@ -70,7 +70,7 @@ struct RuntimeRestartTests {
         }
         let stored = try #require(try await store.get(.tasks, key: "svc.0.1"))
         let record = try JSONDecoder().decode(TaskRecord.self, from: stored.data)
-        #expect(record.hostname == "agent-0.fake", "the site is stored with the task before its ACCEPT")
+        #expect(record.site?.hostname == "agent-0.fake", "the site is stored with the task before its ACCEPT")
 
         let restarted = try await R.makeRuntime(master, store: store, clock: ManualClock())
         try await R.running(restarted) {

@@ -728,8 +728,8 @@ public final class FrameworkRuntime: Sendable {
             let previous = instance
             let record = TaskRecord(
                 spec: name, instance: index, attempt: attempt, agentID: site?.agentID, killedByUs: false,
-                replaces: replacing?.value, hostname: site?.hostname, region: site?.region, zone: site?.zone,
-                attributes: site.map(\.attributes.textForm), failuresBefore: instance.failures)
+                failuresBefore: Int32(clamping: instance.failures), replaces: replacing?.value
+            ).with(site)
             instance.attempt = attempt
             instance.current = id
             instance.state = .taskStaging

@@ -100,38 +100,51 @@ struct SpecRecord: Codable, Sendable {
 
 /// The stored form of a launched task (namespace `tasks`, key: its task id), written before its ACCEPT.
 ///
-/// The agent's hostname, fault domain and attributes are kept so placement constraints still count the task after
-/// a restart (before its agent sends an offer again); `failuresBefore` is how many failed attempts its instance had
-/// when it was launched, so a restart neither forgets the failures (`maxAttempts`) nor needs the older records.
-/// Fields added after the first version are optional: older records still decode.
-struct TaskRecord: Codable, Sendable {
+/// The agent's hostname, fault domain and attributes are stored so placement constraints still count the task
+/// after a restart (before its agent sends an offer again); in memory the model keeps them once per agent, so
+/// ``site`` is `nil` there. `failuresBefore` is how many failed attempts its instance had when it was launched, so
+/// a restart neither forgets the failures (`maxAttempts`) nor needs the older records. Fields added after the first
+/// version are optional: older records still decode. (Field order keeps the in-memory record small.)
+struct TaskRecord: Sendable {
     var spec: String
     var instance: Int
     var attempt: Int
     var agentID: String?
     var killedByUs: Bool
+    var failuresBefore: Int32?
     var replaces: String?
-    var hostname: String?
-    var region: String?
-    var zone: String?
-    var attributes: String?
-    var failuresBefore: Int?
+    var site: SiteFields?
+
+    /// The site of a stored record.
+    final class SiteFields: Sendable {
+        let hostname: String
+        let region: String?
+        let zone: String?
+        let attributes: String?
+
+        init(hostname: String, region: String?, zone: String?, attributes: String?) {
+            self.hostname = hostname
+            self.region = region
+            self.zone = zone
+            self.attributes = attributes
+        }
+    }
 
     /// The site the record names, if it names one; `sites` shares one value per agent between records.
     func site(interning sites: inout [String: AgentSite]) -> AgentSite? {
-        guard let agentID, let hostname else { return nil }
-        if let known = sites[agentID], known.hostname == hostname { return known }
+        guard let agentID, let fields = self.site else { return nil }
+        if let known = sites[agentID], known.hostname == fields.hostname { return known }
         let site = AgentSite(
-            agentID: agentID, hostname: hostname, region: self.region, zone: self.zone,
-            attributes: self.attributes.flatMap { try? [Attribute](parsing: $0) } ?? [])
+            agentID: agentID, hostname: fields.hostname, region: fields.region, zone: fields.zone,
+            attributes: fields.attributes.flatMap { try? [Attribute](parsing: $0) } ?? [])
         sites[agentID] = site
         return site
     }
 
-    /// The record without its site fields, as the model keeps it (the site is kept once per agent).
+    /// The record without its site, as the model keeps it (the site is kept once per agent).
     var withoutSite: TaskRecord {
         var record = self
-        (record.hostname, record.region, record.zone, record.attributes) = (nil, nil, nil, nil)
+        record.site = nil
         return record
     }
 
@@ -140,11 +153,49 @@ struct TaskRecord: Codable, Sendable {
         guard let site else { return self }
         var record = self
         record.agentID = site.agentID
-        record.hostname = site.hostname
-        record.region = site.region
-        record.zone = site.zone
-        record.attributes = site.attributes.textForm
+        record.site = SiteFields(
+            hostname: site.hostname, region: site.region, zone: site.zone, attributes: site.attributes.textForm)
         return record
+    }
+}
+
+extension TaskRecord: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case spec, instance, attempt, agentID, killedByUs, failuresBefore, replaces, hostname, region, zone, attributes
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.spec = try container.decode(String.self, forKey: .spec)
+        self.instance = try container.decode(Int.self, forKey: .instance)
+        self.attempt = try container.decode(Int.self, forKey: .attempt)
+        self.agentID = try container.decodeIfPresent(String.self, forKey: .agentID)
+        self.killedByUs = try container.decode(Bool.self, forKey: .killedByUs)
+        self.failuresBefore = try container.decodeIfPresent(Int32.self, forKey: .failuresBefore)
+        self.replaces = try container.decodeIfPresent(String.self, forKey: .replaces)
+        self.site = try container.decodeIfPresent(String.self, forKey: .hostname).map { hostname in
+            SiteFields(
+                hostname: hostname, region: try container.decodeIfPresent(String.self, forKey: .region),
+                zone: try container.decodeIfPresent(String.self, forKey: .zone),
+                attributes: try container.decodeIfPresent(String.self, forKey: .attributes))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.spec, forKey: .spec)
+        try container.encode(self.instance, forKey: .instance)
+        try container.encode(self.attempt, forKey: .attempt)
+        try container.encodeIfPresent(self.agentID, forKey: .agentID)
+        try container.encode(self.killedByUs, forKey: .killedByUs)
+        try container.encodeIfPresent(self.failuresBefore, forKey: .failuresBefore)
+        try container.encodeIfPresent(self.replaces, forKey: .replaces)
+        if let site = self.site {
+            try container.encode(site.hostname, forKey: .hostname)
+            try container.encodeIfPresent(site.region, forKey: .region)
+            try container.encodeIfPresent(site.zone, forKey: .zone)
+            try container.encodeIfPresent(site.attributes, forKey: .attributes)
+        }
     }
 }
 
@@ -516,7 +567,7 @@ struct RuntimeModel: Sendable {
                 status.agentID.value != record.agentID
             {
                 record.agentID = status.agentID.value
-                record.hostname = nil  // the stored site was another agent's
+                record.site = nil  // the stored site was another agent's
             }
             self.tasks[id] = TaskEntry(record: record.withoutSite, state: state, site: nil)
             if let site = record.site(interning: &sites) { self.setSite(site, of: id) }
@@ -531,7 +582,7 @@ struct RuntimeModel: Sendable {
                 }
             }
             let failed = state.isTerminal && !record.killedByUs && Self.countsAsFailure(state, restart: spec.spec.restart)
-            if let before = record.failuresBefore {
+            if let before = record.failuresBefore.map(Int.init) {
                 // Newer records know the failures before them: older (possibly pruned) records are not needed.
                 instance.failures = max(instance.failures, before + (failed ? 1 : 0))
             } else if failed {
