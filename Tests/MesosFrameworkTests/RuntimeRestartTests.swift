@@ -181,6 +181,23 @@ struct RuntimeRestartTests {
         }
     }
 
+    @Test func waitingForAResultEndsWhenTheWaiterIsCancelled() async throws {
+        let master = R.makeMaster()
+        let runtime = try await R.makeRuntime(master, store: InMemoryStateStore(), clock: ManualClock())
+        try await R.running(runtime) {
+            try await runtime.submit(TaskSpec(name: "svc", command: .shell("sleep 1000"), resources: "cpus:1", restart: .always))
+            let waiter = Task { try await runtime.result(of: "svc") }
+            let other = Task { try await runtime.result(of: "svc") }
+            waiter.cancel()
+            await #expect(throws: CancellationError.self) { try await waiter.value }
+            #expect(!runtime.isStopped, "the spec and the runtime go on")
+            // Another waiter of the same spec still gets the result once there is one.
+            try await runtime.cancel("svc")
+            let result = try await other.value
+            #expect(result.cancelled)
+        }
+    }
+
     @Test func eventsCanKeepOnlyTheNewest() async throws {
         let master = R.makeMaster()
         let runtime = try await R.makeRuntime(master, store: InMemoryStateStore(), clock: ManualClock())

@@ -76,7 +76,8 @@ public final class FrameworkRuntime: Sendable {
         var advice: [String: ReconciliationDriver.Advice] = [:]
         var subscribers: [UInt64: Subscriber] = [:]
         var nextSubscriber: UInt64 = 0
-        var waiters: [String: [CheckedContinuation<SpecResult, any Error>]] = [:]
+        var waiters: [String: [UInt64: CheckedContinuation<SpecResult, any Error>]] = [:]
+        var nextWaiter: UInt64 = 0
         /// Tasks whose ACCEPT is under way: a scale-down or cancel leaves their KILL to the launch path, which
         /// sends it once the ACCEPT returned (so a task is killed once, and never before the master knows it).
         var launching: Set<String> = []
@@ -231,7 +232,7 @@ public final class FrameworkRuntime: Sendable {
         let (subscribers, waiters) = self.shared.withLock { shared in
             shared.stopped = true
             defer { shared.subscribers = [:]; shared.waiters = [:] }
-            return (shared.subscribers.values.map(\.continuation), shared.waiters.values.flatMap { $0 })
+            return (shared.subscribers.values.map(\.continuation), shared.waiters.values.flatMap(\.values))
         }
         self.scheduler.disconnect()
         self.wakeup.fire()
@@ -412,17 +413,34 @@ public final class FrameworkRuntime: Sendable {
     /// Waits until every instance of a spec is done (finished, given up per its restart policy, or killed by a
     /// cancel or scale-down) and returns how each ended. An `.always` spec is done only once cancelled.
     ///
-    /// - Throws: ``FrameworkRuntimeError`` (unknown spec, stopped).
+    /// - Throws: ``FrameworkRuntimeError`` (unknown spec, stopped), or `CancellationError` when the waiting task is
+    ///   cancelled (the spec is not affected).
     public func result(of name: String) async throws -> SpecResult {
-        try await withCheckedThrowingContinuation { continuation in
-            let outcome = self.shared.withLock { shared -> Result<SpecResult, FrameworkRuntimeError>? in
-                if shared.stopped { return .failure(FrameworkRuntimeError(.stopped, "the runtime was stopped")) }
-                guard shared.model.specs[name] != nil else { return .failure(FrameworkRuntimeError(.unknownSpec, name)) }
-                if let result = shared.model.result(of: name) { return .success(result) }
-                shared.waiters[name, default: []].append(continuation)
-                return nil
+        let id = self.shared.withLock { shared in
+            defer { shared.nextWaiter += 1 }
+            return shared.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let outcome = self.shared.withLock { shared -> Result<SpecResult, any Error>? in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if shared.stopped { return .failure(FrameworkRuntimeError(.stopped, "the runtime was stopped")) }
+                    guard shared.model.specs[name] != nil else {
+                        return .failure(FrameworkRuntimeError(.unknownSpec, name))
+                    }
+                    if let result = shared.model.result(of: name) { return .success(result) }
+                    shared.waiters[name, default: [:]][id] = continuation
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
             }
-            if let outcome { continuation.resume(with: outcome) }
+        } onCancel: {
+            let waiter = self.shared.withLock { shared -> CheckedContinuation<SpecResult, any Error>? in
+                let waiter = shared.waiters[name]?.removeValue(forKey: id)
+                if shared.waiters[name]?.isEmpty == true { shared.waiters.removeValue(forKey: name) }
+                return waiter
+            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 
@@ -569,7 +587,7 @@ public final class FrameworkRuntime: Sendable {
             var ready: [(CheckedContinuation<SpecResult, any Error>, SpecResult)] = []
             for (name, waiters) in shared.waiters {
                 guard let result = shared.model.result(of: name) else { continue }
-                ready += waiters.map { ($0, result) }
+                ready += waiters.values.map { ($0, result) }
                 shared.waiters.removeValue(forKey: name)
             }
             return ready
