@@ -129,7 +129,7 @@ struct ParallelEventSequenceTests {
             for try await event in Self.upstream(Self.chunks(bytes, seed: 5), failure: failure).schedulerEvents(codec: codec) {
                 sequential.append(event.wireMessage)
             }
-        } catch let error as MesosError {
+        } catch {
             #expect(error == failure)
         }
         #expect(sequential == cut)

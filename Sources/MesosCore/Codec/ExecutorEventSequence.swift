@@ -23,60 +23,18 @@ extension MesosCodec {
     }
 }
 
-/// Typed executor events read from the raw bytes of an executor SUBSCRIBE response body.
-///
-/// It frames the bytes as RecordIO and decodes each record with a ``MesosCodec``. Failures surface as
-/// ``MesosError``, exactly as in ``SchedulerEventSequence``.
-public struct ExecutorEventSequence<Upstream: AsyncSequence>: AsyncSequence
-where Upstream.Element == ArraySlice<UInt8> {
-    /// A typed event.
-    public typealias Element = ExecutorEvent
-
-    private let records: RecordIOSequence<Upstream>
-    private let codec: MesosCodec
-
-    /// Creates the sequence.
-    ///
-    /// - Parameters:
-    ///   - upstream: The response body's chunks.
-    ///   - codec: The encoding the agent answered in.
-    ///   - maximumRecordSize: The largest event accepted, in bytes.
-    public init(upstream: Upstream, codec: MesosCodec, maximumRecordSize: Int = RecordIODecoder.defaultMaximumRecordSize) {
-        self.records = RecordIOSequence(upstream: upstream, maximumRecordSize: maximumRecordSize)
-        self.codec = codec
-    }
-
-    /// Returns an iterator over the events.
-    public func makeAsyncIterator() -> Iterator {
-        Iterator(records: self.records.makeAsyncIterator(), codec: self.codec)
-    }
-
-    /// Decodes one record per call.
-    public struct Iterator: AsyncIteratorProtocol {
-        private var records: RecordIOSequence<Upstream>.Iterator
-        private let codec: MesosCodec
-
-        init(records: RecordIOSequence<Upstream>.Iterator, codec: MesosCodec) {
-            self.records = records
-            self.codec = codec
-        }
-
-        /// Returns the next event, or `nil` when the stream ended cleanly.
-        ///
-        /// - Throws: ``MesosError``.
-        public mutating func next() async throws(MesosError) -> ExecutorEvent? {
-            let record: ArraySlice<UInt8>?
-            do {
-                record = try await self.records.next()
-            } catch {
-                throw eventStreamError(error)
-            }
-            return try record.map { record throws(MesosError) in try self.codec.decodeExecutorEvent(record) }
-        }
+extension ExecutorEvent: MesosStreamEvent {
+    /// Decodes one record with ``MesosCodec/decodeExecutorEvent(_:)``.
+    public static func decode(_ record: ArraySlice<UInt8>, codec: MesosCodec) throws(MesosError) -> ExecutorEvent {
+        try codec.decodeExecutorEvent(record)
     }
 }
 
-extension ExecutorEventSequence: Sendable where Upstream: Sendable {}
+/// Typed executor events read from the raw bytes of an executor SUBSCRIBE response body (failures as in
+/// ``SchedulerEventSequence``).
+public typealias ExecutorEventSequence<Upstream: AsyncSequence> = MesosEventSequence<Upstream, ExecutorEvent>
+where Upstream.Element == ArraySlice<UInt8>
+
 
 extension AsyncSequence where Element == ArraySlice<UInt8> {
     /// Reads this byte stream as an executor event stream.

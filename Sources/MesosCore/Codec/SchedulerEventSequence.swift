@@ -1,16 +1,39 @@
 import MesosRecordIO
 
+/// An event type that one RecordIO record of an event stream decodes into (scheduler and executor events).
+public protocol MesosStreamEvent: Sendable {
+    /// Decodes one record.
+    ///
+    /// - Parameters:
+    ///   - record: One RecordIO record of the stream.
+    ///   - codec: The encoding the server answered in.
+    /// - Returns: The typed event.
+    /// - Throws: ``MesosError/Code/decodingFailed``.
+    static func decode(_ record: ArraySlice<UInt8>, codec: MesosCodec) throws(MesosError) -> Self
+}
+
+extension SchedulerEvent: MesosStreamEvent {
+    /// Decodes one record with ``MesosCodec/decodeEvent(_:)``.
+    public static func decode(_ record: ArraySlice<UInt8>, codec: MesosCodec) throws(MesosError) -> SchedulerEvent {
+        try codec.decodeEvent(record)
+    }
+}
+
 /// Typed scheduler events read from the raw bytes of a SUBSCRIBE response body.
+public typealias SchedulerEventSequence<Upstream: AsyncSequence> = MesosEventSequence<Upstream, SchedulerEvent>
+where Upstream.Element == ArraySlice<UInt8>
+
+/// Typed events read from the raw bytes of a SUBSCRIBE response body (the scheduler's or the executor's).
 ///
 /// It frames the bytes as RecordIO and decodes each record with a ``MesosCodec``. Every failure surfaces as a
 /// ``MesosError``: framing problems as ``MesosError/Code/malformedStream``,
 /// ``MesosError/Code/recordTooLarge`` or ``MesosError/Code/streamTruncated``, undecodable records as
 /// ``MesosError/Code/decodingFailed``, and errors thrown by the byte source as
 /// ``MesosError/Code/transportFailure`` (unless they already are a `MesosError`).
-public struct SchedulerEventSequence<Upstream: AsyncSequence>: AsyncSequence
+public struct MesosEventSequence<Upstream: AsyncSequence, Event: MesosStreamEvent>: AsyncSequence
 where Upstream.Element == ArraySlice<UInt8> {
     /// A typed event.
-    public typealias Element = SchedulerEvent
+    public typealias Element = Event
 
     private let records: RecordIOSequence<Upstream>
     private let codec: MesosCodec
@@ -19,7 +42,7 @@ where Upstream.Element == ArraySlice<UInt8> {
     ///
     /// - Parameters:
     ///   - upstream: The response body's chunks.
-    ///   - codec: The encoding the master answered in.
+    ///   - codec: The encoding the server answered in.
     ///   - maximumRecordSize: The largest event accepted, in bytes.
     public init(
         upstream: Upstream,
@@ -48,7 +71,7 @@ where Upstream.Element == ArraySlice<UInt8> {
         /// Returns the next event, or `nil` when the stream ended cleanly.
         ///
         /// - Throws: ``MesosError``.
-        public mutating func next() async throws -> SchedulerEvent? {
+        public mutating func next() async throws(MesosError) -> Event? {
             let record: ArraySlice<UInt8>?
             do {
                 record = try await self.records.next()
@@ -58,12 +81,12 @@ where Upstream.Element == ArraySlice<UInt8> {
             guard let record else {
                 return nil
             }
-            return try self.codec.decodeEvent(record)
+            return try Event.decode(record, codec: self.codec)
         }
     }
 }
 
-extension SchedulerEventSequence: Sendable where Upstream: Sendable {}
+extension MesosEventSequence: Sendable where Upstream: Sendable {}
 
 /// What a failure while reading an event stream becomes: framing errors as their ``MesosError`` codes,
 /// cancellation as ``MesosError/Code/cancelled``, anything else from the byte source as
