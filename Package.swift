@@ -6,6 +6,28 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// Linker settings of the executor executables: one executor process runs per task, so their footprint counts.
+/// In release builds on Linux the Swift runtime and Foundation are linked statically: only the pages an
+/// executor touches become resident, instead of whole shared libraries with their relocations (see README,
+/// "Executor footprint"). `-static-stdlib` links the static Foundation archives, whose own dependencies
+/// (FoundationInternationalization, the ICU build, CoreFoundation, …) are named here in one group because the
+/// package's objects were compiled against the shared modules and carry no link entries for them.
+let executorLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(
+        [
+            "-static-stdlib",
+            "-Xlinker", "--start-group",
+            "-Xlinker", "-lFoundation", "-Xlinker", "-lFoundationInternationalization",
+            "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationICU",
+            "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-l_FoundationCollections",
+            "-Xlinker", "-lCoreFoundation",
+            "-Xlinker", "--end-group",
+            "-lstdc++",
+        ],
+        .when(platforms: [.linux], configuration: .release)
+    ),
+]
+
 let package = Package(
     name: "swift-mesos",
     platforms: [.macOS(.v15)],
@@ -249,13 +271,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/MesosCommandExecutorTool",
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: executorLinkerSettings
         ),
         .executableTarget(
             name: "EchoExecutor",
             dependencies: ["MesosExecutor", "MesosCurlTransport"],
             path: "Examples/EchoExecutor",
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: executorLinkerSettings
         ),
         .executableTarget(
             name: "MesosBench",
