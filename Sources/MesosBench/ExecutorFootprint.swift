@@ -124,8 +124,10 @@ struct ExecutorFootprint: BenchMode {
         let stderrPath = sandbox.appendingPathComponent("executor.stderr").path
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        let outputs = [FileHandle(forWritingAtPath: stdoutPath), FileHandle(forWritingAtPath: stderrPath)]
+        defer { for output in outputs { try? output?.close() } }
+        process.standardOutput = outputs[0]
+        process.standardError = outputs[1]
         process.standardInput = FileHandle.nullDevice
 
         var run = FootprintRun()
