@@ -8,7 +8,10 @@ struct MesosBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesos-bench",
         abstract: "Throughput, latency, memory and idle-CPU benchmarks for swift-mesos.",
-        subcommands: [LocalRun.self, Ingest.self, Calls.self, Decode.self, Serve.self, Place.self, RuntimeRun.self],
+        subcommands: [
+            LocalRun.self, Ingest.self, Calls.self, Decode.self, Serve.self, Place.self, RuntimeRun.self,
+            ExecutorFootprint.self,
+        ],
         defaultSubcommand: LocalRun.self
     )
 }
