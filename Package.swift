@@ -11,9 +11,7 @@ let strictSettings: [SwiftSetting] = [
 /// executor touches become resident, instead of whole shared libraries with their relocations (see README,
 /// "Executor footprint"). `-static-stdlib` links the static Foundation archives, whose own dependencies
 /// (FoundationInternationalization, the ICU build, CoreFoundation, …) are named here in one group because the
-/// package's objects were compiled against the shared modules and carry no link entries for them. Measured
-/// with `mesos-bench executor-footprint`: peak RSS 31.5 MB (shared libraries) -> 27.3 MB (static) -> 23.8 MB
-/// (static, not PIE).
+/// package's objects were compiled against the shared modules and carry no link entries for them.
 let executorLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(
         [
@@ -25,10 +23,6 @@ let executorLinkerSettings: [LinkerSetting] = [
             "-Xlinker", "-lCoreFoundation",
             "-Xlinker", "--end-group",
             "-lstdc++",
-            // A position-dependent executable: the statically linked runtime then needs no relative
-            // relocations at startup (the PIE build applies ~84,000, reading 2 MB and dirtying the pages they
-            // patch). The trade-off: the executable's own image is not randomized (its libraries still are).
-            "-Xclang-linker", "-no-pie",
         ],
         .when(platforms: [.linux], configuration: .release)
     ),
