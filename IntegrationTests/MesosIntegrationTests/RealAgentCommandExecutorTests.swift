@@ -224,14 +224,14 @@ struct RealAgentCommandExecutorTests {
         #expect(elapsed < .seconds(15), "\(elapsed)")
     }
 
-    @Test("KILL with the KILL's own kill policy (grace 0.5 s) overrides the task's 60 s")
+    @Test("KILL with the KILL's own kill policy (grace 0.5 s) overrides the task's 30 s")
     func killPolicyOfTheKill() async throws {
         let ready = Self.temporaryPath("trap-ready")
         defer { try? FileManager.default.removeItem(atPath: ready) }
         let killedAt = KillClock()
         let observed = try await Self.runTask("it-exec-kill-policy") { offer in
             var task = Self.commandTask("trap '' TERM; touch '\(ready)'; while :; do sleep 0.2; done", offer: offer)
-            task.killPolicy.gracePeriod.nanoseconds = 60_000_000_000
+            task.killPolicy.gracePeriod.nanoseconds = 30_000_000_000
             return task
         } onStatus: { scheduler, status in
             guard status.state == .taskRunning else { return }
@@ -246,7 +246,7 @@ struct RealAgentCommandExecutorTests {
         #expect(last.status.message == "Command terminated with signal Killed")
         let elapsed = last.at - (try #require(killedAt.instant))
         #expect(elapsed >= .milliseconds(500), "\(elapsed)")
-        #expect(elapsed < .seconds(30), "the KILL's 0.5 s grace, not the task's 60 s: \(elapsed)")
+        #expect(elapsed < .seconds(20), "the KILL's 0.5 s grace, not the task's 30 s: \(elapsed)")
     }
 
     @Test("teardown (SHUTDOWN): the task's process and the executor both end; the executor is mesos-command-executor")
@@ -312,7 +312,8 @@ struct RealAgentCommandExecutorTests {
     @Test("a passing COMMAND health check: TASK_RUNNING with healthy true (the stand-in ignores health checks)")
     func passingHealthCheck() async throws {
         let observed = try await Self.runTask("it-exec-healthy") { offer in
-            var task = Self.commandTask("sleep 60", offer: offer)
+            // 30 s: an executor that ignores health checks lets it finish, and the test fails instead of hanging.
+            var task = Self.commandTask("sleep 30", offer: offer)
             task.healthCheck = Self.commandHealthCheck(#"[ -d "$MESOS_SANDBOX" ]"#, interval: 0.2, consecutiveFailures: 3)
             return task
         } onStatus: { scheduler, status in
@@ -330,7 +331,7 @@ struct RealAgentCommandExecutorTests {
     @Test("a failing COMMAND health check (false, 2 consecutive failures): unhealthy updates, then TASK_KILLED, healthy false")
     func failingHealthCheckKills() async throws {
         let observed = try await Self.runTask("it-exec-unhealthy") { offer in
-            var task = Self.commandTask("sleep 60", offer: offer)
+            var task = Self.commandTask("sleep 30", offer: offer)
             task.healthCheck = Self.commandHealthCheck("false", interval: 0.2, consecutiveFailures: 2)
             task.killPolicy.gracePeriod.nanoseconds = 2_000_000_000
             return task
@@ -356,7 +357,7 @@ struct RealAgentCommandExecutorTests {
     func networkHealthCheck(kind: NetworkCheck) async throws {
         let observed = try await Self.runTask("it-exec-\(kind.rawValue)") { offer in
             let port = try Self.port(in: offer)
-            var task = Self.commandTask("exec python3 -m http.server \(port) --bind 127.0.0.1", offer: offer, ports: [port])
+            var task = Self.commandTask("exec timeout 30 python3 -m http.server \(port) --bind 127.0.0.1", offer: offer, ports: [port])
             var check = HealthCheck()
             switch kind {
             case .http:
