@@ -195,9 +195,9 @@ struct RealAgentCommandExecutorTests {
         }
         #expect(observed.map(\.status.state) == [.taskStarting, .taskRunning, .taskKilling, .taskKilled])
         let last = try #require(observed.last)
+        // SIGTERM ended it: a SIGKILL after the 20 s grace period would say "signal Killed".
         #expect(last.status.message == "Command terminated with signal Terminated")
-        let elapsed = last.at - (try #require(killedAt.instant))
-        #expect(elapsed < .seconds(20), "SIGTERM ended it, so the 20 s grace period must not have run out: \(elapsed)")
+        #expect(killedAt.instant != nil)
     }
 
     @Test("KILL of a task that ignores SIGTERM, kill policy grace 1 s: SIGKILL after the grace period, TASK_KILLED")
@@ -221,17 +221,16 @@ struct RealAgentCommandExecutorTests {
         #expect(last.status.message == "Command terminated with signal Killed")
         let elapsed = last.at - (try #require(killedAt.instant))
         #expect(elapsed >= .seconds(1), "SIGKILL must wait for the task's 1 s grace period: \(elapsed)")
-        #expect(elapsed < .seconds(15), "\(elapsed)")
     }
 
-    @Test("KILL with the KILL's own kill policy (grace 0.5 s) overrides the task's 30 s")
+    @Test("KILL with the KILL's own kill policy (grace 0.5 s) overrides the task's 600 s")
     func killPolicyOfTheKill() async throws {
         let ready = Self.temporaryPath("trap-ready")
         defer { try? FileManager.default.removeItem(atPath: ready) }
         let killedAt = KillClock()
         let observed = try await Self.runTask("it-exec-kill-policy") { offer in
             var task = Self.commandTask("trap '' TERM; touch '\(ready)'; while :; do sleep 0.2; done", offer: offer)
-            task.killPolicy.gracePeriod.nanoseconds = 30_000_000_000
+            task.killPolicy.gracePeriod.nanoseconds = 600_000_000_000
             return task
         } onStatus: { scheduler, status in
             guard status.state == .taskRunning else { return }
@@ -246,7 +245,8 @@ struct RealAgentCommandExecutorTests {
         #expect(last.status.message == "Command terminated with signal Killed")
         let elapsed = last.at - (try #require(killedAt.instant))
         #expect(elapsed >= .milliseconds(500), "\(elapsed)")
-        #expect(elapsed < .seconds(20), "the KILL's 0.5 s grace, not the task's 30 s: \(elapsed)")
+        // The task's own grace is 600 s: far beyond any delay of a loaded machine.
+        #expect(elapsed < .seconds(120), "the KILL's 0.5 s grace, not the task's 600 s: \(elapsed)")
     }
 
     @Test("teardown (SHUTDOWN): the task's process and the executor both end; the executor is mesos-command-executor")
