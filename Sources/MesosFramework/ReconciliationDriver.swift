@@ -160,9 +160,10 @@ public struct ReconciliationDriver: Sendable {
     private struct Entry: Sendable {
         var agentID: String?
         var replaces: String?
-        var launchedAt: Duration
-        var lastUpdateAt: Duration?
-        var unreachableSince: Duration?
+        // Times as nanoseconds (`Int64.min`: none): an optional `Duration` takes 24 bytes, this 8.
+        private var launchedAtNanoseconds: Int64
+        private var lastUpdateNanoseconds: Int64
+        private var unreachableNanoseconds: Int64
         var state: TaskState
         var reason: TaskStatus.Reason?
         var killRequested: Bool
@@ -170,12 +171,30 @@ public struct ReconciliationDriver: Sendable {
         init(_ task: TrackedTask) {
             self.agentID = task.agentID?.value
             self.replaces = task.replaces?.value
-            self.launchedAt = task.launchedAt
-            self.lastUpdateAt = task.lastUpdateAt
-            self.unreachableSince = task.unreachableSince
+            self.launchedAtNanoseconds = Self.nanoseconds(task.launchedAt)
+            self.lastUpdateNanoseconds = task.lastUpdateAt.map(Self.nanoseconds) ?? .min
+            self.unreachableNanoseconds = task.unreachableSince.map(Self.nanoseconds) ?? .min
             self.state = task.state
             self.reason = task.reason
             self.killRequested = task.killRequested
+        }
+
+        var launchedAt: Duration { .nanoseconds(self.launchedAtNanoseconds) }
+        var lastUpdateAt: Duration? {
+            self.lastUpdateNanoseconds == .min ? nil : .nanoseconds(self.lastUpdateNanoseconds)
+        }
+        var unreachableSince: Duration? {
+            self.unreachableNanoseconds == .min ? nil : .nanoseconds(self.unreachableNanoseconds)
+        }
+
+        /// A duration in whole nanoseconds, saturated to the range `Int64` holds (sub-nanoseconds dropped).
+        static func nanoseconds(_ duration: Duration) -> Int64 {
+            let (seconds, attoseconds) = duration.components
+            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            if overflow { return seconds < 0 ? .min + 1 : .max }
+            let (sum, overflowSum) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+            if overflowSum { return seconds < 0 ? .min + 1 : .max }
+            return sum == .min ? .min + 1 : sum
         }
 
         func tracked(_ id: String) -> TrackedTask {
