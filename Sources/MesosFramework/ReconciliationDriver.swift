@@ -160,7 +160,8 @@ public struct ReconciliationDriver: Sendable {
     private struct Entry: Sendable {
         var agentID: String?
         var replaces: String?
-        // Times as nanoseconds (`Int64.min`: none): an optional `Duration` takes 24 bytes, this 8.
+        // Times (offsets on the clock, never negative) as nanoseconds, `Int64.min` for none: an optional
+        // `Duration` takes 24 bytes, this 8.
         private var launchedAtNanoseconds: Int64
         private var lastUpdateNanoseconds: Int64
         private var unreachableNanoseconds: Int64
@@ -171,9 +172,9 @@ public struct ReconciliationDriver: Sendable {
         init(_ task: TrackedTask) {
             self.agentID = task.agentID?.value
             self.replaces = task.replaces?.value
-            self.launchedAtNanoseconds = Self.nanoseconds(task.launchedAt)
-            self.lastUpdateNanoseconds = task.lastUpdateAt.map(Self.nanoseconds) ?? .min
-            self.unreachableNanoseconds = task.unreachableSince.map(Self.nanoseconds) ?? .min
+            self.launchedAtNanoseconds = task.launchedAt.inNanoseconds
+            self.lastUpdateNanoseconds = task.lastUpdateAt.map(\.inNanoseconds) ?? .min
+            self.unreachableNanoseconds = task.unreachableSince.map(\.inNanoseconds) ?? .min
             self.state = task.state
             self.reason = task.reason
             self.killRequested = task.killRequested
@@ -185,16 +186,6 @@ public struct ReconciliationDriver: Sendable {
         }
         var unreachableSince: Duration? {
             self.unreachableNanoseconds == .min ? nil : .nanoseconds(self.unreachableNanoseconds)
-        }
-
-        /// A duration in whole nanoseconds, saturated to the range `Int64` holds (sub-nanoseconds dropped).
-        static func nanoseconds(_ duration: Duration) -> Int64 {
-            let (seconds, attoseconds) = duration.components
-            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-            if overflow { return seconds < 0 ? .min + 1 : .max }
-            let (sum, overflowSum) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
-            if overflowSum { return seconds < 0 ? .min + 1 : .max }
-            return sum == .min ? .min + 1 : sum
         }
 
         func tracked(_ id: String) -> TrackedTask {

@@ -436,8 +436,6 @@ struct HighAvailabilityMetrics: Sendable {
     }
 
     func takeover(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        Timer(label: Self.takeoverLabel, dimensions: [], factory: self.resolved)
-            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        Timer(label: Self.takeoverLabel, dimensions: [], factory: self.resolved).recordNanoseconds(duration.inNanoseconds)
     }
 }

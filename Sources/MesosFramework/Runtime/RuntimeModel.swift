@@ -209,7 +209,8 @@ struct RuntimeModel: Sendable {
         var state: TaskState?
         /// The latest status of the current task, kept encoded (a decoded `TaskStatus` is several times larger).
         var statusBytes: [UInt8]?
-        // Deadlines as nanoseconds (`Int64.min`: none): an optional `Duration` takes 24 bytes, this 8.
+        // Deadlines (offsets on the clock, never negative) as nanoseconds, `Int64.min` for none: an optional
+        // `Duration` takes 24 bytes, this 8.
         private var notBeforeNanoseconds: Int64 = .min
         private var replaceAtNanoseconds: Int64 = .min
         var done = false
@@ -218,27 +219,17 @@ struct RuntimeModel: Sendable {
         /// Not launched again before this moment (a backoff).
         var notBefore: Duration? {
             get { self.notBeforeNanoseconds == .min ? nil : .nanoseconds(self.notBeforeNanoseconds) }
-            set { self.notBeforeNanoseconds = newValue.map(Self.nanoseconds) ?? .min }
+            set { self.notBeforeNanoseconds = newValue.map(\.inNanoseconds) ?? .min }
         }
         /// Replaced at this moment (an unreachable or unknown task's grace).
         var replaceAt: Duration? {
             get { self.replaceAtNanoseconds == .min ? nil : .nanoseconds(self.replaceAtNanoseconds) }
-            set { self.replaceAtNanoseconds = newValue.map(Self.nanoseconds) ?? .min }
+            set { self.replaceAtNanoseconds = newValue.map(\.inNanoseconds) ?? .min }
         }
 
         init(index: Int, attempt: Int = 0) {
             self.index = index
             self.attempt = attempt
-        }
-
-        /// A duration in whole nanoseconds, saturated to the range `Int64` holds.
-        static func nanoseconds(_ duration: Duration) -> Int64 {
-            let (seconds, attoseconds) = duration.components
-            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-            if overflow { return seconds < 0 ? .min + 1 : .max }
-            let (sum, overflowSum) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
-            if overflowSum { return seconds < 0 ? .min + 1 : .max }
-            return sum == .min ? .min + 1 : sum
         }
 
         /// The latest status update of the current task.
