@@ -57,6 +57,9 @@ let package = Package(
         .library(name: "MesosExecutor", targets: ["MesosExecutor"]),
         // Runs a TaskInfo's command like Mesos's command executor: process group, kill escalation, health checks.
         .library(name: "MesosCommandExecutor", targets: ["MesosCommandExecutor"]),
+        // The operator service: typed master and agent operator calls, the master event stream, a live
+        // cluster-state mirror, task sandbox files.
+        .library(name: "MesosOperator", targets: ["MesosOperator"]),
         // The framework state store on ZooKeeper, fenced by a ZooKeeper leader election.
         .library(name: "MesosFrameworkZooKeeper", targets: ["MesosFrameworkZooKeeper"]),
         // A scriptable fake master (in memory and over HTTP on 127.0.0.1) for tests.
@@ -73,6 +76,8 @@ let package = Package(
         .executable(name: "mesos-command-executor", targets: ["MesosCommandExecutorTool"]),
         // A custom executor example: answers framework messages (`mesos-execute --executor … --message …`).
         .executable(name: "echo-executor", targets: ["EchoExecutor"]),
+        // The operator command-line tool: cluster state, agents, frameworks, tasks, events, task logs.
+        .executable(name: "mesos", targets: ["MesosOperatorTool"]),
         // Throughput, latency, memory and idle-CPU benchmarks.
         .executable(name: "mesos-bench", targets: ["MesosBench"]),
         // The README's example framework.
@@ -184,6 +189,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "MesosOperator",
+            dependencies: [
+                "MesosCore",
+                "MesosRecordIO",
+                "MesosDiscovery",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .systemLibrary(
             name: "CZooKeeper",
             providers: [.apt(["libzookeeper-mt-dev"])]
@@ -282,10 +298,21 @@ let package = Package(
             linkerSettings: executorLinkerSettings
         ),
         .executableTarget(
+            name: "MesosOperatorTool",
+            dependencies: [
+                "MesosCore", "MesosOperator", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
+                "MesosLocalCluster", "MesosInMemoryTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MesosOperatorTool",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "MesosBench",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport",
+                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -398,6 +425,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosOperatorTests",
+            dependencies: [
+                "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
+                "MesosLocalCluster", "MesosDiscovery", "MesosCompression",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosCompressionTests",
             dependencies: ["MesosCompression", "MesosTestKit"],
             swiftSettings: strictSettings
@@ -419,7 +455,7 @@ let package = Package(
             name: "MesosIntegrationTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
-                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport",
+                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
             ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings

@@ -1,0 +1,2 @@
+// The `mesos` operator tool; its commands are being built (issue 15).
+print("mesos: no commands yet")

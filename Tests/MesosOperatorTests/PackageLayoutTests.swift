@@ -1,0 +1,6 @@
+import MesosOperator
+import Testing
+
+@Test func operatorModuleLinks() {
+    #expect(String(describing: MesosOperator.self) == "MesosOperator")
+}
