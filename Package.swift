@@ -44,6 +44,9 @@ let package = Package(
         .library(name: "MesosCurlTransport", targets: ["MesosCurlTransport"]),
         .library(name: "MesosURLSessionTransport", targets: ["MesosURLSessionTransport"]),
         .library(name: "MesosInMemoryTransport", targets: ["MesosInMemoryTransport"]),
+        // Plain HTTP/1.1 over POSIX sockets (TCP or a unix domain socket), no TLS and no dependencies beyond the
+        // domain: what an executor needs to talk to its local agent with the smallest footprint.
+        .library(name: "MesosSocketTransport", targets: ["MesosSocketTransport"]),
         // gzip/deflate through zlib, for bodies a transport does not decode itself.
         .library(name: "MesosCompression", targets: ["MesosCompression"]),
         // The scheduler service: subscribe, events, calls, resilience, auth.
@@ -138,6 +141,11 @@ let package = Package(
         ),
         .target(
             name: "MesosURLSessionTransport",
+            dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosSocketTransport",
             dependencies: ["MesosCore"],
             swiftSettings: strictSettings
         ),
@@ -376,6 +384,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosSocketTransportTests",
+            dependencies: ["MesosSocketTransport", "MesosCore", "MesosTestKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosURLSessionTransportTests",
             dependencies: ["MesosURLSessionTransport", "MesosTestKit"],
             swiftSettings: strictSettings
@@ -447,7 +460,7 @@ let package = Package(
             name: "MesosTransportConformanceTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit",
+                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit", "MesosSocketTransport",
             ],
             swiftSettings: strictSettings
         ),
