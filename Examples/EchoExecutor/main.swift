@@ -7,7 +7,18 @@
 //   ...
 //   Message from executor: echo: hello
 //   [..] TASK_FINISHED: echoed 'hello'
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MesosCurlTransport
 import MesosExecutor
 import Synchronization
@@ -27,7 +38,7 @@ final class EchoExecutor: Executor {
         do {
             try await executor.message(Array("echo: \(text)".utf8))
         } catch {
-            FileHandle.standardError.write(Data("echo-executor: cannot answer the message: \(error)\n".utf8))
+            writeToStandardError("echo-executor: cannot answer the message: \(error)\n")
         }
         for task in self.take() {
             await Self.report(task, .taskFinished, "echoed '\(text)'", on: executor)
@@ -64,7 +75,7 @@ final class EchoExecutor: Executor {
         do {
             _ = try await executor.update(status)
         } catch {
-            FileHandle.standardError.write(Data("echo-executor: cannot send \(state) for \(task.value): \(error)\n".utf8))
+            writeToStandardError("echo-executor: cannot send \(state) for \(task.value): \(error)\n")
         }
     }
 }
@@ -73,10 +84,23 @@ let configuration: ExecutorConfiguration
 do {
     configuration = try ExecutorConfiguration.fromEnvironment()
 } catch {
-    FileHandle.standardError.write(Data("echo-executor: \(error) (the Mesos agent starts this program)\n".utf8))
+    writeToStandardError("echo-executor: \(error) (the Mesos agent starts this program)\n")
     exit(2)
 }
 let executor = MesosExecutor(configuration: configuration, transport: MesosCurlTransport(configuration: .init()))
 let end = await executor.run(delegate: EchoExecutor())
-FileHandle.standardError.write(Data("echo-executor: \(end)\n".utf8))
+writeToStandardError("echo-executor: \(end)\n")
 exit(end.exitStatus)
+
+/// Writes one line of text to standard error (the sandbox's `stderr` file), without Foundation's file handles.
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

@@ -9,7 +9,18 @@
 // N", "Command terminated with signal ..."); KILL sends SIGTERM to the task's process group and SIGKILL after the
 // kill policy's grace period (TASK_KILLED); health checks are run and reported. A second task, or a task group,
 // is refused as Mesos's does. It exits once the agent acknowledged the last update.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import MesosCommandExecutor
 import MesosCurlTransport
@@ -57,7 +68,7 @@ final class CommandExecutor: Executor {
 
     func launchTaskGroup(_ executor: MesosExecutor, _ group: TaskGroupInfo) async {
         // A command executor runs single tasks; a group is refused by shutting down, as Mesos's does.
-        FileHandle.standardError.write(Data("mesos-command-executor: LAUNCH_GROUP is not supported; shutting down\n".utf8))
+        writeToStandardError("mesos-command-executor: LAUNCH_GROUP is not supported; shutting down\n")
         await self.shutdown(executor)
         executor.stop()
     }
@@ -76,7 +87,7 @@ final class CommandExecutor: Executor {
     }
 
     func error(_ executor: MesosExecutor, _ error: MesosError) async {
-        FileHandle.standardError.write(Data("mesos-command-executor: \(error)\n".utf8))
+        writeToStandardError("mesos-command-executor: \(error)\n")
     }
 }
 
@@ -85,7 +96,7 @@ let configuration: ExecutorConfiguration
 do {
     configuration = try ExecutorConfiguration.fromEnvironment(environment)
 } catch {
-    FileHandle.standardError.write(Data("mesos-command-executor: \(error) (the Mesos agent starts this program)\n".utf8))
+    writeToStandardError("mesos-command-executor: \(error) (the Mesos agent starts this program)\n")
     exit(2)
 }
 // MESOS_COMMAND_EXECUTOR_VERBOSE=1 logs what the executor does on standard error (the sandbox's stderr).
@@ -100,6 +111,19 @@ let executor = MesosExecutor(
     configuration: configuration, transport: MesosCurlTransport(configuration: .init()), logger: logger)
 let end = await executor.run(delegate: CommandExecutor(logger: logger))
 if end.exitStatus != 0 || verbose {
-    FileHandle.standardError.write(Data("mesos-command-executor: \(end)\n".utf8))
+    writeToStandardError("mesos-command-executor: \(end)\n")
 }
 exit(end.exitStatus)
+
+/// Writes one line of text to standard error (the sandbox's `stderr` file), without Foundation's file handles.
+func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

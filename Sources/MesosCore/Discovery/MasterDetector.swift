@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where the leading master can be reached.
 public struct MasterLocation: Sendable, Hashable, CustomStringConvertible {

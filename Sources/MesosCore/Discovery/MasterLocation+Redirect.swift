@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension MasterLocation {
     /// Reads the `Location` of a master's redirect: `//host:port[/path]` (scheme-relative, what Mesos sends) or

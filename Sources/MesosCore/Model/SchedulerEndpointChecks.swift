@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftProtobuf
 
 /// The checks a Mesos master makes on a request to `/api/v1/scheduler`, in the master's order, with its status
