@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// Settings every target of this package shares.
@@ -15,14 +15,11 @@ let strictSettings: [SwiftSetting] = [
 let executorLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(
         [
-            "-static-stdlib",
+            "-static-executable",
             "-Xlinker", "--start-group",
-            "-Xlinker", "-lFoundation", "-Xlinker", "-lFoundationInternationalization",
-            "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationICU",
-            "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-l_FoundationCollections",
-            "-Xlinker", "-lCoreFoundation",
+            "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCShims",
+            "-Xlinker", "-l_FoundationCollections",
             "-Xlinker", "--end-group",
-            "-lstdc++",
         ],
         .when(platforms: [.linux], configuration: .release)
     ),
@@ -89,7 +86,9 @@ let package = Package(
         .executable(name: "mesos-decode", targets: ["MesosDecodeTool"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // No traits: the default ones (binary-delimited Foundation streams, field-mask helpers) are unused and the
+        // first imports all of Foundation, which the executor executables must not link.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -291,7 +290,7 @@ let package = Package(
         .executableTarget(
             name: "MesosCommandExecutorTool",
             dependencies: [
-                "MesosExecutor", "MesosCommandExecutor", "MesosCurlTransport",
+                "MesosExecutor", "MesosCommandExecutor", "MesosSocketTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/MesosCommandExecutorTool",
@@ -300,7 +299,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "EchoExecutor",
-            dependencies: ["MesosExecutor", "MesosCurlTransport"],
+            dependencies: ["MesosExecutor", "MesosSocketTransport"],
             path: "Examples/EchoExecutor",
             swiftSettings: strictSettings,
             linkerSettings: executorLinkerSettings

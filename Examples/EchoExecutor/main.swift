@@ -19,7 +19,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MesosCurlTransport
+import MesosSocketTransport
 import MesosExecutor
 import Synchronization
 
@@ -80,17 +80,29 @@ final class EchoExecutor: Executor {
     }
 }
 
-let configuration: ExecutorConfiguration
-do {
-    configuration = try ExecutorConfiguration.fromEnvironment()
-} catch {
-    writeToStandardError("echo-executor: \(error) (the Mesos agent starts this program)\n")
-    exit(2)
+/// Reads the agent's environment, runs the echo executor until it ends, and returns the process's exit status.
+func runEchoExecutor() async -> Int32 {
+    let configuration: ExecutorConfiguration
+    do {
+        configuration = try ExecutorConfiguration.fromEnvironment()
+    } catch {
+        writeToStandardError("echo-executor: \(error) (the Mesos agent starts this program)\n")
+        return 2
+    }
+    let executor = MesosExecutor(configuration: configuration, transport: agentTransport(configuration))
+    let end = await executor.run(delegate: EchoExecutor())
+    writeToStandardError("echo-executor: \(end)\n")
+    return end.exitStatus
 }
-let executor = MesosExecutor(configuration: configuration, transport: MesosCurlTransport(configuration: .init()))
-let end = await executor.run(delegate: EchoExecutor())
-writeToStandardError("echo-executor: \(end)\n")
-exit(end.exitStatus)
+
+ExecutorProcess.run(runEchoExecutor)
+
+/// The connection to the agent: plain HTTP over TCP, or the agent's unix domain socket when it gave one
+/// (`MESOS_DOMAIN_SOCKET`). No TLS: an agent that requires it (`LIBPROCESS_SSL_ENABLED`) needs an executor
+/// built on `MesosCurlTransport`.
+func agentTransport(_ configuration: ExecutorConfiguration) -> MesosSocketTransport {
+    MesosSocketTransport(configuration: .init(unixSocketPath: configuration.domainSocket))
+}
 
 /// Writes one line of text to standard error (the sandbox's `stderr` file), without Foundation's file handles.
 func writeToStandardError(_ text: String) {

@@ -23,7 +23,7 @@ import Darwin
 #endif
 import Logging
 import MesosCommandExecutor
-import MesosCurlTransport
+import MesosSocketTransport
 import MesosExecutor
 import Synchronization
 
@@ -91,29 +91,43 @@ final class CommandExecutor: Executor {
     }
 }
 
-let environment = ProcessInfo.processInfo.environment
-let configuration: ExecutorConfiguration
-do {
-    configuration = try ExecutorConfiguration.fromEnvironment(environment)
-} catch {
-    writeToStandardError("mesos-command-executor: \(error) (the Mesos agent starts this program)\n")
-    exit(2)
+/// Reads the agent's environment, runs the executor until it ends, and returns the process's exit status.
+func runCommandExecutor() async -> Int32 {
+    let environment = ProcessInfo.processInfo.environment
+    let configuration: ExecutorConfiguration
+    do {
+        configuration = try ExecutorConfiguration.fromEnvironment(environment)
+    } catch {
+        writeToStandardError("mesos-command-executor: \(error) (the Mesos agent starts this program)\n")
+        return 2
+    }
+    // MESOS_COMMAND_EXECUTOR_VERBOSE=1 logs what the executor does on standard error (the sandbox's stderr).
+    let verbose = environment["MESOS_COMMAND_EXECUTOR_VERBOSE"] == "1"
+    var logger: Logger?
+    if verbose {
+        var handler = Logger(label: "mesos.command-executor") { StreamLogHandler.standardError(label: $0) }
+        handler.logLevel = .debug
+        logger = handler
+    }
+    let executor = MesosExecutor(
+        configuration: configuration,
+        transport: agentTransport(configuration),
+        logger: logger)
+    let end = await executor.run(delegate: CommandExecutor(logger: logger))
+    if end.exitStatus != 0 || verbose {
+        writeToStandardError("mesos-command-executor: \(end)\n")
+    }
+    return end.exitStatus
 }
-// MESOS_COMMAND_EXECUTOR_VERBOSE=1 logs what the executor does on standard error (the sandbox's stderr).
-let verbose = environment["MESOS_COMMAND_EXECUTOR_VERBOSE"] == "1"
-var logger: Logger?
-if verbose {
-    var handler = Logger(label: "mesos.command-executor") { StreamLogHandler.standardError(label: $0) }
-    handler.logLevel = .debug
-    logger = handler
+
+ExecutorProcess.run(runCommandExecutor)
+
+/// The connection to the agent: plain HTTP over TCP, or the agent's unix domain socket when it gave one
+/// (`MESOS_DOMAIN_SOCKET`). No TLS: an agent that requires it (`LIBPROCESS_SSL_ENABLED`) needs an executor
+/// built on `MesosCurlTransport`.
+func agentTransport(_ configuration: ExecutorConfiguration) -> MesosSocketTransport {
+    MesosSocketTransport(configuration: .init(unixSocketPath: configuration.domainSocket))
 }
-let executor = MesosExecutor(
-    configuration: configuration, transport: MesosCurlTransport(configuration: .init()), logger: logger)
-let end = await executor.run(delegate: CommandExecutor(logger: logger))
-if end.exitStatus != 0 || verbose {
-    writeToStandardError("mesos-command-executor: \(end)\n")
-}
-exit(end.exitStatus)
 
 /// Writes one line of text to standard error (the sandbox's `stderr` file), without Foundation's file handles.
 func writeToStandardError(_ text: String) {

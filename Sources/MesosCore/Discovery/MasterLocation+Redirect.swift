@@ -17,9 +17,9 @@ extension MasterLocation {
     ///   - master: The master that answered.
     /// - Returns: `nil` for a value that is not such a URL.
     public init?(redirectLocation value: String, relativeTo master: MasterLocation) {
-        var rest = Substring(value.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(value.trimmingCharacters(in: " \t"))
         var scheme = master.scheme
-        if let separator = rest.range(of: "://") {
+        if let separator = rest.firstRange(of: "://") {
             let given = rest[..<separator.lowerBound].lowercased()
             guard given == "http" || given == "https" else { return nil }
             scheme = given
