@@ -38,7 +38,7 @@ final class EchoExecutor: Executor {
         do {
             try await executor.message(Array("echo: \(text)".utf8))
         } catch {
-            writeToStandardError("echo-executor: cannot answer the message: \(error)\n")
+            ExecutorProcess.writeToStandardError("echo-executor: cannot answer the message: \(error)\n")
         }
         for task in self.take() {
             await Self.report(task, .taskFinished, "echoed '\(text)'", on: executor)
@@ -75,7 +75,7 @@ final class EchoExecutor: Executor {
         do {
             _ = try await executor.update(status)
         } catch {
-            writeToStandardError("echo-executor: cannot send \(state) for \(task.value): \(error)\n")
+            ExecutorProcess.writeToStandardError("echo-executor: cannot send \(state) for \(task.value): \(error)\n")
         }
     }
 }
@@ -86,12 +86,12 @@ func runEchoExecutor() async -> Int32 {
     do {
         configuration = try ExecutorConfiguration.fromEnvironment()
     } catch {
-        writeToStandardError("echo-executor: \(error) (the Mesos agent starts this program)\n")
+        ExecutorProcess.writeToStandardError("echo-executor: \(error) (the Mesos agent starts this program)\n")
         return 2
     }
     let executor = MesosExecutor(configuration: configuration, transport: agentTransport(configuration))
     let end = await executor.run(delegate: EchoExecutor())
-    writeToStandardError("echo-executor: \(end)\n")
+    ExecutorProcess.writeToStandardError("echo-executor: \(end)\n")
     return end.exitStatus
 }
 
@@ -102,17 +102,4 @@ ExecutorProcess.run(runEchoExecutor)
 /// built on `MesosCurlTransport`.
 func agentTransport(_ configuration: ExecutorConfiguration) -> MesosSocketTransport {
     MesosSocketTransport(configuration: .init(unixSocketPath: configuration.domainSocket))
-}
-
-/// Writes one line of text to standard error (the sandbox's `stderr` file), without Foundation's file handles.
-func writeToStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
-    bytes.withUnsafeMutableBytes { buffer in
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
-            if written <= 0 { return }
-            offset += written
-        }
-    }
 }

@@ -68,7 +68,7 @@ final class CommandExecutor: Executor {
 
     func launchTaskGroup(_ executor: MesosExecutor, _ group: TaskGroupInfo) async {
         // A command executor runs single tasks; a group is refused by shutting down, as Mesos's does.
-        writeToStandardError("mesos-command-executor: LAUNCH_GROUP is not supported; shutting down\n")
+        ExecutorProcess.writeToStandardError("mesos-command-executor: LAUNCH_GROUP is not supported; shutting down\n")
         await self.shutdown(executor)
         executor.stop()
     }
@@ -87,7 +87,7 @@ final class CommandExecutor: Executor {
     }
 
     func error(_ executor: MesosExecutor, _ error: MesosError) async {
-        writeToStandardError("mesos-command-executor: \(error)\n")
+        ExecutorProcess.writeToStandardError("mesos-command-executor: \(error)\n")
     }
 }
 
@@ -98,7 +98,7 @@ func runCommandExecutor() async -> Int32 {
     do {
         configuration = try ExecutorConfiguration.fromEnvironment(environment)
     } catch {
-        writeToStandardError("mesos-command-executor: \(error) (the Mesos agent starts this program)\n")
+        ExecutorProcess.writeToStandardError("mesos-command-executor: \(error) (the Mesos agent starts this program)\n")
         return 2
     }
     // MESOS_COMMAND_EXECUTOR_VERBOSE=1 logs what the executor does on standard error (the sandbox's stderr).
@@ -115,7 +115,7 @@ func runCommandExecutor() async -> Int32 {
         logger: logger)
     let end = await executor.run(delegate: CommandExecutor(logger: logger))
     if end.exitStatus != 0 || verbose {
-        writeToStandardError("mesos-command-executor: \(end)\n")
+        ExecutorProcess.writeToStandardError("mesos-command-executor: \(end)\n")
     }
     return end.exitStatus
 }
@@ -127,17 +127,4 @@ ExecutorProcess.run(runCommandExecutor)
 /// built on `MesosCurlTransport`.
 func agentTransport(_ configuration: ExecutorConfiguration) -> MesosSocketTransport {
     MesosSocketTransport(configuration: .init(unixSocketPath: configuration.domainSocket))
-}
-
-/// Writes one line of text to standard error (the sandbox's `stderr` file), without Foundation's file handles.
-func writeToStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
-    bytes.withUnsafeMutableBytes { buffer in
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
-            if written <= 0 { return }
-            offset += written
-        }
-    }
 }

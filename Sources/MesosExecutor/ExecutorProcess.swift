@@ -25,4 +25,22 @@ public enum ExecutorProcess {
             pause()
         }
     }
+
+    /// Writes text to standard error (an executor's is the sandbox's `stderr` file) with `write(2)`, without
+    /// Foundation's file handles; short writes are continued, a failing write drops the rest.
+    ///
+    /// - Parameter text: The text, usually one line ending in a newline.
+    public static func writeToStandardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(2, base + offset, buffer.count - offset)
+                if written < 0, errno == EINTR { continue }
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
 }
