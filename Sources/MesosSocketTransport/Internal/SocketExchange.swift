@@ -58,6 +58,7 @@ final class SocketExchange: @unchecked Sendable {
     private let maximumHeadBytes: Int
     private let capacity: Int
     private let pool: ConnectionPool
+    private let statistics: BackpressureStatistics
     private let state = ConditionLock(State())
 
     /// Bytes read from the socket at a time.
@@ -70,7 +71,8 @@ final class SocketExchange: @unchecked Sendable {
         head: HTTPRequestHead,
         context: String,
         configuration: MesosSocketTransport.Configuration,
-        pool: ConnectionPool
+        pool: ConnectionPool,
+        statistics: BackpressureStatistics
     ) {
         self.context = context
         self.head = head
@@ -85,6 +87,7 @@ final class SocketExchange: @unchecked Sendable {
         self.maximumHeadBytes = configuration.maximumHeaderBytes
         self.capacity = max(1, configuration.maximumBufferedBytesPerResponse)
         self.pool = pool
+        self.statistics = statistics
     }
 
     // MARK: - Consumer side
@@ -399,7 +402,7 @@ final class SocketExchange: @unchecked Sendable {
     /// Hands a chunk to a waiting consumer or queues it; when the queue is full, waits until the consumer has
     /// drained half of it (backpressure: nothing more is read from the socket meanwhile).
     private func deliver(_ chunk: ArraySlice<UInt8>) throws(ExchangeFailure) {
-        enum Action { case handOver(BodyWaiter), queued(full: Bool), ended }
+        enum Action { case handOver(BodyWaiter), queued(full: Int?), ended }
         let action = self.state.withLock { state -> Action in
             if state.end != nil { return .ended }
             if let waiter = state.bodyWaiter {
@@ -410,18 +413,19 @@ final class SocketExchange: @unchecked Sendable {
             state.bufferedBytes += chunk.count
             if state.bufferedBytes >= self.capacity {
                 state.producerPaused = true
-                return .queued(full: true)
+                return .queued(full: state.bufferedBytes)
             }
-            return .queued(full: false)
+            return .queued(full: nil)
         }
         switch action {
         case .ended:
             throw .cancelled
         case .handOver(let waiter):
             waiter.resume(returning: .success(chunk))
-        case .queued(full: false):
+        case .queued(full: nil):
             break
-        case .queued(full: true):
+        case .queued(full: let buffered?):
+            self.statistics.recordPause(bufferedBytes: buffered)
             let inTime = self.state.wait(until: self.wholeDeadline) { $0.producerPaused && $0.end == nil }
             guard inTime else {
                 throw .timedOut(self.timeoutMessage(headRead: true))
