@@ -267,6 +267,27 @@ import Testing
         #expect(seen.filter { $0.hasPrefix("POST") } == (1...4).map { "POST /call\($0) HTTP/1.1" })
     }
 
+    @Test func droppingTheBodyOfACompleteAnswerKeepsTheConnection() async throws {
+        let server = try RawServer { connection, events in
+            while let (head, _) = connection.readRequest() {
+                events.yield(head.components(separatedBy: "\r\n")[0])
+                connection.write("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            }
+        }
+        defer { server.stop() }
+        let transport = MesosSocketTransport()
+        for call in 1...3 {
+            // The head of an answer with no body comes back only once the connection is parked, so dropping
+            // the body at once does not close it.
+            let (head, _) = try await transport.send(MesosHTTPRequest(url: server.baseURL.appending(path: "c\(call)"), body: [], timeout: .seconds(30)))
+            #expect(head.status == 202)
+        }
+        var events = server.events.makeAsyncIterator()
+        var seen: [String] = []
+        while seen.count < 4, let event = await events.next() { seen.append(event) }
+        #expect(seen == ["connection 1", "POST /c1 HTTP/1.1", "POST /c2 HTTP/1.1", "POST /c3 HTTP/1.1"])
+    }
+
     @Test func aRefusedUnixSocketIsATransportFailure() async throws {
         let transport = MesosSocketTransport(configuration: .init(unixSocketPath: Self.socketPath()))
         let error = await #expect(throws: MesosError.self) {
