@@ -94,6 +94,9 @@ public struct MesosSocketTransport: MesosTransport {
     /// Idle kept-alive connections, shared by the copies of this transport.
     let pool: ConnectionPool
 
+    /// Backpressure counters of this transport's exchanges (for tests).
+    let statistics = BackpressureStatistics()
+
     /// Creates a transport. No thread runs until a request is sent.
     ///
     /// - Parameter configuration: Timeouts, limits and the optional unix domain socket.
@@ -116,7 +119,10 @@ public struct MesosSocketTransport: MesosTransport {
             throw SocketExchange.cancellationError(context: context, phase: "before it was sent")
         }
         let head = try HTTPRequestHead(request, unixSocketPath: self.configuration.unixSocketPath, context: context)
-        let exchange = SocketExchange(request: request, head: head, context: context, configuration: self.configuration, pool: self.pool)
+        let exchange = SocketExchange(
+            request: request, head: head, context: context, configuration: self.configuration, pool: self.pool,
+            statistics: self.statistics
+        )
         let response = try await exchange.start()
         return (response, MesosResponseBody(SocketResponseChunks(exchange)))
     }

@@ -54,3 +54,23 @@ final class ConnectionPool: Sendable {
         self.idle.withLock { $0.count }
     }
 }
+
+/// How often the transport's exchanges paused for a slow consumer, and the most unread bytes one held: shared
+/// by the copies of a transport, updated only when an exchange pauses (for tests of backpressure).
+final class BackpressureStatistics: Sendable {
+    private let values = LockedValue((pauses: 0, peakBufferedBytes: 0))
+
+    /// Records a pause with `bufferedBytes` unread.
+    func recordPause(bufferedBytes: Int) {
+        self.values.withLock {
+            $0.pauses += 1
+            $0.peakBufferedBytes = max($0.peakBufferedBytes, bufferedBytes)
+        }
+    }
+
+    /// The pauses so far.
+    var pauses: Int { self.values.withLock { $0.pauses } }
+
+    /// The most unread bytes held when pausing.
+    var peakBufferedBytes: Int { self.values.withLock { $0.peakBufferedBytes } }
+}

@@ -58,6 +58,7 @@ final class SocketExchange: @unchecked Sendable {
     private let maximumHeadBytes: Int
     private let capacity: Int
     private let pool: ConnectionPool
+    private let statistics: BackpressureStatistics
     private let state = ConditionLock(State())
 
     /// Bytes read from the socket at a time.
@@ -70,7 +71,8 @@ final class SocketExchange: @unchecked Sendable {
         head: HTTPRequestHead,
         context: String,
         configuration: MesosSocketTransport.Configuration,
-        pool: ConnectionPool
+        pool: ConnectionPool,
+        statistics: BackpressureStatistics
     ) {
         self.context = context
         self.head = head
@@ -85,6 +87,7 @@ final class SocketExchange: @unchecked Sendable {
         self.maximumHeadBytes = configuration.maximumHeaderBytes
         self.capacity = max(1, configuration.maximumBufferedBytesPerResponse)
         self.pool = pool
+        self.statistics = statistics
     }
 
     // MARK: - Consumer side
@@ -227,12 +230,20 @@ final class SocketExchange: @unchecked Sendable {
                     guard let connected = try self.connect() else { return }
                     fd = connected
                 }
-                let leftover = try self.exchange(on: fd, parser: &parser, buffer: buffer)
+                let last = try self.exchange(on: fd, parser: &parser, buffer: buffer)
+                // Park the connection before the caller hears of the end (or even of the head, when the whole
+                // response came in one read): its next call, or a body dropped at once, finds it parked.
                 self.retire(fd)
-                if parser.keepAlive && !leftover {
+                if parser.keepAlive && !last.leftover {
                     self.pool.put(fd, for: self.head.destination)
                 } else {
                     close(fd)
+                }
+                if let head = last.head {
+                    self.deliverHead(head)
+                }
+                if !last.body.isEmpty {
+                    try? self.deliver(last.body[...], waitForRoom: false)
                 }
                 self.finish(.success(()))
                 return
@@ -285,12 +296,14 @@ final class SocketExchange: @unchecked Sendable {
 
     /// Writes the request and reads the response on `fd`.
     ///
-    /// - Returns: Whether bytes beyond the end of the response arrived (the connection is then not reused).
+    /// - Returns: What the last read brought and is not delivered yet (the head, if it came in that read, and
+    ///   body bytes), and whether bytes beyond the end of the response arrived (the connection is then not
+    ///   reused).
     private func exchange(
         on fd: Int32,
         parser: inout HTTPResponseParser,
         buffer: UnsafeMutableRawBufferPointer
-    ) throws(ExchangeFailure) -> Bool {
+    ) throws(ExchangeFailure) -> (head: MesosHTTPResponse?, body: [UInt8], leftover: Bool) {
         var lastActivity = monotonicNanoseconds()
         try self.write(fd, lastActivity: &lastActivity)
         let bytes = UnsafeMutableBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: buffer.count)
@@ -306,21 +319,33 @@ final class SocketExchange: @unchecked Sendable {
                 }
                 if count == 0 {
                     try parser.finish()
-                    return false
+                    return (nil, [], false)
                 }
                 lastActivity = monotonicNanoseconds()
+                var head: MesosHTTPResponse?
                 var pending: [UInt8] = []
-                let consumed = try parser.consume(
-                    UnsafeBufferPointer(rebasing: bytes[..<count]),
-                    head: { self.deliverHead($0) },
-                    body: { pending.append(contentsOf: $0) }
-                )
-                if !pending.isEmpty {
-                    try self.deliver(pending[...])
-                    lastActivity = monotonicNanoseconds()
+                let consumed: Int
+                do throws(HTTPParseError) {
+                    consumed = try parser.consume(
+                        UnsafeBufferPointer(rebasing: bytes[..<count]),
+                        head: { head = $0 },
+                        body: { pending.append(contentsOf: $0) }
+                    )
+                } catch {
+                    // What was valid before the error still reaches the caller; the body then fails.
+                    if let head { self.deliverHead(head) }
+                    if !pending.isEmpty { try? self.deliver(pending[...], waitForRoom: false) }
+                    throw error
                 }
                 if parser.isComplete {
-                    return consumed < count
+                    return (head, pending, consumed < count)
+                }
+                if let head {
+                    self.deliverHead(head)
+                }
+                if !pending.isEmpty {
+                    try self.deliver(pending[...], waitForRoom: true)
+                    lastActivity = monotonicNanoseconds()
                 }
             } catch let error as SocketError {
                 throw .socket(error)
@@ -396,10 +421,11 @@ final class SocketExchange: @unchecked Sendable {
         waiter?.resume(returning: .success(response))
     }
 
-    /// Hands a chunk to a waiting consumer or queues it; when the queue is full, waits until the consumer has
-    /// drained half of it (backpressure: nothing more is read from the socket meanwhile).
-    private func deliver(_ chunk: ArraySlice<UInt8>) throws(ExchangeFailure) {
-        enum Action { case handOver(BodyWaiter), queued(full: Bool), ended }
+    /// Hands a chunk to a waiting consumer or queues it; when the queue is full and `waitForRoom` (more is to
+    /// come), waits until the consumer has drained half of it (backpressure: nothing more is read from the
+    /// socket meanwhile).
+    private func deliver(_ chunk: ArraySlice<UInt8>, waitForRoom: Bool) throws(ExchangeFailure) {
+        enum Action { case handOver(BodyWaiter), queued(full: Int?), ended }
         let action = self.state.withLock { state -> Action in
             if state.end != nil { return .ended }
             if let waiter = state.bodyWaiter {
@@ -408,20 +434,21 @@ final class SocketExchange: @unchecked Sendable {
             }
             state.chunks.append(chunk)
             state.bufferedBytes += chunk.count
-            if state.bufferedBytes >= self.capacity {
+            if state.bufferedBytes >= self.capacity && waitForRoom {
                 state.producerPaused = true
-                return .queued(full: true)
+                return .queued(full: state.bufferedBytes)
             }
-            return .queued(full: false)
+            return .queued(full: nil)
         }
         switch action {
         case .ended:
             throw .cancelled
         case .handOver(let waiter):
             waiter.resume(returning: .success(chunk))
-        case .queued(full: false):
+        case .queued(full: nil):
             break
-        case .queued(full: true):
+        case .queued(full: let buffered?):
+            self.statistics.recordPause(bufferedBytes: buffered)
             let inTime = self.state.wait(until: self.wholeDeadline) { $0.producerPaused && $0.end == nil }
             guard inTime else {
                 throw .timedOut(self.timeoutMessage(headRead: true))
