@@ -44,6 +44,8 @@ let package = Package(
         // Plain HTTP/1.1 over POSIX sockets (TCP or a unix domain socket), no TLS and no dependencies beyond the
         // domain: what an executor needs to talk to its local agent with the smallest footprint.
         .library(name: "MesosSocketTransport", targets: ["MesosSocketTransport"]),
+        // SwiftNIO (NIOHTTP1, swift-nio-ssl): runs on the host application's EventLoopGroup or its own.
+        .library(name: "MesosNIOTransport", targets: ["MesosNIOTransport"]),
         // gzip/deflate through zlib, for bodies a transport does not decode itself.
         .library(name: "MesosCompression", targets: ["MesosCompression"]),
         // The scheduler service: subscribe, events, calls, resilience, auth.
@@ -90,6 +92,7 @@ let package = Package(
         // first imports all of Foundation, which the executor executables must not link.
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -141,6 +144,17 @@ let package = Package(
         .target(
             name: "MesosURLSessionTransport",
             dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosNIOTransport",
+            dependencies: [
+                "MesosCore", "MesosCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -394,6 +408,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosNIOTransportTests",
+            dependencies: [
+                "MesosNIOTransport", "MesosCore", "MesosTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosSocketTransportTests",
             dependencies: ["MesosSocketTransport", "MesosCore", "MesosTestKit"],
             swiftSettings: strictSettings
@@ -479,7 +502,7 @@ let package = Package(
             name: "MesosTransportConformanceTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit", "MesosSocketTransport",
+                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit", "MesosSocketTransport", "MesosNIOTransport",
             ],
             swiftSettings: strictSettings
         ),

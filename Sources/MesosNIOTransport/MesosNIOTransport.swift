@@ -1,0 +1,2 @@
+/// Placeholder until the NIO transport lands (issue 16).
+enum MesosNIOTransportPlaceholder {}
