@@ -195,6 +195,7 @@ let package = Package(
                 "MesosCore",
                 "MesosRecordIO",
                 "MesosDiscovery",
+                "MesosCompression",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
