@@ -305,6 +305,7 @@ let package = Package(
                 "MesosLocalCluster", "MesosInMemoryTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/MesosOperatorTool",
             swiftSettings: strictSettings
@@ -429,7 +430,7 @@ let package = Package(
             name: "MesosOperatorTests",
             dependencies: [
                 "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
-                "MesosLocalCluster", "MesosDiscovery", "MesosCompression",
+                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosOperatorTool",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings

@@ -58,10 +58,14 @@ public struct SandboxAgentEndpoint: Sendable, Hashable, CustomStringConvertible 
         return URL(string: "\(self.scheme)://\(host):\(self.port)") ?? URL(fileURLWithPath: "/")
     }
 
-    /// The agent's operator endpoint: `/slave(1)/api/v1`, or `/api/v1` without a process id.
+    /// The path of the agent's operator endpoint: `/slave(1)/api/v1`, or `/api/v1` without a process id.
+    public var operatorPath: String {
+        (self.processID.map { "/" + $0 } ?? "") + "/api/v1"
+    }
+
+    /// The agent's operator endpoint: ``baseURL`` with ``operatorPath``.
     public var operatorURL: URL {
-        let prefix = self.processID.map { "/" + $0 } ?? ""
-        return URL(string: self.baseURL.absoluteString + prefix + "/api/v1") ?? self.baseURL
+        URL(string: self.baseURL.absoluteString + self.operatorPath) ?? self.baseURL
     }
 
     /// The legacy files endpoint `name` (`read`, `browse`, `download`) with its query.

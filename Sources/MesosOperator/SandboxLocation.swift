@@ -112,7 +112,13 @@ public struct SandboxLocation: Sendable, Hashable, CustomStringConvertible {
         return path
     }
 
-    static func join(_ directory: String, _ file: String) -> String {
+    /// A file's path in a directory, with exactly one `/` between them.
+    ///
+    /// - Parameters:
+    ///   - directory: The directory, e.g. one of ``candidates``.
+    ///   - file: The file's name or relative path.
+    /// - Returns: The joined path.
+    public static func join(_ directory: String, _ file: String) -> String {
         let trimmedFile = file.drop { $0 == "/" }
         guard !directory.isEmpty else { return "/" + trimmedFile }
         return directory.hasSuffix("/") ? directory + trimmedFile : directory + "/" + trimmedFile

@@ -7,7 +7,7 @@ extension TaskFiles {
     /// file's size for the `-1` probe).
     func legacyRead(path: String, offset: Int64, length: Int64) async throws(MesosError) -> (data: [UInt8], offset: Int64) {
         let url = self.agent.filesURL("read", query: [("path", path), ("offset", String(offset)), ("length", String(length))])
-        let request = MesosHTTPRequest(method: "GET", url: url, headers: ["Accept": "application/json"], timeout: self.requestTimeout)
+        let request = MesosHTTPRequest(method: "GET", url: url, headers: ["Accept": "application/json"], timeout: self.configuration.callTimeout)
         let (_, body) = try await self.exchange(request, what: "/files/read \(path)", limit: 1 << 20)
         return try LegacyFileRead.parse(body, path: path)
     }
@@ -16,7 +16,7 @@ extension TaskFiles {
     /// seconds.
     func legacyBrowse(path: String) async throws(MesosError) -> [TaskFileInfo] {
         let url = self.agent.filesURL("browse", query: [("path", path)])
-        let request = MesosHTTPRequest(method: "GET", url: url, headers: ["Accept": "application/json"], timeout: self.requestTimeout)
+        let request = MesosHTTPRequest(method: "GET", url: url, headers: ["Accept": "application/json"], timeout: self.configuration.callTimeout)
         let (_, body) = try await self.exchange(request, what: "/files/browse \(path)", limit: 16 << 20)
         // Names are bytes on the agent; replace invalid UTF-8 so that Foundation's strict parser accepts them.
         let text = Data(String(decoding: body, as: UTF8.self).utf8)

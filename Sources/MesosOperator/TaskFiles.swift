@@ -67,15 +67,12 @@ public struct TaskFiles: Sendable {
 
     /// The agent read from.
     public let agent: SandboxAgentEndpoint
-    /// The HTTP transport.
-    public let transport: any MesosTransport
-    /// Supplies the `Authorization` header, or `nil` for none.
-    public let authenticator: (any MesosAuthenticator)?
+    /// How calls are made: transport, authentication, timeouts, retries of 503s.
+    public let configuration: MesosOperatorConfiguration
     /// Which API to use.
     public let api: API
-    /// The longest one request may take.
-    public let requestTimeout: Duration
-    let logger: Logger?
+    /// The agent's operator client (`READ_FILE`, `LIST_FILES`), at the agent process's own path.
+    let agentOperator: MesosAgentOperator
     private let operatorRefused: LockedValue<Bool>
 
     /// The most bytes one request asks for: the agent's own cap (16 pages of 4 KiB).
@@ -85,26 +82,37 @@ public struct TaskFiles: Sendable {
     ///
     /// - Parameters:
     ///   - agent: The agent.
+    ///   - configuration: Transport, encoding, authentication, timeouts and retries; its `path` is replaced by
+    ///     the agent process's operator path.
+    ///   - api: Which API to use (``API/automatic`` by default).
+    public init(agent: SandboxAgentEndpoint, configuration: MesosOperatorConfiguration, api: API = .automatic) {
+        var configuration = configuration
+        configuration.path = agent.operatorPath
+        self.agent = agent
+        self.configuration = configuration
+        self.api = api
+        self.agentOperator = MesosAgentOperator(url: agent.baseURL, configuration: configuration)
+        self.operatorRefused = LockedValue(false)
+    }
+
+    /// Creates a reader for one agent with the default configuration over `transport`.
+    ///
+    /// - Parameters:
+    ///   - agent: The agent.
     ///   - transport: The HTTP transport.
     ///   - authenticator: Supplies the `Authorization` header; `nil` sends none.
     ///   - api: Which API to use (``API/automatic`` by default).
-    ///   - requestTimeout: The longest one request may take (30 s by default).
-    ///   - logger: Where to log fallbacks and retries; `nil` logs nothing.
     public init(
         agent: SandboxAgentEndpoint,
         transport: any MesosTransport,
         authenticator: (any MesosAuthenticator)? = nil,
-        api: API = .automatic,
-        requestTimeout: Duration = .seconds(30),
-        logger: Logger? = nil
+        api: API = .automatic
     ) {
-        self.agent = agent
-        self.transport = transport
-        self.authenticator = authenticator
-        self.api = api
-        self.requestTimeout = requestTimeout
-        self.logger = logger
-        self.operatorRefused = LockedValue(false)
+        self.init(
+            agent: agent,
+            configuration: MesosOperatorConfiguration(transport: transport, authenticator: authenticator),
+            api: api
+        )
     }
 
     /// Reads up to `length` bytes at `offset`.
@@ -245,7 +253,7 @@ public struct TaskFiles: Sendable {
             // 404 is also the answer for a missing file, so only the other refusals are remembered.
             if error.httpStatus != 404 {
                 self.operatorRefused.withLock { $0 = true }
-                self.logger?.notice(
+                self.configuration.logger?.notice(
                     "The agent refused the operator call; using the legacy /files endpoints",
                     metadata: ["agent": "\(self.agent)", "call": "\(call)", "error": "\(error.message)"]
                 )
@@ -262,7 +270,7 @@ public struct TaskFiles: Sendable {
         var refresh = false
         while true {
             var request = base
-            if let authenticator = self.authenticator {
+            if let authenticator = self.configuration.authenticator {
                 let header: String?
                 do {
                     header = try await authenticator.authorization(refresh: refresh)
@@ -273,12 +281,12 @@ public struct TaskFiles: Sendable {
                 }
                 request.headers["Authorization"] = header
             }
-            let (head, body) = try await self.transport.send(request)
+            let (head, body) = try await self.configuration.transport.send(request)
             if head.status == 200 {
                 return (head, try await body.collect(upTo: limit))
             }
             let text = await body.prefixText()
-            if head.status == 401, self.authenticator != nil, !refresh {
+            if head.status == 401, self.configuration.authenticator != nil, !refresh {
                 refresh = true
                 continue
             }

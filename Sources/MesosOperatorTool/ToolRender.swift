@@ -54,25 +54,34 @@ enum ToolRender {
         return table.render(emptyMessage: all ? "No frameworks." : "No active frameworks.")
     }
 
-    /// The task filter of `mesos tasks`.
+    /// The task filter of `mesos tasks`: live tasks (pending, running, unreachable), completed ones too with
+    /// `all` or when asking for a terminal state; by framework and state.
     struct TaskFilter {
         var all = false
         var frameworkID: String?
         var state: TaskState?
 
-        func tasks(_ answer: Response.GetTasks) -> [Mesos_V1_Task] {
-            var tasks = answer.pendingTasks + answer.tasks + answer.unreachableTasks
-            if self.all || (self.state?.isTerminal ?? false) { tasks += answer.completedTasks }
-            return tasks.filter { task in
-                (self.frameworkID.map { $0 == task.frameworkID.value } ?? true)
-                    && (self.state.map { $0 == task.state } ?? true)
+        func keeps(_ task: Mesos_V1_Task) -> Bool {
+            (self.frameworkID.map { $0 == task.frameworkID.value } ?? true) && (self.state.map { $0 == task.state } ?? true)
+        }
+
+        /// The answer with only the tasks the filter keeps.
+        func filtered(_ answer: Response.GetTasks) -> Response.GetTasks {
+            var result = Response.GetTasks()
+            result.pendingTasks = answer.pendingTasks.filter(self.keeps)
+            result.tasks = answer.tasks.filter(self.keeps)
+            result.unreachableTasks = answer.unreachableTasks.filter(self.keeps)
+            if self.all || (self.state?.isTerminal ?? false) {
+                result.completedTasks = answer.completedTasks.filter(self.keeps)
             }
+            return result
         }
     }
 
     static func tasks(_ answer: Response.GetTasks, filter: TaskFilter) -> String {
+        let kept = filter.filtered(answer)
         var table = ToolTable("ID", "NAME", "STATE", "FRAMEWORK", "AGENT", "CPUS", "MEM")
-        for task in filter.tasks(answer) {
+        for task in kept.pendingTasks + kept.tasks + kept.unreachableTasks + kept.completedTasks {
             let resources = ToolFormat.scalars(task.resources)
             table.add(
                 task.taskID.value, task.name, ToolFormat.state(task.state), task.frameworkID.value, task.agentID.value,

@@ -27,8 +27,9 @@ final class FakeFileAgent: Sendable {
         MesosInMemoryTransport { request in self.handle(request) }
     }
 
-    func files(api: TaskFiles.API = .automatic) -> TaskFiles {
-        TaskFiles(agent: Self.endpoint, transport: self.transport, api: api)
+    func files(api: TaskFiles.API = .automatic, contentType: MesosContentType = .protobuf) -> TaskFiles {
+        let configuration = MesosOperatorConfiguration(transport: self.transport, contentType: contentType, maximumAttempts: 1)
+        return TaskFiles(agent: Self.endpoint, configuration: configuration, api: api)
     }
 
     func write(_ path: String, _ text: String) {
@@ -64,26 +65,46 @@ final class FakeFileAgent: Sendable {
         return self.state.withLock { state in
             switch (request.method, path) {
             case ("POST", "/slave(1)/api/v1"):
-                let call = (try? JSONSerialization.jsonObject(with: Data(request.body ?? []))) as? [String: Any] ?? [:]
-                let type = call["type"] as? String ?? "?"
-                state.requests.append("api \(type)")
+                let contentType = request.headers["Content-Type"].flatMap(MesosContentType.init(mediaType:)) ?? .json
+                guard let call = try? OperatorWire.decode(AgentCall.self, from: request.body ?? [], as: contentType) else {
+                    return Self.text(400, "Failed to parse body")
+                }
+                state.requests.append("api \(call.type == .readFile ? "READ_FILE" : call.type == .listFiles ? "LIST_FILES" : "?")")
                 if let status = state.operatorStatus {
                     return (MesosHTTPResponse(status: status), MesosResponseBody(bytes: Array("refused".utf8)))
                 }
-                if type == "READ_FILE", let read = call["read_file"] as? [String: Any], let file = read["path"] as? String {
-                    let offset = (read["offset"] as? NSNumber)?.intValue ?? -1
-                    let length = (read["length"] as? NSNumber)?.intValue
-                    return Self.operatorRead(&state, file: file, offset: offset, length: length)
-                }
-                if type == "LIST_FILES", let list = call["list_files"] as? [String: Any], let dir = list["path"] as? String {
+                var response = AgentResponse()
+                switch call.type {
+                case .readFile:
+                    let file = call.readFile.path
+                    if state.directories.contains(file) { return Self.text(400, "Cannot read a directory.") }
+                    guard let bytes = state.files[file] else { return Self.text(404, "No such file or directory") }
+                    let offset = Int(call.readFile.offset)
+                    let cap = min(call.readFile.hasLength ? Int(call.readFile.length) : 65536, 65536)
+                    let slice = offset >= bytes.count ? [] : Array(bytes[offset..<min(bytes.count, offset + cap)])
+                    response.type = .readFile
+                    response.readFile.size = UInt64(bytes.count)
+                    response.readFile.data = Data(slice)
+                case .listFiles:
+                    let dir = call.listFiles.path
                     guard state.directories.contains(dir) else { return Self.text(404, "No such directory") }
-                    let infos: [[String: Any]] = state.files.keys.filter { $0.hasPrefix(dir + "/") }.sorted().map { file in
-                        ["path": file, "size": state.files[file]?.count ?? 0, "nlink": 1, "mode": 33188,
-                         "mtime": ["nanoseconds": 1_700_000_000_000_000_000], "uid": "mesos", "gid": "users"]
+                    response.type = .listFiles
+                    response.listFiles.fileInfos = state.files.keys.filter { $0.hasPrefix(dir + "/") }.sorted().map { file in
+                        var info = FileInfo()
+                        info.path = file
+                        info.size = UInt64(state.files[file]?.count ?? 0)
+                        info.nlink = 1
+                        info.mode = 33188
+                        info.mtime.nanoseconds = 1_700_000_000_000_000_000
+                        info.uid = "mesos"
+                        info.gid = "users"
+                        return info
                     }
-                    return Self.json(["type": "LIST_FILES", "list_files": ["file_infos": infos]])
+                default:
+                    return Self.text(400, "Failed to validate agent::Call")
                 }
-                return Self.text(400, "Failed to validate agent::Call")
+                let body = (try? MesosCodec(contentType).encode(response)) ?? []
+                return (MesosHTTPResponse(status: 200, headers: ["Content-Type": contentType.mediaType]), MesosResponseBody(bytes: body))
             case ("GET", "/files/read"):
                 let file = query["path"] ?? ""
                 state.requests.append("read \(file) \(query["offset"] ?? "-") \(query["length"] ?? "-")")
@@ -115,14 +136,6 @@ final class FakeFileAgent: Sendable {
         }
     }
 
-    private static func operatorRead(_ state: inout State, file: String, offset: Int, length: Int?) -> (MesosHTTPResponse, MesosResponseBody) {
-        if state.directories.contains(file) { return Self.text(400, "Cannot read a directory.") }
-        guard let bytes = state.files[file] else { return Self.text(404, "No such file or directory") }
-        let cap = min(length ?? 65536, 65536)
-        let slice = offset >= bytes.count ? [] : Array(bytes[offset..<min(bytes.count, offset + cap)])
-        return Self.json(["type": "READ_FILE", "read_file": ["size": bytes.count, "data": Data(slice).base64EncodedString()]])
-    }
-
     /// Escapes as stout's JSON writer does: quote, backslash, slash and control characters; bytes of 0x80 and
     /// above are copied raw.
     static func stoutEscaped(_ bytes: [UInt8]) -> [UInt8] {
@@ -142,11 +155,6 @@ final class FakeFileAgent: Sendable {
 
     static func text(_ status: Int, _ text: String) -> (MesosHTTPResponse, MesosResponseBody) {
         (MesosHTTPResponse(status: status), MesosResponseBody(bytes: Array(text.utf8)))
-    }
-
-    static func json(_ object: [String: Any]) -> (MesosHTTPResponse, MesosResponseBody) {
-        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
-        return (MesosHTTPResponse(status: 200, headers: ["Content-Type": "application/json"]), MesosResponseBody(bytes: [UInt8](data)))
     }
 
     static func jsonArray(_ array: [[String: Any]]) -> (MesosHTTPResponse, MesosResponseBody) {
@@ -189,6 +197,7 @@ final class FakeFileAgent: Sendable {
         #expect(endpoint.host == "10.0.0.23")
         #expect(endpoint.port == 5051)
         #expect(endpoint.operatorURL.absoluteString == "http://10.0.0.23:5051/slave(1)/api/v1")
+        #expect(endpoint.operatorPath == "/slave(1)/api/v1")
         let url = endpoint.filesURL("read", query: [("path", "/frameworks/a+b/executors/x&y/runs/latest/stdout"), ("offset", "-1")])
         #expect(url.absoluteString == "http://10.0.0.23:5051/files/read?path=/frameworks/a%2Bb/executors/x%26y/runs/latest/stdout&offset=-1")
         for bad in ["10.0.0.23:5051", "slave(1)@host", "slave(1)@:5051", "slave(1)@h:0", "slave(1)@h:x"] {

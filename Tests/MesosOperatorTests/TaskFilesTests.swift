@@ -7,10 +7,11 @@ import Testing
 @Suite struct TaskFilesTests {
     static let stdout = "/frameworks/F/executors/E/runs/latest/stdout"
 
-    @Test func readsThroughTheOperatorCallWithTheFileSize() async throws {
+    @Test(arguments: [MesosContentType.protobuf, .json])
+    func readsThroughTheOperatorCallWithTheFileSize(contentType: MesosContentType) async throws {
         let agent = FakeFileAgent()
         agent.write(Self.stdout, "hello world")
-        let files = agent.files()
+        let files = agent.files(contentType: contentType)
         let page = try await files.read(path: Self.stdout, offset: 6, length: 3)
         #expect(page.data == Array("wor".utf8))
         #expect(page.size == 11)
