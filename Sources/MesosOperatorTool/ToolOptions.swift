@@ -4,6 +4,7 @@ import Logging
 import MesosCore
 import MesosCurlTransport
 import MesosDiscovery
+import MesosLocalCluster
 import MesosOperator
 import MesosZooKeeper
 
@@ -15,6 +16,14 @@ struct GlobalOptions: ParsableArguments {
             "The master: host:port, http(s)://host:port[,host:port...], zk://host:port[,...]/path, or file:///path (default: $MESOS_MASTER).",
             valueName: "url"))
     var master: String?
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Ask an embedded local cluster (a master and agents in this process; read-only calls only) instead of --master.",
+        valueName: "local"))
+    var local = false
+
+    @Option(name: .customLong("local-agents"), help: "How many agents the --local cluster has.")
+    var localAgents = 1
 
     @Flag(name: .long, help: "Print the master's answer as one JSON document (Mesos's field and enum names) instead of a table.")
     var json = false
@@ -74,12 +83,29 @@ struct MasterSession {
     let url: String
     let client: MesosMasterOperator
     let configuration: MesosOperatorConfiguration
+    /// The embedded cluster of `--local`, kept alive as long as the session.
+    let cluster: LocalCluster?
 
     /// Connects as the options say; fails with a usage error when no master is given.
     init(_ options: GlobalOptions) throws {
+        if options.local {
+            guard options.master == nil else {
+                throw ToolFailure.usage("--local and --master exclude each other")
+            }
+            guard (1...64).contains(options.localAgents) else {
+                throw ToolFailure.usage("--local-agents must be between 1 and 64")
+            }
+            let cluster = LocalCluster(configuration: LocalCluster.Configuration(agents: options.localAgents, agentResources: .thisMachine()))
+            let configuration = MesosOperatorConfiguration(transport: cluster.transport, callTimeout: options.timeout.duration)
+            self.url = "local"
+            self.cluster = cluster
+            self.configuration = configuration
+            self.client = MesosMasterOperator(master: cluster.masterLocation, configuration: configuration)
+            return
+        }
         guard let url = options.masterURL else {
             throw ToolFailure.usage(
-                "No master given: pass --master host:port (or a URL, zk://…, file://…), or set MESOS_MASTER")
+                "No master given: pass --master host:port (or a URL, zk://…, file://…), set MESOS_MASTER, or use --local")
         }
         var authenticator: (any MesosAuthenticator)?
         if let principal = options.principal {
@@ -100,6 +126,7 @@ struct MasterSession {
             logger: logger
         )
         self.url = url
+        self.cluster = nil
         self.configuration = configuration
         self.client = try MesosMasterOperator(url: url, configuration: configuration, registry: .withZooKeeper)
     }

@@ -21,7 +21,7 @@ private struct FollowRun {
                 }
                 continuation.yield(.end)
             } catch {
-                continuation.yield(.failure(error.code))
+                continuation.yield(.failure((error as? MesosError)?.code ?? .unexpectedStatus))
             }
             continuation.finish()
         }
