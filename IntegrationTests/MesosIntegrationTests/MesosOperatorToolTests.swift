@@ -5,6 +5,10 @@ import Testing
 
 /// The built `mesos` tool run as a process against the real Mesos 1.11 master in `$MESOS_OPERATOR_MASTER_URL`
 /// (one agent), and against the HA masters (`$MESOS_HA_MASTERS`, `$MESOS_HA_ZK`).
+///
+/// In realmesos's local mode the agent sends task output to the master's log instead of the sandbox's
+/// `stdout`/`stderr` files (see its README), so the tasks here append to those files themselves: the files the
+/// agent created and serves, which is what `mesos logs` reads.
 @Suite("mesos (the operator tool, as a process) against a real master",
        .enabled(if: OperatorTool.binary != nil, "mesos is not built next to the tests"),
        .enabled(if: TestServers.shouldRun(needing: OperatorTool.masterVariable), "needs MESOS_OPERATOR_MASTER_URL"),
@@ -64,7 +68,7 @@ struct MesosOperatorToolTests {
     func logsOfAFinishedTask() async throws {
         let master = try Self.master()
         let marker = "operator-logs-\(UUID().uuidString.prefix(8))"
-        let launched = try await ToolProcess.run(["--master", master, "--json", "--name", "logs-test", "--command", "echo \(marker); echo oops >&2"])
+        let launched = try await ToolProcess.run(["--master", master, "--json", "--name", "logs-test", "--command", "echo \(marker) >> \"$MESOS_SANDBOX/stdout\"; echo oops >> \"$MESOS_SANDBOX/stderr\""])
         #expect(launched.status == 0, "\(launched.stdout)\n\(launched.stderr)")
         let taskID = try #require(OperatorTool.field("task_id", of: "launched", in: launched.stdout))
 
@@ -89,7 +93,7 @@ struct MesosOperatorToolTests {
     @Test("mesos logs -f follows a running task's output until the task ends")
     func followARunningTask() async throws {
         let master = try Self.master()
-        let execute = try ToolProcess(["--master", master, "--json", "--name", "follow-test", "--command", "echo first; sleep 2; echo second"])
+        let execute = try ToolProcess(["--master", master, "--json", "--name", "follow-test", "--command", "echo first >> \"$MESOS_SANDBOX/stdout\"; sleep 2; echo second >> \"$MESOS_SANDBOX/stdout\""])
         #expect(await execute.waitForOutput(containing: "TASK_RUNNING", timeout: .seconds(60)))
         let taskID = try #require(OperatorTool.field("task_id", of: "launched", in: execute.stdout))
         let follow = try await OperatorTool.run(["logs", taskID, "-f", "--master", master], timeout: .seconds(90))

@@ -65,9 +65,14 @@ enum ToolFailure: Error {
         }
     }
 
-    /// The message on one line: line breaks and runs of spaces collapsed.
+    /// The message on one line: line breaks and runs of spaces collapsed, and the nested causes that library
+    /// messages append (` [cause: …]`) left out.
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: { $0.isNewline || $0 == "\t" }).map { $0.trimmingCharacters(in: .whitespaces) }
+        var text = text
+        if let cause = text.range(of: " [cause: ") {
+            text = String(text[..<cause.lowerBound])
+        }
+        return text.split(whereSeparator: { $0.isNewline || $0 == "\t" }).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
     }
 }

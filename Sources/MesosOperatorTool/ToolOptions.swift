@@ -83,8 +83,10 @@ struct MasterSession {
     let url: String
     let client: MesosMasterOperator
     let configuration: MesosOperatorConfiguration
-    /// The embedded cluster of `--local`, kept alive as long as the session.
+    /// The embedded cluster of `--local`.
     let cluster: LocalCluster?
+    /// The `--local` clusters, kept until the process ends (a command keeps only the client).
+    static let localClusters = LockedValue<[LocalCluster]>([])
 
     /// Connects as the options say; fails with a usage error when no master is given.
     init(_ options: GlobalOptions) throws {
@@ -96,7 +98,9 @@ struct MasterSession {
                 throw ToolFailure.usage("--local-agents must be between 1 and 64")
             }
             let cluster = LocalCluster(configuration: LocalCluster.Configuration(agents: options.localAgents, agentResources: .thisMachine()))
-            let configuration = MesosOperatorConfiguration(transport: cluster.transport, callTimeout: options.timeout.duration)
+            let configuration = MesosOperatorConfiguration(transport: cluster.transport, contentType: .json, callTimeout: options.timeout.duration)
+            // The command's code holds only the client: the cluster lives until the process ends.
+            Self.localClusters.withLock { $0.append(cluster) }
             self.url = "local"
             self.cluster = cluster
             self.configuration = configuration
@@ -119,8 +123,11 @@ struct MasterSession {
             logger = verbose
         }
         let transport = MesosCurlTransport(configuration: .init())
+        // JSON, not protobuf: a real 1.11 master leaves completed tasks out of its protobuf GET_TASKS and
+        // GET_STATE answers (they are in the JSON ones).
         let configuration = MesosOperatorConfiguration(
             transport: transport,
+            contentType: .json,
             authenticator: authenticator,
             callTimeout: options.timeout.duration,
             logger: logger
