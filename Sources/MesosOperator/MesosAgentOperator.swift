@@ -49,8 +49,10 @@ public struct MesosAgentOperator: Sendable {
         self.init(url: url, configuration: configuration)
     }
 
-    /// The base URL of an agent the master listed: the address in its `pid` (`slave(1)@10.0.0.23:5051`), which
-    /// works where the hostname does not resolve, else `hostname:port`.
+    /// The base URL of an agent the master listed. From its `pid` (`slave(1)@10.0.0.23:5051`) when it has one:
+    /// the address works where the hostname does not resolve, and the process id becomes the path prefix
+    /// (`http://10.0.0.23:5051/slave(1)`), which reaches the agent also where it shares its process and port with
+    /// a master (`mesos-local`). Else `hostname:port`.
     ///
     /// - Parameters:
     ///   - agent: The master's record of the agent.
@@ -58,9 +60,13 @@ public struct MesosAgentOperator: Sendable {
     /// - Returns: The URL, or `nil` without an address.
     public static func url(of agent: MasterResponse.GetAgents.Agent, scheme: String = "http") -> URL? {
         if let at = agent.pid.lastIndex(of: "@") {
+            let process = agent.pid[..<at]
             let address = agent.pid[agent.pid.index(after: at)...]
-            if let hostPort = HostPort.parse(address), let port = hostPort.port {
-                return Self.url(scheme: scheme, host: hostPort.host, port: port)
+            if let hostPort = HostPort.parse(address), let port = hostPort.port,
+                let base = Self.url(scheme: scheme, host: hostPort.host, port: port)
+            {
+                let valid = !process.isEmpty && process.allSatisfy { $0.isLetter || $0.isNumber || "()_-.".contains($0) }
+                return valid ? URL(string: base.absoluteString + "/" + process) ?? base : base
             }
         }
         let info = agent.agentInfo
