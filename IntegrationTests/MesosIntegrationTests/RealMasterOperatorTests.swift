@@ -81,6 +81,23 @@ struct RealMasterOperatorTests {
         }
     }
 
+    @Test("answers of 1 KiB and more come gzip-compressed and are decoded (Accept-Encoding: gzip)")
+    func gzipAnswers() async throws {
+        let recorder = HeadRecordingTransport(base: MesosCurlTransport(configuration: .init()))
+        let configuration = MesosOperatorConfiguration(transport: recorder, contentType: .json)
+        let master = MesosMasterOperator(master: try OperatorMaster.location(), configuration: configuration)
+        let flags = try await master.getFlags().flags
+        #expect(flags.count > 20)
+        #expect(recorder.heads.last?.headers["Content-Encoding"] == "gzip")
+        _ = try await master.getHealth()
+        #expect(recorder.heads.last?.headers["Content-Encoding"] == nil)
+        var plain = configuration
+        plain.acceptsCompressedResponses = false
+        let uncompressed = MesosMasterOperator(master: try OperatorMaster.location(), configuration: plain)
+        #expect(try await uncompressed.getFlags().flags.count == flags.count)
+        #expect(recorder.heads.last?.headers["Content-Encoding"] == nil)
+    }
+
     @Test("a request the master refuses carries its text: TEARDOWN of an unknown framework is a 400")
     func refusalCarriesTheMastersText() async throws {
         let master = try OperatorMaster.client()
@@ -256,5 +273,34 @@ struct RealMasterOperatorTests {
         #expect(try await master.getHealth().healthy)
         let leader = try #require(master.leader)
         #expect(HACluster.ports.contains(leader.port))
+    }
+}
+
+/// Passes requests to a transport and keeps every response head.
+final class HeadRecordingTransport: MesosTransport, @unchecked Sendable {
+    private let base: any MesosTransport
+    private let lock = NSLock()
+    private var recorded: [MesosHTTPResponse] = []
+
+    init(base: any MesosTransport) {
+        self.base = base
+    }
+
+    func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
+        let (head, body) = try await self.base.send(request)
+        self.record(head)
+        return (head, body)
+    }
+
+    private func record(_ head: MesosHTTPResponse) {
+        lock.lock()
+        recorded.append(head)
+        lock.unlock()
+    }
+
+    var heads: [MesosHTTPResponse] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded
     }
 }

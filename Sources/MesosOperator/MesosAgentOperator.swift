@@ -103,7 +103,8 @@ public struct MesosAgentOperator: Sendable {
         try call.validate()
         let name = mesosEnumName(call.type)
         let body = try OperatorWire.encode(call, as: self.configuration.contentType)
-        let answer = try await self.exchange.call(body: body, readOnly: call.isReadOnly, name: name)
+        let longPoll = call.type == .waitContainer || call.type == .waitNestedContainer
+        let answer = try await self.exchange.call(body: body, readOnly: call.isReadOnly, name: name, longPoll: longPoll)
         guard answer.status == 200 || answer.status == 202 else {
             throw answer.error
         }
@@ -237,8 +238,8 @@ public struct MesosAgentOperator: Sendable {
         return try await self.sendReturningStatus(call).status == 202 ? .alreadyExists : .launched
     }
 
-    /// WAIT_CONTAINER: waits (long poll, no whole-call timeout beyond the configuration's) for the container
-    /// to exit and returns how. `exitStatus` is a raw wait(2) status (exit code `<< 8`, or the signal number).
+    /// WAIT_CONTAINER: waits (a long poll, without the configuration's call timeout; cancel the task to stop
+    /// waiting) for the container to exit and returns how. `exitStatus` is a raw wait(2) status (exit code `<< 8`, or the signal number).
     public func waitContainer(_ containerID: ContainerID) async throws(MesosError) -> AgentResponse.WaitContainer {
         try await self.query(.waitContainer(containerID), expecting: .waitContainer).waitContainer
     }

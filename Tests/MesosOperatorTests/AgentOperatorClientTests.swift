@@ -288,6 +288,21 @@ actor FakeContainerAgent {
         #expect(log.all.count == 4)
     }
 
+    @Test func waitIsALongPollWithoutTheCallTimeout() async throws {
+        let log = RequestLog()
+        let agent = client { request in
+            log.append(request)
+            let body = String(decoding: request.body ?? [], as: UTF8.self)
+            if body.contains("WAIT_CONTAINER") {
+                return (jsonHead(), jsonBody(#"{"type":"WAIT_CONTAINER","wait_container":{"exit_status":0,"state":"TASK_FINISHED"}}"#))
+            }
+            return (jsonHead(), jsonBody(#"{"type":"GET_HEALTH","get_health":{"healthy":true}}"#))
+        }
+        #expect(try await agent.waitContainer(executorContainer).state == .taskFinished)
+        #expect(try await agent.getHealth().healthy)
+        #expect(log.all.map(\.timeout) == [nil, .seconds(60)])
+    }
+
     @Test func recoveringAgentIsRetried() async throws {
         let clock = ManualClock()
         let attempts = Counter()
