@@ -2,6 +2,7 @@ import Foundation
 import MesosCore
 import MesosCurlTransport
 import MesosOperator
+import MesosRecordIO
 import MesosScheduler
 import MesosTestKit
 import MesosZooKeeper
@@ -251,6 +252,69 @@ struct RealMasterOperatorTests {
             let missing = await #expect(throws: MesosError.self) { try await agent.listFiles(path: "/no/such/sandbox") }
             #expect(missing?.code == .notFound)
         }
+    }
+
+    @Test("a task's sandbox: LIST_FILES and READ_FILE (size probe, then 4-byte reads) on the agent find its file")
+    func sandboxFiles() async throws {
+        let location = try OperatorMaster.location()
+        var info = RealMaster.frameworkInfo(name: "it-operator-sandbox")
+        info.failoverTimeout = 0
+        var configuration = MesosSchedulerConfiguration(
+            frameworkInfo: info, master: .fixed(location), transport: MesosCurlTransport(configuration: .init()))
+        configuration.contentType = .json
+        let scheduler = MesosScheduler(configuration: configuration)
+        let master = try OperatorMaster.client()
+        let record = try await OperatorMaster.agent(master)
+        let agent = try MesosAgentOperator(agent: record, configuration: OperatorMaster.configuration(.protobuf))
+        let marker = "hello-operator-\(UUID().uuidString.prefix(8))"
+        try await scheduler.withSubscription { events in
+            // realmesos's local mode sends a task's stdout to the master's log, so the task writes a file of its own.
+            let statuses = try await RealMasterSchedulerTests.run(
+                "echo \(marker) > operator.txt", on: scheduler, events: events)
+            #expect(statuses.last?.state == .taskFinished)
+            let taskID = try #require(statuses.last?.taskID.value)
+            let frameworkID = try #require(scheduler.status.frameworkID?.value)
+            // A command task: no executor id in the master's Task, its executor id is the task id.
+            let tasks = try await master.getTasks()
+            let task = try #require((tasks.tasks + tasks.completedTasks).first { $0.taskID.value == taskID })
+            #expect(!task.hasExecutorID)
+            let sandbox = "/frameworks/\(frameworkID)/executors/\(taskID)/runs/latest"
+            let listing = try await agent.listFiles(path: sandbox)
+            #expect(listing.fileInfos.contains { $0.path == sandbox + "/stdout" })
+            #expect(listing.fileInfos.contains { $0.path == sandbox + "/operator.txt" && $0.size == UInt64(marker.utf8.count + 1) })
+            let size = try await agent.readFile(path: sandbox + "/operator.txt", offset: 0, length: 0)
+            #expect(size.data.isEmpty)
+            var text: [UInt8] = []
+            while UInt64(text.count) < size.size {
+                let chunk = try await agent.readFile(path: sandbox + "/operator.txt", offset: UInt64(text.count), length: 4)
+                guard !chunk.data.isEmpty else { break }
+                text += chunk.data
+            }
+            #expect(String(decoding: text, as: UTF8.self) == marker + "\n")
+            let missing = await #expect(throws: MesosError.self) {
+                try await agent.readFile(path: sandbox + "/no-such-file", offset: 0)
+            }
+            #expect(missing?.code == .notFound)
+            try await scheduler.teardown()
+        }
+    }
+
+    @Test("SUBSCRIBE opens the event stream: SUBSCRIBED with the state, then a HEARTBEAT", arguments: [MesosContentType.json, .protobuf])
+    func eventStream(contentType: MesosContentType) async throws {
+        let master = try OperatorMaster.client(contentType)
+        let connection = try await master.openEventStream()
+        #expect(connection.contentType == contentType)
+        var types: [MasterEvent.TypeEnum] = []
+        for try await record in RecordIOSequence(upstream: connection.body) {
+            let event = try connection.decode(record)
+            types.append(event.type)
+            if event.type == .subscribed {
+                #expect(event.subscribed.heartbeatIntervalSeconds == 15)
+                #expect(event.subscribed.getState.getAgents.agents.count == 1)
+            }
+            if types.count == 2 { break }
+        }
+        #expect(types == [.subscribed, .heartbeat])
     }
 
     @Test("a follower's URL: its 307 is followed to the leader", .enabled(if: HACluster.shouldRun, "needs MESOS_HA_MASTERS"))
