@@ -344,6 +344,13 @@ actor FakeContainerAgent {
                 }))
         #expect(try await client.getHealth().healthy)
         #expect(log.all.first?.url.absoluteString == "http://10.0.0.23:5051/slave(1)/api/v1")
+
+        // From the master client: same configuration, the leader's scheme.
+        let master = MesosMasterOperator(
+            master: MasterLocation(scheme: "https", host: "m1", port: 5050),
+            configuration: MesosOperatorConfiguration(transport: MesosInMemoryTransport { _ in (MesosHTTPResponse(status: 200), .empty) }))
+        #expect(try master.agentOperator(for: agent).url.absoluteString == "http://10.0.0.23:5051/slave(1)")
+        #expect(try master.agentOperator(for: agent, scheme: "https").url.absoluteString == "https://10.0.0.23:5051/slave(1)")
         #expect(throws: MesosError.self) {
             try MesosAgentOperator(
                 agent: MasterResponse.GetAgents.Agent(),
