@@ -241,6 +241,43 @@ struct RealMasterOperatorTests {
         #expect(refused?.httpStatus == 400)
     }
 
+    @Test("persistent volumes: RESERVE disk, CREATE_VOLUMES, GROW_VOLUME, SHRINK_VOLUME, DESTROY_VOLUMES, UNRESERVE (202 each)")
+    func volumes() async throws {
+        let master = try OperatorMaster.client(.protobuf)
+        let id = try await OperatorMaster.agent(master).agentInfo.id
+        let role = "it-operator-volumes"
+        func disk(_ megabytes: Double, volume: Bool) -> Resource {
+            Resource.with {
+                $0.name = "disk"
+                $0.type = .scalar
+                $0.scalar.value = megabytes
+                $0.reservations = [.with { $0.type = .dynamic; $0.role = role }]
+                if volume {
+                    $0.disk.persistence.id = "it-operator-volume"
+                    $0.disk.volume.containerPath = "data"
+                    $0.disk.volume.mode = .rw
+                }
+            }
+        }
+        func volumeSize() async throws -> Double? {
+            let agents = try await master.getAgents().agents
+            let total = try #require(agents.first { $0.agentInfo.id == id }).totalResources
+            return total.first { $0.disk.persistence.id == "it-operator-volume" }?.scalar.value
+        }
+        try await master.reserveResources(agentID: id, resources: [disk(96, volume: false)])
+        try await master.createVolumes(agentID: id, volumes: [disk(64, volume: true)])
+        #expect(try await volumeSize() == 64)
+        try await master.growVolume(agentID: id, volume: disk(64, volume: true), addition: disk(32, volume: false))
+        #expect(try await volumeSize() == 96)
+        try await master.shrinkVolume(agentID: id, volume: disk(96, volume: true), subtract: 32)
+        #expect(try await volumeSize() == 64)
+        try await master.destroyVolumes(agentID: id, volumes: [disk(64, volume: true)])
+        #expect(try await volumeSize() == nil)
+        try await master.unreserveResources(agentID: id, resources: [disk(96, volume: false)])
+        let total = try #require(try await master.getAgents().agents.first { $0.agentInfo.id == id }).totalResources
+        #expect(!total.contains { $0.reservations.last?.role == role })
+    }
+
     @Test("TEARDOWN of a framework subscribed with MesosScheduler removes it")
     func teardownByID() async throws {
         let location = try OperatorMaster.location()
