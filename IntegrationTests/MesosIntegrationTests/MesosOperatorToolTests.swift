@@ -50,7 +50,7 @@ struct MesosOperatorToolTests {
         #expect(state["get_agents"] != nil)
         #expect(state["get_tasks"] != nil)
         let summary = try await OperatorTool.run(["state", "--master", master])
-        #expect(summary.stdout.contains("agents:      1 (1 active)"))
+        #expect(summary.stdout.hasPrefix("agents:      1 ("))
 
         for command in ["frameworks", "tasks", "roles", "weights", "quota"] {
             let result = try await OperatorTool.run([command, "--json", "--master", master])
@@ -123,6 +123,24 @@ struct MesosOperatorToolTests {
         #expect(unknown.status == 2, "\(unknown.stderr)")
         #expect(unknown.stderr.hasPrefix("mesos: error: "))
         #expect(unknown.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("weights are set and read back; a bad weight is a usage error")
+    func weightsAndMaintenance() async throws {
+        let master = try Self.master()
+        let role = "it-tool-\(UUID().uuidString.prefix(6).lowercased())"
+        let set = try await OperatorTool.run(["weights", "\(role)=3.5", "--master", master])
+        #expect(set.status == 0, "\(set.stderr)")
+        let weights = try Self.json(try await OperatorTool.run(["weights", "--json", "--master", master]).stdout)
+        let infos = try #require(weights["weight_infos"] as? [[String: Any]])
+        #expect(infos.contains { $0["role"] as? String == role && $0["weight"] as? Double == 3.5 })
+        let bad = try await OperatorTool.run(["weights", "\(role)=-1", "--master", master])
+        #expect(bad.status == 64)
+
+        // The schedule is only read here: RealMasterOperatorTests set and clear it on the same master, in parallel.
+        let schedule = try await OperatorTool.run(["maintenance", "schedule", "--json", "--master", master])
+        #expect(schedule.status == 0, "\(schedule.stderr)")
+        _ = try Self.json(schedule.stdout)
     }
 
     @Test("an unreachable master exits 3 with one line; no master at all is a usage error")

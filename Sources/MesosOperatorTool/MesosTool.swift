@@ -15,7 +15,8 @@ struct MesosTool: AsyncParsableCommand {
             --json prints the master's answer as one JSON document with Mesos's field and enum names.
 
             Examples:
-              mesos --master 127.0.0.1:5050 version
+              mesos version --master 127.0.0.1:5050
+              mesos agents --local --local-agents 2
               mesos tasks --all --state TASK_FINISHED --master zk://zk1:2181/mesos
               mesos logs my-task -f --master http://m1:5050,m2:5050
               mesos agent drain S0 --max-grace-period 10m --master 127.0.0.1:5050
@@ -25,7 +26,8 @@ struct MesosTool: AsyncParsableCommand {
         subcommands: MesosTool.commands
     )
 
-    /// The subcommands. `mesos watch` (the operator event stream, `Watch*.swift`) is registered here too.
+    /// The subcommands, in the order `mesos --help` lists them: the registration point for new ones (`mesos watch`,
+    /// the operator event stream in `Watch*.swift`, adds its command type here).
     static let commands: [any ParsableCommand.Type] = [
         VersionCommand.self,
         HealthCommand.self,
