@@ -216,6 +216,7 @@ let package = Package(
                 "MesosCore",
                 "MesosRecordIO",
                 "MesosDiscovery",
+                "MesosCompression",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -336,6 +337,7 @@ let package = Package(
                 "MesosLocalCluster", "MesosInMemoryTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/MesosOperatorTool",
             swiftSettings: strictSettings
@@ -474,7 +476,7 @@ let package = Package(
             name: "MesosOperatorTests",
             dependencies: [
                 "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
-                "MesosLocalCluster", "MesosDiscovery", "MesosCompression",
+                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosOperatorTool",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates Sources/MesosCore/Generated/{mesos,scheduler,executor}.pb.swift from the
+# Regenerates Sources/MesosCore/Generated/*.pb.swift (mesos, scheduler, executor, and the
+# operator API's allocator, quota, maintenance, master, agent) from the
 # project's schema in Protos/, using protoc and protoc-gen-swift 1.39.0.
 #
 # Usage: scripts/generate-protos.sh
@@ -24,6 +25,11 @@ readonly PROTOS=(
   mesos/v1/mesos.proto
   mesos/v1/scheduler/scheduler.proto
   mesos/v1/executor/executor.proto
+  mesos/v1/allocator/allocator.proto
+  mesos/v1/quota/quota.proto
+  mesos/v1/maintenance/maintenance.proto
+  mesos/v1/master/master.proto
+  mesos/v1/agent/agent.proto
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

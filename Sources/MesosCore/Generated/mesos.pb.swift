@@ -8,8 +8,9 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-// swift-mesos: the subset of the Mesos v1 common types that the v1 scheduler
-// API carries (everything reachable from scheduler.Call and scheduler.Event).
+// swift-mesos: the Mesos v1 common types that the v1 scheduler, executor and
+// operator APIs carry (everything reachable from their Calls, Events and
+// Responses).
 //
 // Field names, numbers, types, defaults and enum values follow Apache Mesos
 // exactly, because they are what travels on the wire (binary and JSON).
@@ -77,6 +78,18 @@ public nonisolated enum Mesos_V1_OperationState: Int, SwiftProtobuf.Enum, Swift.
 
   public init() {
     self = .operationUnsupported
+  }
+
+}
+
+/// Where an agent is in draining.
+public nonisolated enum Mesos_V1_DrainState: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+  case unknown = 0
+  case draining = 1
+  case drained = 2
+
+  public init() {
+    self = .unknown
   }
 
 }
@@ -5468,6 +5481,1139 @@ public nonisolated struct Mesos_V1_OperationStatus: Sendable {
   fileprivate var _resourceProviderID: Mesos_V1_ResourceProviderID? = nil
 }
 
+/// A task as the master or an agent knows it (not the TaskInfo a framework
+/// sends): its latest state and the status history.
+public nonisolated struct Mesos_V1_Task: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var name: String {
+    get {_storage._name ?? String()}
+    set {_uniqueStorage()._name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {_storage._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {_uniqueStorage()._name = nil}
+
+  /// required by Mesos
+  public var taskID: Mesos_V1_TaskID {
+    get {_storage._taskID ?? Mesos_V1_TaskID()}
+    set {_uniqueStorage()._taskID = newValue}
+  }
+  /// Returns true if `taskID` has been explicitly set.
+  public var hasTaskID: Bool {_storage._taskID != nil}
+  /// Clears the value of `taskID`. Subsequent reads from it will return its default value.
+  public mutating func clearTaskID() {_uniqueStorage()._taskID = nil}
+
+  /// required by Mesos
+  public var frameworkID: Mesos_V1_FrameworkID {
+    get {_storage._frameworkID ?? Mesos_V1_FrameworkID()}
+    set {_uniqueStorage()._frameworkID = newValue}
+  }
+  /// Returns true if `frameworkID` has been explicitly set.
+  public var hasFrameworkID: Bool {_storage._frameworkID != nil}
+  /// Clears the value of `frameworkID`. Subsequent reads from it will return its default value.
+  public mutating func clearFrameworkID() {_uniqueStorage()._frameworkID = nil}
+
+  /// Absent for command tasks, whose executor id equals the task id.
+  public var executorID: Mesos_V1_ExecutorID {
+    get {_storage._executorID ?? Mesos_V1_ExecutorID()}
+    set {_uniqueStorage()._executorID = newValue}
+  }
+  /// Returns true if `executorID` has been explicitly set.
+  public var hasExecutorID: Bool {_storage._executorID != nil}
+  /// Clears the value of `executorID`. Subsequent reads from it will return its default value.
+  public mutating func clearExecutorID() {_uniqueStorage()._executorID = nil}
+
+  /// required by Mesos
+  public var agentID: Mesos_V1_AgentID {
+    get {_storage._agentID ?? Mesos_V1_AgentID()}
+    set {_uniqueStorage()._agentID = newValue}
+  }
+  /// Returns true if `agentID` has been explicitly set.
+  public var hasAgentID: Bool {_storage._agentID != nil}
+  /// Clears the value of `agentID`. Subsequent reads from it will return its default value.
+  public mutating func clearAgentID() {_uniqueStorage()._agentID = nil}
+
+  /// Latest state known to the reporter.
+  public var state: Mesos_V1_TaskState {
+    get {_storage._state ?? .taskStaging}
+    set {_uniqueStorage()._state = newValue}
+  }
+  /// Returns true if `state` has been explicitly set.
+  public var hasState: Bool {_storage._state != nil}
+  /// Clears the value of `state`. Subsequent reads from it will return its default value.
+  public mutating func clearState() {_uniqueStorage()._state = nil}
+
+  public var resources: [Mesos_V1_Resource] {
+    get {_storage._resources}
+    set {_uniqueStorage()._resources = newValue}
+  }
+
+  /// Oldest first; an update with the same state replaces the last entry.
+  public var statuses: [Mesos_V1_TaskStatus] {
+    get {_storage._statuses}
+    set {_uniqueStorage()._statuses = newValue}
+  }
+
+  /// State and uuid of the last update forwarded to the scheduler.
+  public var statusUpdateState: Mesos_V1_TaskState {
+    get {_storage._statusUpdateState ?? .taskStaging}
+    set {_uniqueStorage()._statusUpdateState = newValue}
+  }
+  /// Returns true if `statusUpdateState` has been explicitly set.
+  public var hasStatusUpdateState: Bool {_storage._statusUpdateState != nil}
+  /// Clears the value of `statusUpdateState`. Subsequent reads from it will return its default value.
+  public mutating func clearStatusUpdateState() {_uniqueStorage()._statusUpdateState = nil}
+
+  public var statusUpdateUuid: Data {
+    get {_storage._statusUpdateUuid ?? Data()}
+    set {_uniqueStorage()._statusUpdateUuid = newValue}
+  }
+  /// Returns true if `statusUpdateUuid` has been explicitly set.
+  public var hasStatusUpdateUuid: Bool {_storage._statusUpdateUuid != nil}
+  /// Clears the value of `statusUpdateUuid`. Subsequent reads from it will return its default value.
+  public mutating func clearStatusUpdateUuid() {_uniqueStorage()._statusUpdateUuid = nil}
+
+  public var labels: Mesos_V1_Labels {
+    get {_storage._labels ?? Mesos_V1_Labels()}
+    set {_uniqueStorage()._labels = newValue}
+  }
+  /// Returns true if `labels` has been explicitly set.
+  public var hasLabels: Bool {_storage._labels != nil}
+  /// Clears the value of `labels`. Subsequent reads from it will return its default value.
+  public mutating func clearLabels() {_uniqueStorage()._labels = nil}
+
+  public var discovery: Mesos_V1_DiscoveryInfo {
+    get {_storage._discovery ?? Mesos_V1_DiscoveryInfo()}
+    set {_uniqueStorage()._discovery = newValue}
+  }
+  /// Returns true if `discovery` has been explicitly set.
+  public var hasDiscovery: Bool {_storage._discovery != nil}
+  /// Clears the value of `discovery`. Subsequent reads from it will return its default value.
+  public mutating func clearDiscovery() {_uniqueStorage()._discovery = nil}
+
+  public var container: Mesos_V1_ContainerInfo {
+    get {_storage._container ?? Mesos_V1_ContainerInfo()}
+    set {_uniqueStorage()._container = newValue}
+  }
+  /// Returns true if `container` has been explicitly set.
+  public var hasContainer: Bool {_storage._container != nil}
+  /// Clears the value of `container`. Subsequent reads from it will return its default value.
+  public mutating func clearContainer() {_uniqueStorage()._container = nil}
+
+  public var user: String {
+    get {_storage._user ?? String()}
+    set {_uniqueStorage()._user = newValue}
+  }
+  /// Returns true if `user` has been explicitly set.
+  public var hasUser: Bool {_storage._user != nil}
+  /// Clears the value of `user`. Subsequent reads from it will return its default value.
+  public mutating func clearUser() {_uniqueStorage()._user = nil}
+
+  public var healthCheck: Mesos_V1_HealthCheck {
+    get {_storage._healthCheck ?? Mesos_V1_HealthCheck()}
+    set {_uniqueStorage()._healthCheck = newValue}
+  }
+  /// Returns true if `healthCheck` has been explicitly set.
+  public var hasHealthCheck: Bool {_storage._healthCheck != nil}
+  /// Clears the value of `healthCheck`. Subsequent reads from it will return its default value.
+  public mutating func clearHealthCheck() {_uniqueStorage()._healthCheck = nil}
+
+  public var killPolicy: Mesos_V1_KillPolicy {
+    get {_storage._killPolicy ?? Mesos_V1_KillPolicy()}
+    set {_uniqueStorage()._killPolicy = newValue}
+  }
+  /// Returns true if `killPolicy` has been explicitly set.
+  public var hasKillPolicy: Bool {_storage._killPolicy != nil}
+  /// Clears the value of `killPolicy`. Subsequent reads from it will return its default value.
+  public mutating func clearKillPolicy() {_uniqueStorage()._killPolicy = nil}
+
+  public var limits: Dictionary<String,Mesos_V1_Value.Scalar> {
+    get {_storage._limits}
+    set {_uniqueStorage()._limits = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One entry of a directory listing (LIST_FILES).
+public nonisolated struct Mesos_V1_FileInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Virtual path: the listed path, "/", then the entry name.
+  public var path: String {
+    get {_path ?? String()}
+    set {_path = newValue}
+  }
+  /// Returns true if `path` has been explicitly set.
+  public var hasPath: Bool {self._path != nil}
+  /// Clears the value of `path`. Subsequent reads from it will return its default value.
+  public mutating func clearPath() {self._path = nil}
+
+  public var nlink: Int32 {
+    get {_nlink ?? 0}
+    set {_nlink = newValue}
+  }
+  /// Returns true if `nlink` has been explicitly set.
+  public var hasNlink: Bool {self._nlink != nil}
+  /// Clears the value of `nlink`. Subsequent reads from it will return its default value.
+  public mutating func clearNlink() {self._nlink = nil}
+
+  public var size: UInt64 {
+    get {_size ?? 0}
+    set {_size = newValue}
+  }
+  /// Returns true if `size` has been explicitly set.
+  public var hasSize: Bool {self._size != nil}
+  /// Clears the value of `size`. Subsequent reads from it will return its default value.
+  public mutating func clearSize() {self._size = nil}
+
+  /// Whole seconds, expressed in nanoseconds.
+  public var mtime: Mesos_V1_TimeInfo {
+    get {_mtime ?? Mesos_V1_TimeInfo()}
+    set {_mtime = newValue}
+  }
+  /// Returns true if `mtime` has been explicitly set.
+  public var hasMtime: Bool {self._mtime != nil}
+  /// Clears the value of `mtime`. Subsequent reads from it will return its default value.
+  public mutating func clearMtime() {self._mtime = nil}
+
+  /// st_mode including the file-type bits.
+  public var mode: UInt32 {
+    get {_mode ?? 0}
+    set {_mode = newValue}
+  }
+  /// Returns true if `mode` has been explicitly set.
+  public var hasMode: Bool {self._mode != nil}
+  /// Clears the value of `mode`. Subsequent reads from it will return its default value.
+  public mutating func clearMode() {self._mode = nil}
+
+  /// Owner user name.
+  public var uid: String {
+    get {_uid ?? String()}
+    set {_uid = newValue}
+  }
+  /// Returns true if `uid` has been explicitly set.
+  public var hasUid: Bool {self._uid != nil}
+  /// Clears the value of `uid`. Subsequent reads from it will return its default value.
+  public mutating func clearUid() {self._uid = nil}
+
+  /// Owner group name.
+  public var gid: String {
+    get {_gid ?? String()}
+    set {_gid = newValue}
+  }
+  /// Returns true if `gid` has been explicitly set.
+  public var hasGid: Bool {self._gid != nil}
+  /// Clears the value of `gid`. Subsequent reads from it will return its default value.
+  public mutating func clearGid() {self._gid = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _path: String? = nil
+  fileprivate var _nlink: Int32? = nil
+  fileprivate var _size: UInt64? = nil
+  fileprivate var _mtime: Mesos_V1_TimeInfo? = nil
+  fileprivate var _mode: UInt32? = nil
+  fileprivate var _uid: String? = nil
+  fileprivate var _gid: String? = nil
+}
+
+/// Build facts of a master or agent binary.
+public nonisolated struct Mesos_V1_VersionInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var version: String {
+    get {_version ?? String()}
+    set {_version = newValue}
+  }
+  /// Returns true if `version` has been explicitly set.
+  public var hasVersion: Bool {self._version != nil}
+  /// Clears the value of `version`. Subsequent reads from it will return its default value.
+  public mutating func clearVersion() {self._version = nil}
+
+  public var buildDate: String {
+    get {_buildDate ?? String()}
+    set {_buildDate = newValue}
+  }
+  /// Returns true if `buildDate` has been explicitly set.
+  public var hasBuildDate: Bool {self._buildDate != nil}
+  /// Clears the value of `buildDate`. Subsequent reads from it will return its default value.
+  public mutating func clearBuildDate() {self._buildDate = nil}
+
+  public var buildTime: Double {
+    get {_buildTime ?? 0}
+    set {_buildTime = newValue}
+  }
+  /// Returns true if `buildTime` has been explicitly set.
+  public var hasBuildTime: Bool {self._buildTime != nil}
+  /// Clears the value of `buildTime`. Subsequent reads from it will return its default value.
+  public mutating func clearBuildTime() {self._buildTime = nil}
+
+  public var buildUser: String {
+    get {_buildUser ?? String()}
+    set {_buildUser = newValue}
+  }
+  /// Returns true if `buildUser` has been explicitly set.
+  public var hasBuildUser: Bool {self._buildUser != nil}
+  /// Clears the value of `buildUser`. Subsequent reads from it will return its default value.
+  public mutating func clearBuildUser() {self._buildUser = nil}
+
+  public var gitSha: String {
+    get {_gitSha ?? String()}
+    set {_gitSha = newValue}
+  }
+  /// Returns true if `gitSha` has been explicitly set.
+  public var hasGitSha: Bool {self._gitSha != nil}
+  /// Clears the value of `gitSha`. Subsequent reads from it will return its default value.
+  public mutating func clearGitSha() {self._gitSha = nil}
+
+  public var gitBranch: String {
+    get {_gitBranch ?? String()}
+    set {_gitBranch = newValue}
+  }
+  /// Returns true if `gitBranch` has been explicitly set.
+  public var hasGitBranch: Bool {self._gitBranch != nil}
+  /// Clears the value of `gitBranch`. Subsequent reads from it will return its default value.
+  public mutating func clearGitBranch() {self._gitBranch = nil}
+
+  public var gitTag: String {
+    get {_gitTag ?? String()}
+    set {_gitTag = newValue}
+  }
+  /// Returns true if `gitTag` has been explicitly set.
+  public var hasGitTag: Bool {self._gitTag != nil}
+  /// Clears the value of `gitTag`. Subsequent reads from it will return its default value.
+  public mutating func clearGitTag() {self._gitTag = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _version: String? = nil
+  fileprivate var _buildDate: String? = nil
+  fileprivate var _buildTime: Double? = nil
+  fileprivate var _buildUser: String? = nil
+  fileprivate var _gitSha: String? = nil
+  fileprivate var _gitBranch: String? = nil
+  fileprivate var _gitTag: String? = nil
+}
+
+/// One command-line flag of a master or agent and its effective value.
+public nonisolated struct Mesos_V1_Flag: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {self._name = nil}
+
+  public var value: String {
+    get {_value ?? String()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _name: String? = nil
+  fileprivate var _value: String? = nil
+}
+
+/// One metric snapshot value.
+public nonisolated struct Mesos_V1_Metric: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {self._name = nil}
+
+  public var value: Double {
+    get {_value ?? 0}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _name: String? = nil
+  fileprivate var _value: Double? = nil
+}
+
+/// The weight of one role.
+public nonisolated struct Mesos_V1_WeightInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var weight: Double {
+    get {_weight ?? 0}
+    set {_weight = newValue}
+  }
+  /// Returns true if `weight` has been explicitly set.
+  public var hasWeight: Bool {self._weight != nil}
+  /// Clears the value of `weight`. Subsequent reads from it will return its default value.
+  public mutating func clearWeight() {self._weight = nil}
+
+  public var role: String {
+    get {_role ?? String()}
+    set {_role = newValue}
+  }
+  /// Returns true if `role` has been explicitly set.
+  public var hasRole: Bool {self._role != nil}
+  /// Clears the value of `role`. Subsequent reads from it will return its default value.
+  public mutating func clearRole() {self._role = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _weight: Double? = nil
+  fileprivate var _role: String? = nil
+}
+
+/// A role known to the master, with its weight and subscribed frameworks.
+public nonisolated struct Mesos_V1_Role: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {self._name = nil}
+
+  /// required by Mesos
+  public var weight: Double {
+    get {_weight ?? 0}
+    set {_weight = newValue}
+  }
+  /// Returns true if `weight` has been explicitly set.
+  public var hasWeight: Bool {self._weight != nil}
+  /// Clears the value of `weight`. Subsequent reads from it will return its default value.
+  public mutating func clearWeight() {self._weight = nil}
+
+  public var frameworks: [Mesos_V1_FrameworkID] = []
+
+  public var resources: [Mesos_V1_Resource] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _name: String? = nil
+  fileprivate var _weight: Double? = nil
+}
+
+/// A machine for maintenance purposes: host name and/or IP.
+public nonisolated struct Mesos_V1_MachineID: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var hostname: String {
+    get {_hostname ?? String()}
+    set {_hostname = newValue}
+  }
+  /// Returns true if `hostname` has been explicitly set.
+  public var hasHostname: Bool {self._hostname != nil}
+  /// Clears the value of `hostname`. Subsequent reads from it will return its default value.
+  public mutating func clearHostname() {self._hostname = nil}
+
+  public var ip: String {
+    get {_ip ?? String()}
+    set {_ip = newValue}
+  }
+  /// Returns true if `ip` has been explicitly set.
+  public var hasIp: Bool {self._ip != nil}
+  /// Clears the value of `ip`. Subsequent reads from it will return its default value.
+  public mutating func clearIp() {self._ip = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _hostname: String? = nil
+  fileprivate var _ip: String? = nil
+}
+
+/// A local or external resource provider. The CSI `storage` part (field 6)
+/// is not modelled; it is kept as an unknown field when decoded.
+public nonisolated struct Mesos_V1_ResourceProviderInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Mesos_V1_ResourceProviderID {
+    get {_id ?? Mesos_V1_ResourceProviderID()}
+    set {_id = newValue}
+  }
+  /// Returns true if `id` has been explicitly set.
+  public var hasID: Bool {self._id != nil}
+  /// Clears the value of `id`. Subsequent reads from it will return its default value.
+  public mutating func clearID() {self._id = nil}
+
+  public var attributes: [Mesos_V1_Attribute] = []
+
+  /// required by Mesos
+  public var type: String {
+    get {_type ?? String()}
+    set {_type = newValue}
+  }
+  /// Returns true if `type` has been explicitly set.
+  public var hasType: Bool {self._type != nil}
+  /// Clears the value of `type`. Subsequent reads from it will return its default value.
+  public mutating func clearType() {self._type = nil}
+
+  /// required by Mesos
+  public var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  public var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  public mutating func clearName() {self._name = nil}
+
+  public var defaultReservations: [Mesos_V1_Resource.ReservationInfo] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _id: Mesos_V1_ResourceProviderID? = nil
+  fileprivate var _type: String? = nil
+  fileprivate var _name: String? = nil
+}
+
+/// How an agent is drained (DRAIN_AGENT as the agent keeps it).
+public nonisolated struct Mesos_V1_DrainConfig: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var maxGracePeriod: Mesos_V1_DurationInfo {
+    get {_maxGracePeriod ?? Mesos_V1_DurationInfo()}
+    set {_maxGracePeriod = newValue}
+  }
+  /// Returns true if `maxGracePeriod` has been explicitly set.
+  public var hasMaxGracePeriod: Bool {self._maxGracePeriod != nil}
+  /// Clears the value of `maxGracePeriod`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxGracePeriod() {self._maxGracePeriod = nil}
+
+  public var markGone: Bool {
+    get {_markGone ?? false}
+    set {_markGone = newValue}
+  }
+  /// Returns true if `markGone` has been explicitly set.
+  public var hasMarkGone: Bool {self._markGone != nil}
+  /// Clears the value of `markGone`. Subsequent reads from it will return its default value.
+  public mutating func clearMarkGone() {self._markGone = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _maxGracePeriod: Mesos_V1_DurationInfo? = nil
+  fileprivate var _markGone: Bool? = nil
+}
+
+/// A draining agent's state and configuration.
+public nonisolated struct Mesos_V1_DrainInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var state: Mesos_V1_DrainState {
+    get {_state ?? .unknown}
+    set {_state = newValue}
+  }
+  /// Returns true if `state` has been explicitly set.
+  public var hasState: Bool {self._state != nil}
+  /// Clears the value of `state`. Subsequent reads from it will return its default value.
+  public mutating func clearState() {self._state = nil}
+
+  /// required by Mesos
+  public var config: Mesos_V1_DrainConfig {
+    get {_config ?? Mesos_V1_DrainConfig()}
+    set {_config = newValue}
+  }
+  /// Returns true if `config` has been explicitly set.
+  public var hasConfig: Bool {self._config != nil}
+  /// Clears the value of `config`. Subsequent reads from it will return its default value.
+  public mutating func clearConfig() {self._config = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _state: Mesos_V1_DrainState? = nil
+  fileprivate var _config: Mesos_V1_DrainConfig? = nil
+}
+
+/// An offer operation with its feedback, as GET_OPERATIONS reports it.
+public nonisolated struct Mesos_V1_Operation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var frameworkID: Mesos_V1_FrameworkID {
+    get {_frameworkID ?? Mesos_V1_FrameworkID()}
+    set {_frameworkID = newValue}
+  }
+  /// Returns true if `frameworkID` has been explicitly set.
+  public var hasFrameworkID: Bool {self._frameworkID != nil}
+  /// Clears the value of `frameworkID`. Subsequent reads from it will return its default value.
+  public mutating func clearFrameworkID() {self._frameworkID = nil}
+
+  public var agentID: Mesos_V1_AgentID {
+    get {_agentID ?? Mesos_V1_AgentID()}
+    set {_agentID = newValue}
+  }
+  /// Returns true if `agentID` has been explicitly set.
+  public var hasAgentID: Bool {self._agentID != nil}
+  /// Clears the value of `agentID`. Subsequent reads from it will return its default value.
+  public mutating func clearAgentID() {self._agentID = nil}
+
+  /// required by Mesos
+  public var info: Mesos_V1_Offer.Operation {
+    get {_info ?? Mesos_V1_Offer.Operation()}
+    set {_info = newValue}
+  }
+  /// Returns true if `info` has been explicitly set.
+  public var hasInfo: Bool {self._info != nil}
+  /// Clears the value of `info`. Subsequent reads from it will return its default value.
+  public mutating func clearInfo() {self._info = nil}
+
+  /// required by Mesos
+  public var latestStatus: Mesos_V1_OperationStatus {
+    get {_latestStatus ?? Mesos_V1_OperationStatus()}
+    set {_latestStatus = newValue}
+  }
+  /// Returns true if `latestStatus` has been explicitly set.
+  public var hasLatestStatus: Bool {self._latestStatus != nil}
+  /// Clears the value of `latestStatus`. Subsequent reads from it will return its default value.
+  public mutating func clearLatestStatus() {self._latestStatus = nil}
+
+  public var statuses: [Mesos_V1_OperationStatus] = []
+
+  /// required by Mesos
+  public var uuid: Mesos_V1_UUID {
+    get {_uuid ?? Mesos_V1_UUID()}
+    set {_uuid = newValue}
+  }
+  /// Returns true if `uuid` has been explicitly set.
+  public var hasUuid: Bool {self._uuid != nil}
+  /// Clears the value of `uuid`. Subsequent reads from it will return its default value.
+  public mutating func clearUuid() {self._uuid = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _frameworkID: Mesos_V1_FrameworkID? = nil
+  fileprivate var _agentID: Mesos_V1_AgentID? = nil
+  fileprivate var _info: Mesos_V1_Offer.Operation? = nil
+  fileprivate var _latestStatus: Mesos_V1_OperationStatus? = nil
+  fileprivate var _uuid: Mesos_V1_UUID? = nil
+}
+
+/// Resource usage of a container (GET_CONTAINERS). The scalar counters are
+/// modelled; the nested statistics (disk, blkio, perf, traffic control, SNMP,
+/// rate percentiles: fields 13, 35, 42, 43, 44, 54, 55) are kept as unknown
+/// fields when decoded.
+public nonisolated struct Mesos_V1_ResourceStatistics: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// required by Mesos
+  public var timestamp: Double {
+    get {_storage._timestamp ?? 0}
+    set {_uniqueStorage()._timestamp = newValue}
+  }
+  /// Returns true if `timestamp` has been explicitly set.
+  public var hasTimestamp: Bool {_storage._timestamp != nil}
+  /// Clears the value of `timestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearTimestamp() {_uniqueStorage()._timestamp = nil}
+
+  public var processes: UInt32 {
+    get {_storage._processes ?? 0}
+    set {_uniqueStorage()._processes = newValue}
+  }
+  /// Returns true if `processes` has been explicitly set.
+  public var hasProcesses: Bool {_storage._processes != nil}
+  /// Clears the value of `processes`. Subsequent reads from it will return its default value.
+  public mutating func clearProcesses() {_uniqueStorage()._processes = nil}
+
+  public var threads: UInt32 {
+    get {_storage._threads ?? 0}
+    set {_uniqueStorage()._threads = newValue}
+  }
+  /// Returns true if `threads` has been explicitly set.
+  public var hasThreads: Bool {_storage._threads != nil}
+  /// Clears the value of `threads`. Subsequent reads from it will return its default value.
+  public mutating func clearThreads() {_uniqueStorage()._threads = nil}
+
+  public var cpusUserTimeSecs: Double {
+    get {_storage._cpusUserTimeSecs ?? 0}
+    set {_uniqueStorage()._cpusUserTimeSecs = newValue}
+  }
+  /// Returns true if `cpusUserTimeSecs` has been explicitly set.
+  public var hasCpusUserTimeSecs: Bool {_storage._cpusUserTimeSecs != nil}
+  /// Clears the value of `cpusUserTimeSecs`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusUserTimeSecs() {_uniqueStorage()._cpusUserTimeSecs = nil}
+
+  public var cpusSystemTimeSecs: Double {
+    get {_storage._cpusSystemTimeSecs ?? 0}
+    set {_uniqueStorage()._cpusSystemTimeSecs = newValue}
+  }
+  /// Returns true if `cpusSystemTimeSecs` has been explicitly set.
+  public var hasCpusSystemTimeSecs: Bool {_storage._cpusSystemTimeSecs != nil}
+  /// Clears the value of `cpusSystemTimeSecs`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusSystemTimeSecs() {_uniqueStorage()._cpusSystemTimeSecs = nil}
+
+  public var cpusLimit: Double {
+    get {_storage._cpusLimit ?? 0}
+    set {_uniqueStorage()._cpusLimit = newValue}
+  }
+  /// Returns true if `cpusLimit` has been explicitly set.
+  public var hasCpusLimit: Bool {_storage._cpusLimit != nil}
+  /// Clears the value of `cpusLimit`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusLimit() {_uniqueStorage()._cpusLimit = nil}
+
+  public var cpusSoftLimit: Double {
+    get {_storage._cpusSoftLimit ?? 0}
+    set {_uniqueStorage()._cpusSoftLimit = newValue}
+  }
+  /// Returns true if `cpusSoftLimit` has been explicitly set.
+  public var hasCpusSoftLimit: Bool {_storage._cpusSoftLimit != nil}
+  /// Clears the value of `cpusSoftLimit`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusSoftLimit() {_uniqueStorage()._cpusSoftLimit = nil}
+
+  public var cpusNrPeriods: UInt32 {
+    get {_storage._cpusNrPeriods ?? 0}
+    set {_uniqueStorage()._cpusNrPeriods = newValue}
+  }
+  /// Returns true if `cpusNrPeriods` has been explicitly set.
+  public var hasCpusNrPeriods: Bool {_storage._cpusNrPeriods != nil}
+  /// Clears the value of `cpusNrPeriods`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusNrPeriods() {_uniqueStorage()._cpusNrPeriods = nil}
+
+  public var cpusNrThrottled: UInt32 {
+    get {_storage._cpusNrThrottled ?? 0}
+    set {_uniqueStorage()._cpusNrThrottled = newValue}
+  }
+  /// Returns true if `cpusNrThrottled` has been explicitly set.
+  public var hasCpusNrThrottled: Bool {_storage._cpusNrThrottled != nil}
+  /// Clears the value of `cpusNrThrottled`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusNrThrottled() {_uniqueStorage()._cpusNrThrottled = nil}
+
+  public var cpusThrottledTimeSecs: Double {
+    get {_storage._cpusThrottledTimeSecs ?? 0}
+    set {_uniqueStorage()._cpusThrottledTimeSecs = newValue}
+  }
+  /// Returns true if `cpusThrottledTimeSecs` has been explicitly set.
+  public var hasCpusThrottledTimeSecs: Bool {_storage._cpusThrottledTimeSecs != nil}
+  /// Clears the value of `cpusThrottledTimeSecs`. Subsequent reads from it will return its default value.
+  public mutating func clearCpusThrottledTimeSecs() {_uniqueStorage()._cpusThrottledTimeSecs = nil}
+
+  public var memTotalBytes: UInt64 {
+    get {_storage._memTotalBytes ?? 0}
+    set {_uniqueStorage()._memTotalBytes = newValue}
+  }
+  /// Returns true if `memTotalBytes` has been explicitly set.
+  public var hasMemTotalBytes: Bool {_storage._memTotalBytes != nil}
+  /// Clears the value of `memTotalBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemTotalBytes() {_uniqueStorage()._memTotalBytes = nil}
+
+  public var memTotalMemswBytes: UInt64 {
+    get {_storage._memTotalMemswBytes ?? 0}
+    set {_uniqueStorage()._memTotalMemswBytes = newValue}
+  }
+  /// Returns true if `memTotalMemswBytes` has been explicitly set.
+  public var hasMemTotalMemswBytes: Bool {_storage._memTotalMemswBytes != nil}
+  /// Clears the value of `memTotalMemswBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemTotalMemswBytes() {_uniqueStorage()._memTotalMemswBytes = nil}
+
+  public var memKmemUsageBytes: UInt64 {
+    get {_storage._memKmemUsageBytes ?? 0}
+    set {_uniqueStorage()._memKmemUsageBytes = newValue}
+  }
+  /// Returns true if `memKmemUsageBytes` has been explicitly set.
+  public var hasMemKmemUsageBytes: Bool {_storage._memKmemUsageBytes != nil}
+  /// Clears the value of `memKmemUsageBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemKmemUsageBytes() {_uniqueStorage()._memKmemUsageBytes = nil}
+
+  public var memKmemTcpUsageBytes: UInt64 {
+    get {_storage._memKmemTcpUsageBytes ?? 0}
+    set {_uniqueStorage()._memKmemTcpUsageBytes = newValue}
+  }
+  /// Returns true if `memKmemTcpUsageBytes` has been explicitly set.
+  public var hasMemKmemTcpUsageBytes: Bool {_storage._memKmemTcpUsageBytes != nil}
+  /// Clears the value of `memKmemTcpUsageBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemKmemTcpUsageBytes() {_uniqueStorage()._memKmemTcpUsageBytes = nil}
+
+  public var memLimitBytes: UInt64 {
+    get {_storage._memLimitBytes ?? 0}
+    set {_uniqueStorage()._memLimitBytes = newValue}
+  }
+  /// Returns true if `memLimitBytes` has been explicitly set.
+  public var hasMemLimitBytes: Bool {_storage._memLimitBytes != nil}
+  /// Clears the value of `memLimitBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemLimitBytes() {_uniqueStorage()._memLimitBytes = nil}
+
+  public var memSoftLimitBytes: UInt64 {
+    get {_storage._memSoftLimitBytes ?? 0}
+    set {_uniqueStorage()._memSoftLimitBytes = newValue}
+  }
+  /// Returns true if `memSoftLimitBytes` has been explicitly set.
+  public var hasMemSoftLimitBytes: Bool {_storage._memSoftLimitBytes != nil}
+  /// Clears the value of `memSoftLimitBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemSoftLimitBytes() {_uniqueStorage()._memSoftLimitBytes = nil}
+
+  public var memFileBytes: UInt64 {
+    get {_storage._memFileBytes ?? 0}
+    set {_uniqueStorage()._memFileBytes = newValue}
+  }
+  /// Returns true if `memFileBytes` has been explicitly set.
+  public var hasMemFileBytes: Bool {_storage._memFileBytes != nil}
+  /// Clears the value of `memFileBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemFileBytes() {_uniqueStorage()._memFileBytes = nil}
+
+  public var memAnonBytes: UInt64 {
+    get {_storage._memAnonBytes ?? 0}
+    set {_uniqueStorage()._memAnonBytes = newValue}
+  }
+  /// Returns true if `memAnonBytes` has been explicitly set.
+  public var hasMemAnonBytes: Bool {_storage._memAnonBytes != nil}
+  /// Clears the value of `memAnonBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemAnonBytes() {_uniqueStorage()._memAnonBytes = nil}
+
+  public var memCacheBytes: UInt64 {
+    get {_storage._memCacheBytes ?? 0}
+    set {_uniqueStorage()._memCacheBytes = newValue}
+  }
+  /// Returns true if `memCacheBytes` has been explicitly set.
+  public var hasMemCacheBytes: Bool {_storage._memCacheBytes != nil}
+  /// Clears the value of `memCacheBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemCacheBytes() {_uniqueStorage()._memCacheBytes = nil}
+
+  public var memRssBytes: UInt64 {
+    get {_storage._memRssBytes ?? 0}
+    set {_uniqueStorage()._memRssBytes = newValue}
+  }
+  /// Returns true if `memRssBytes` has been explicitly set.
+  public var hasMemRssBytes: Bool {_storage._memRssBytes != nil}
+  /// Clears the value of `memRssBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemRssBytes() {_uniqueStorage()._memRssBytes = nil}
+
+  public var memMappedFileBytes: UInt64 {
+    get {_storage._memMappedFileBytes ?? 0}
+    set {_uniqueStorage()._memMappedFileBytes = newValue}
+  }
+  /// Returns true if `memMappedFileBytes` has been explicitly set.
+  public var hasMemMappedFileBytes: Bool {_storage._memMappedFileBytes != nil}
+  /// Clears the value of `memMappedFileBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemMappedFileBytes() {_uniqueStorage()._memMappedFileBytes = nil}
+
+  public var memSwapBytes: UInt64 {
+    get {_storage._memSwapBytes ?? 0}
+    set {_uniqueStorage()._memSwapBytes = newValue}
+  }
+  /// Returns true if `memSwapBytes` has been explicitly set.
+  public var hasMemSwapBytes: Bool {_storage._memSwapBytes != nil}
+  /// Clears the value of `memSwapBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemSwapBytes() {_uniqueStorage()._memSwapBytes = nil}
+
+  public var memUnevictableBytes: UInt64 {
+    get {_storage._memUnevictableBytes ?? 0}
+    set {_uniqueStorage()._memUnevictableBytes = newValue}
+  }
+  /// Returns true if `memUnevictableBytes` has been explicitly set.
+  public var hasMemUnevictableBytes: Bool {_storage._memUnevictableBytes != nil}
+  /// Clears the value of `memUnevictableBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearMemUnevictableBytes() {_uniqueStorage()._memUnevictableBytes = nil}
+
+  public var memLowPressureCounter: UInt64 {
+    get {_storage._memLowPressureCounter ?? 0}
+    set {_uniqueStorage()._memLowPressureCounter = newValue}
+  }
+  /// Returns true if `memLowPressureCounter` has been explicitly set.
+  public var hasMemLowPressureCounter: Bool {_storage._memLowPressureCounter != nil}
+  /// Clears the value of `memLowPressureCounter`. Subsequent reads from it will return its default value.
+  public mutating func clearMemLowPressureCounter() {_uniqueStorage()._memLowPressureCounter = nil}
+
+  public var memMediumPressureCounter: UInt64 {
+    get {_storage._memMediumPressureCounter ?? 0}
+    set {_uniqueStorage()._memMediumPressureCounter = newValue}
+  }
+  /// Returns true if `memMediumPressureCounter` has been explicitly set.
+  public var hasMemMediumPressureCounter: Bool {_storage._memMediumPressureCounter != nil}
+  /// Clears the value of `memMediumPressureCounter`. Subsequent reads from it will return its default value.
+  public mutating func clearMemMediumPressureCounter() {_uniqueStorage()._memMediumPressureCounter = nil}
+
+  public var memCriticalPressureCounter: UInt64 {
+    get {_storage._memCriticalPressureCounter ?? 0}
+    set {_uniqueStorage()._memCriticalPressureCounter = newValue}
+  }
+  /// Returns true if `memCriticalPressureCounter` has been explicitly set.
+  public var hasMemCriticalPressureCounter: Bool {_storage._memCriticalPressureCounter != nil}
+  /// Clears the value of `memCriticalPressureCounter`. Subsequent reads from it will return its default value.
+  public mutating func clearMemCriticalPressureCounter() {_uniqueStorage()._memCriticalPressureCounter = nil}
+
+  public var diskLimitBytes: UInt64 {
+    get {_storage._diskLimitBytes ?? 0}
+    set {_uniqueStorage()._diskLimitBytes = newValue}
+  }
+  /// Returns true if `diskLimitBytes` has been explicitly set.
+  public var hasDiskLimitBytes: Bool {_storage._diskLimitBytes != nil}
+  /// Clears the value of `diskLimitBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearDiskLimitBytes() {_uniqueStorage()._diskLimitBytes = nil}
+
+  public var diskUsedBytes: UInt64 {
+    get {_storage._diskUsedBytes ?? 0}
+    set {_uniqueStorage()._diskUsedBytes = newValue}
+  }
+  /// Returns true if `diskUsedBytes` has been explicitly set.
+  public var hasDiskUsedBytes: Bool {_storage._diskUsedBytes != nil}
+  /// Clears the value of `diskUsedBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearDiskUsedBytes() {_uniqueStorage()._diskUsedBytes = nil}
+
+  public var netRxPackets: UInt64 {
+    get {_storage._netRxPackets ?? 0}
+    set {_uniqueStorage()._netRxPackets = newValue}
+  }
+  /// Returns true if `netRxPackets` has been explicitly set.
+  public var hasNetRxPackets: Bool {_storage._netRxPackets != nil}
+  /// Clears the value of `netRxPackets`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxPackets() {_uniqueStorage()._netRxPackets = nil}
+
+  public var netRxBytes: UInt64 {
+    get {_storage._netRxBytes ?? 0}
+    set {_uniqueStorage()._netRxBytes = newValue}
+  }
+  /// Returns true if `netRxBytes` has been explicitly set.
+  public var hasNetRxBytes: Bool {_storage._netRxBytes != nil}
+  /// Clears the value of `netRxBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxBytes() {_uniqueStorage()._netRxBytes = nil}
+
+  public var netRxErrors: UInt64 {
+    get {_storage._netRxErrors ?? 0}
+    set {_uniqueStorage()._netRxErrors = newValue}
+  }
+  /// Returns true if `netRxErrors` has been explicitly set.
+  public var hasNetRxErrors: Bool {_storage._netRxErrors != nil}
+  /// Clears the value of `netRxErrors`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxErrors() {_uniqueStorage()._netRxErrors = nil}
+
+  public var netRxDropped: UInt64 {
+    get {_storage._netRxDropped ?? 0}
+    set {_uniqueStorage()._netRxDropped = newValue}
+  }
+  /// Returns true if `netRxDropped` has been explicitly set.
+  public var hasNetRxDropped: Bool {_storage._netRxDropped != nil}
+  /// Clears the value of `netRxDropped`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxDropped() {_uniqueStorage()._netRxDropped = nil}
+
+  public var netTxPackets: UInt64 {
+    get {_storage._netTxPackets ?? 0}
+    set {_uniqueStorage()._netTxPackets = newValue}
+  }
+  /// Returns true if `netTxPackets` has been explicitly set.
+  public var hasNetTxPackets: Bool {_storage._netTxPackets != nil}
+  /// Clears the value of `netTxPackets`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxPackets() {_uniqueStorage()._netTxPackets = nil}
+
+  public var netTxBytes: UInt64 {
+    get {_storage._netTxBytes ?? 0}
+    set {_uniqueStorage()._netTxBytes = newValue}
+  }
+  /// Returns true if `netTxBytes` has been explicitly set.
+  public var hasNetTxBytes: Bool {_storage._netTxBytes != nil}
+  /// Clears the value of `netTxBytes`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxBytes() {_uniqueStorage()._netTxBytes = nil}
+
+  public var netTxErrors: UInt64 {
+    get {_storage._netTxErrors ?? 0}
+    set {_uniqueStorage()._netTxErrors = newValue}
+  }
+  /// Returns true if `netTxErrors` has been explicitly set.
+  public var hasNetTxErrors: Bool {_storage._netTxErrors != nil}
+  /// Clears the value of `netTxErrors`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxErrors() {_uniqueStorage()._netTxErrors = nil}
+
+  public var netTxDropped: UInt64 {
+    get {_storage._netTxDropped ?? 0}
+    set {_uniqueStorage()._netTxDropped = newValue}
+  }
+  /// Returns true if `netTxDropped` has been explicitly set.
+  public var hasNetTxDropped: Bool {_storage._netTxDropped != nil}
+  /// Clears the value of `netTxDropped`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxDropped() {_uniqueStorage()._netTxDropped = nil}
+
+  public var netTxRateLimit: UInt64 {
+    get {_storage._netTxRateLimit ?? 0}
+    set {_uniqueStorage()._netTxRateLimit = newValue}
+  }
+  /// Returns true if `netTxRateLimit` has been explicitly set.
+  public var hasNetTxRateLimit: Bool {_storage._netTxRateLimit != nil}
+  /// Clears the value of `netTxRateLimit`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxRateLimit() {_uniqueStorage()._netTxRateLimit = nil}
+
+  public var netTxBurstRateLimit: UInt64 {
+    get {_storage._netTxBurstRateLimit ?? 0}
+    set {_uniqueStorage()._netTxBurstRateLimit = newValue}
+  }
+  /// Returns true if `netTxBurstRateLimit` has been explicitly set.
+  public var hasNetTxBurstRateLimit: Bool {_storage._netTxBurstRateLimit != nil}
+  /// Clears the value of `netTxBurstRateLimit`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxBurstRateLimit() {_uniqueStorage()._netTxBurstRateLimit = nil}
+
+  public var netTxBurstSize: UInt64 {
+    get {_storage._netTxBurstSize ?? 0}
+    set {_uniqueStorage()._netTxBurstSize = newValue}
+  }
+  /// Returns true if `netTxBurstSize` has been explicitly set.
+  public var hasNetTxBurstSize: Bool {_storage._netTxBurstSize != nil}
+  /// Clears the value of `netTxBurstSize`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTxBurstSize() {_uniqueStorage()._netTxBurstSize = nil}
+
+  public var netRxRateLimit: UInt64 {
+    get {_storage._netRxRateLimit ?? 0}
+    set {_uniqueStorage()._netRxRateLimit = newValue}
+  }
+  /// Returns true if `netRxRateLimit` has been explicitly set.
+  public var hasNetRxRateLimit: Bool {_storage._netRxRateLimit != nil}
+  /// Clears the value of `netRxRateLimit`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxRateLimit() {_uniqueStorage()._netRxRateLimit = nil}
+
+  public var netRxBurstRateLimit: UInt64 {
+    get {_storage._netRxBurstRateLimit ?? 0}
+    set {_uniqueStorage()._netRxBurstRateLimit = newValue}
+  }
+  /// Returns true if `netRxBurstRateLimit` has been explicitly set.
+  public var hasNetRxBurstRateLimit: Bool {_storage._netRxBurstRateLimit != nil}
+  /// Clears the value of `netRxBurstRateLimit`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxBurstRateLimit() {_uniqueStorage()._netRxBurstRateLimit = nil}
+
+  public var netRxBurstSize: UInt64 {
+    get {_storage._netRxBurstSize ?? 0}
+    set {_uniqueStorage()._netRxBurstSize = newValue}
+  }
+  /// Returns true if `netRxBurstSize` has been explicitly set.
+  public var hasNetRxBurstSize: Bool {_storage._netRxBurstSize != nil}
+  /// Clears the value of `netRxBurstSize`. Subsequent reads from it will return its default value.
+  public mutating func clearNetRxBurstSize() {_uniqueStorage()._netRxBurstSize = nil}
+
+  public var netTcpRttMicrosecsP50: Double {
+    get {_storage._netTcpRttMicrosecsP50 ?? 0}
+    set {_uniqueStorage()._netTcpRttMicrosecsP50 = newValue}
+  }
+  /// Returns true if `netTcpRttMicrosecsP50` has been explicitly set.
+  public var hasNetTcpRttMicrosecsP50: Bool {_storage._netTcpRttMicrosecsP50 != nil}
+  /// Clears the value of `netTcpRttMicrosecsP50`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTcpRttMicrosecsP50() {_uniqueStorage()._netTcpRttMicrosecsP50 = nil}
+
+  public var netTcpRttMicrosecsP90: Double {
+    get {_storage._netTcpRttMicrosecsP90 ?? 0}
+    set {_uniqueStorage()._netTcpRttMicrosecsP90 = newValue}
+  }
+  /// Returns true if `netTcpRttMicrosecsP90` has been explicitly set.
+  public var hasNetTcpRttMicrosecsP90: Bool {_storage._netTcpRttMicrosecsP90 != nil}
+  /// Clears the value of `netTcpRttMicrosecsP90`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTcpRttMicrosecsP90() {_uniqueStorage()._netTcpRttMicrosecsP90 = nil}
+
+  public var netTcpRttMicrosecsP95: Double {
+    get {_storage._netTcpRttMicrosecsP95 ?? 0}
+    set {_uniqueStorage()._netTcpRttMicrosecsP95 = newValue}
+  }
+  /// Returns true if `netTcpRttMicrosecsP95` has been explicitly set.
+  public var hasNetTcpRttMicrosecsP95: Bool {_storage._netTcpRttMicrosecsP95 != nil}
+  /// Clears the value of `netTcpRttMicrosecsP95`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTcpRttMicrosecsP95() {_uniqueStorage()._netTcpRttMicrosecsP95 = nil}
+
+  public var netTcpRttMicrosecsP99: Double {
+    get {_storage._netTcpRttMicrosecsP99 ?? 0}
+    set {_uniqueStorage()._netTcpRttMicrosecsP99 = newValue}
+  }
+  /// Returns true if `netTcpRttMicrosecsP99` has been explicitly set.
+  public var hasNetTcpRttMicrosecsP99: Bool {_storage._netTcpRttMicrosecsP99 != nil}
+  /// Clears the value of `netTcpRttMicrosecsP99`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTcpRttMicrosecsP99() {_uniqueStorage()._netTcpRttMicrosecsP99 = nil}
+
+  public var netTcpActiveConnections: Double {
+    get {_storage._netTcpActiveConnections ?? 0}
+    set {_uniqueStorage()._netTcpActiveConnections = newValue}
+  }
+  /// Returns true if `netTcpActiveConnections` has been explicitly set.
+  public var hasNetTcpActiveConnections: Bool {_storage._netTcpActiveConnections != nil}
+  /// Clears the value of `netTcpActiveConnections`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTcpActiveConnections() {_uniqueStorage()._netTcpActiveConnections = nil}
+
+  public var netTcpTimeWaitConnections: Double {
+    get {_storage._netTcpTimeWaitConnections ?? 0}
+    set {_uniqueStorage()._netTcpTimeWaitConnections = newValue}
+  }
+  /// Returns true if `netTcpTimeWaitConnections` has been explicitly set.
+  public var hasNetTcpTimeWaitConnections: Bool {_storage._netTcpTimeWaitConnections != nil}
+  /// Clears the value of `netTcpTimeWaitConnections`. Subsequent reads from it will return its default value.
+  public mutating func clearNetTcpTimeWaitConnections() {_uniqueStorage()._netTcpTimeWaitConnections = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "mesos.v1"
@@ -5478,6 +6624,10 @@ nonisolated extension Mesos_V1_TaskState: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Mesos_V1_OperationState: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OPERATION_UNSUPPORTED\0\u{1}OPERATION_PENDING\0\u{1}OPERATION_FINISHED\0\u{1}OPERATION_FAILED\0\u{1}OPERATION_ERROR\0\u{1}OPERATION_DROPPED\0\u{1}OPERATION_UNREACHABLE\0\u{1}OPERATION_GONE_BY_OPERATOR\0\u{1}OPERATION_RECOVERING\0\u{1}OPERATION_UNKNOWN\0")
+}
+
+nonisolated extension Mesos_V1_DrainState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNKNOWN\0\u{1}DRAINING\0\u{1}DRAINED\0")
 }
 
 nonisolated extension Mesos_V1_FrameworkID: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -11597,6 +12747,1111 @@ nonisolated extension Mesos_V1_OperationStatus: SwiftProtobuf.Message, SwiftProt
     if lhs._uuid != rhs._uuid {return false}
     if lhs._agentID != rhs._agentID {return false}
     if lhs._resourceProviderID != rhs._resourceProviderID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Task"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}task_id\0\u{3}framework_id\0\u{3}executor_id\0\u{3}agent_id\0\u{1}state\0\u{1}resources\0\u{1}statuses\0\u{3}status_update_state\0\u{3}status_update_uuid\0\u{1}labels\0\u{1}discovery\0\u{1}container\0\u{1}user\0\u{3}health_check\0\u{3}kill_policy\0\u{1}limits\0")
+
+  fileprivate class _StorageClass {
+    var _name: String? = nil
+    var _taskID: Mesos_V1_TaskID? = nil
+    var _frameworkID: Mesos_V1_FrameworkID? = nil
+    var _executorID: Mesos_V1_ExecutorID? = nil
+    var _agentID: Mesos_V1_AgentID? = nil
+    var _state: Mesos_V1_TaskState? = nil
+    var _resources: [Mesos_V1_Resource] = []
+    var _statuses: [Mesos_V1_TaskStatus] = []
+    var _statusUpdateState: Mesos_V1_TaskState? = nil
+    var _statusUpdateUuid: Data? = nil
+    var _labels: Mesos_V1_Labels? = nil
+    var _discovery: Mesos_V1_DiscoveryInfo? = nil
+    var _container: Mesos_V1_ContainerInfo? = nil
+    var _user: String? = nil
+    var _healthCheck: Mesos_V1_HealthCheck? = nil
+    var _killPolicy: Mesos_V1_KillPolicy? = nil
+    var _limits: Dictionary<String,Mesos_V1_Value.Scalar> = [:]
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _taskID = source._taskID
+      _frameworkID = source._frameworkID
+      _executorID = source._executorID
+      _agentID = source._agentID
+      _state = source._state
+      _resources = source._resources
+      _statuses = source._statuses
+      _statusUpdateState = source._statusUpdateState
+      _statusUpdateUuid = source._statusUpdateUuid
+      _labels = source._labels
+      _discovery = source._discovery
+      _container = source._container
+      _user = source._user
+      _healthCheck = source._healthCheck
+      _killPolicy = source._killPolicy
+      _limits = source._limits
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._taskID) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._frameworkID) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._executorID) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._agentID) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._state) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._resources) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._statuses) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._statusUpdateState) }()
+        case 10: try { try decoder.decodeSingularBytesField(value: &_storage._statusUpdateUuid) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._labels) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._discovery) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._container) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._user) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._healthCheck) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._killPolicy) }()
+        case 17: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Mesos_V1_Value.Scalar>.self, value: &_storage._limits) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._name {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._taskID {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._frameworkID {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._executorID {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._agentID {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._state {
+        try visitor.visitSingularEnumField(value: v, fieldNumber: 6)
+      } }()
+      if !_storage._resources.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._resources, fieldNumber: 7)
+      }
+      if !_storage._statuses.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._statuses, fieldNumber: 8)
+      }
+      try { if let v = _storage._statusUpdateState {
+        try visitor.visitSingularEnumField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._statusUpdateUuid {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._labels {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._discovery {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._container {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._user {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._healthCheck {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._killPolicy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      if !_storage._limits.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Mesos_V1_Value.Scalar>.self, value: _storage._limits, fieldNumber: 17)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_Task, rhs: Mesos_V1_Task) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._taskID != rhs_storage._taskID {return false}
+        if _storage._frameworkID != rhs_storage._frameworkID {return false}
+        if _storage._executorID != rhs_storage._executorID {return false}
+        if _storage._agentID != rhs_storage._agentID {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._resources != rhs_storage._resources {return false}
+        if _storage._statuses != rhs_storage._statuses {return false}
+        if _storage._statusUpdateState != rhs_storage._statusUpdateState {return false}
+        if _storage._statusUpdateUuid != rhs_storage._statusUpdateUuid {return false}
+        if _storage._labels != rhs_storage._labels {return false}
+        if _storage._discovery != rhs_storage._discovery {return false}
+        if _storage._container != rhs_storage._container {return false}
+        if _storage._user != rhs_storage._user {return false}
+        if _storage._healthCheck != rhs_storage._healthCheck {return false}
+        if _storage._killPolicy != rhs_storage._killPolicy {return false}
+        if _storage._limits != rhs_storage._limits {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_FileInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FileInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}nlink\0\u{1}size\0\u{1}mtime\0\u{1}mode\0\u{1}uid\0\u{1}gid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._path) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self._nlink) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self._size) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._mtime) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self._mode) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._uid) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._gid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._path {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._nlink {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._size {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._mtime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._mode {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._uid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._gid {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_FileInfo, rhs: Mesos_V1_FileInfo) -> Bool {
+    if lhs._path != rhs._path {return false}
+    if lhs._nlink != rhs._nlink {return false}
+    if lhs._size != rhs._size {return false}
+    if lhs._mtime != rhs._mtime {return false}
+    if lhs._mode != rhs._mode {return false}
+    if lhs._uid != rhs._uid {return false}
+    if lhs._gid != rhs._gid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_VersionInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VersionInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}build_date\0\u{3}build_time\0\u{3}build_user\0\u{3}git_sha\0\u{3}git_branch\0\u{3}git_tag\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._version) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._buildDate) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._buildTime) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._buildUser) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._gitSha) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._gitBranch) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._gitTag) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._version {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._buildDate {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._buildTime {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._buildUser {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._gitSha {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._gitBranch {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._gitTag {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_VersionInfo, rhs: Mesos_V1_VersionInfo) -> Bool {
+    if lhs._version != rhs._version {return false}
+    if lhs._buildDate != rhs._buildDate {return false}
+    if lhs._buildTime != rhs._buildTime {return false}
+    if lhs._buildUser != rhs._buildUser {return false}
+    if lhs._gitSha != rhs._gitSha {return false}
+    if lhs._gitBranch != rhs._gitBranch {return false}
+    if lhs._gitTag != rhs._gitTag {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_Flag: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Flag"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._value {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_Flag, rhs: Mesos_V1_Flag) -> Bool {
+    if lhs._name != rhs._name {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_Metric: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Metric"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._value {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_Metric, rhs: Mesos_V1_Metric) -> Bool {
+    if lhs._name != rhs._name {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_WeightInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WeightInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}weight\0\u{1}role\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self._weight) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._role) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._weight {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._role {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_WeightInfo, rhs: Mesos_V1_WeightInfo) -> Bool {
+    if lhs._weight != rhs._weight {return false}
+    if lhs._role != rhs._role {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_Role: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Role"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}weight\0\u{1}frameworks\0\u{1}resources\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self._weight) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.frameworks) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.resources) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._weight {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+    } }()
+    if !self.frameworks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.frameworks, fieldNumber: 3)
+    }
+    if !self.resources.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.resources, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_Role, rhs: Mesos_V1_Role) -> Bool {
+    if lhs._name != rhs._name {return false}
+    if lhs._weight != rhs._weight {return false}
+    if lhs.frameworks != rhs.frameworks {return false}
+    if lhs.resources != rhs.resources {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_MachineID: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MachineID"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hostname\0\u{1}ip\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._hostname) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._ip) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._hostname {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._ip {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_MachineID, rhs: Mesos_V1_MachineID) -> Bool {
+    if lhs._hostname != rhs._hostname {return false}
+    if lhs._ip != rhs._ip {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_ResourceProviderInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResourceProviderInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}attributes\0\u{1}type\0\u{1}name\0\u{3}default_reservations\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._id) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.attributes) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._type) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.defaultReservations) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._id {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.attributes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.attributes, fieldNumber: 2)
+    }
+    try { if let v = self._type {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    if !self.defaultReservations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.defaultReservations, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_ResourceProviderInfo, rhs: Mesos_V1_ResourceProviderInfo) -> Bool {
+    if lhs._id != rhs._id {return false}
+    if lhs.attributes != rhs.attributes {return false}
+    if lhs._type != rhs._type {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs.defaultReservations != rhs.defaultReservations {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_DrainConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DrainConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_grace_period\0\u{3}mark_gone\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._maxGracePeriod) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self._markGone) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._maxGracePeriod {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._markGone {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_DrainConfig, rhs: Mesos_V1_DrainConfig) -> Bool {
+    if lhs._maxGracePeriod != rhs._maxGracePeriod {return false}
+    if lhs._markGone != rhs._markGone {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_DrainInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DrainInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}config\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self._state) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._config) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._state {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._config {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_DrainInfo, rhs: Mesos_V1_DrainInfo) -> Bool {
+    if lhs._state != rhs._state {return false}
+    if lhs._config != rhs._config {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_Operation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Operation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}framework_id\0\u{3}agent_id\0\u{1}info\0\u{3}latest_status\0\u{1}statuses\0\u{1}uuid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._frameworkID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._agentID) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._info) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._latestStatus) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.statuses) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._uuid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._frameworkID {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._agentID {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._info {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._latestStatus {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.statuses.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.statuses, fieldNumber: 5)
+    }
+    try { if let v = self._uuid {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_Operation, rhs: Mesos_V1_Operation) -> Bool {
+    if lhs._frameworkID != rhs._frameworkID {return false}
+    if lhs._agentID != rhs._agentID {return false}
+    if lhs._info != rhs._info {return false}
+    if lhs._latestStatus != rhs._latestStatus {return false}
+    if lhs.statuses != rhs.statuses {return false}
+    if lhs._uuid != rhs._uuid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Mesos_V1_ResourceStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResourceStatistics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}timestamp\0\u{3}cpus_user_time_secs\0\u{3}cpus_system_time_secs\0\u{3}cpus_limit\0\u{3}mem_rss_bytes\0\u{3}mem_limit_bytes\0\u{3}cpus_nr_periods\0\u{3}cpus_nr_throttled\0\u{3}cpus_throttled_time_secs\0\u{3}mem_file_bytes\0\u{3}mem_anon_bytes\0\u{3}mem_mapped_file_bytes\0\u{4}\u{2}net_rx_packets\0\u{3}net_rx_bytes\0\u{3}net_rx_errors\0\u{3}net_rx_dropped\0\u{3}net_tx_packets\0\u{3}net_tx_bytes\0\u{3}net_tx_errors\0\u{3}net_tx_dropped\0\u{3}net_tcp_rtt_microsecs_p50\0\u{3}net_tcp_rtt_microsecs_p90\0\u{3}net_tcp_rtt_microsecs_p95\0\u{3}net_tcp_rtt_microsecs_p99\0\u{3}disk_limit_bytes\0\u{3}disk_used_bytes\0\u{3}net_tcp_active_connections\0\u{3}net_tcp_time_wait_connections\0\u{1}processes\0\u{1}threads\0\u{3}mem_low_pressure_counter\0\u{3}mem_medium_pressure_counter\0\u{3}mem_critical_pressure_counter\0\u{4}\u{2}mem_total_bytes\0\u{3}mem_total_memsw_bytes\0\u{3}mem_soft_limit_bytes\0\u{3}mem_cache_bytes\0\u{3}mem_swap_bytes\0\u{3}mem_unevictable_bytes\0\u{4}\u{4}cpus_soft_limit\0\u{3}net_tx_rate_limit\0\u{3}net_tx_burst_rate_limit\0\u{3}net_tx_burst_size\0\u{3}net_rx_rate_limit\0\u{3}net_rx_burst_rate_limit\0\u{3}net_rx_burst_size\0\u{3}mem_kmem_usage_bytes\0\u{3}mem_kmem_tcp_usage_bytes\0")
+
+  fileprivate class _StorageClass {
+    var _timestamp: Double? = nil
+    var _processes: UInt32? = nil
+    var _threads: UInt32? = nil
+    var _cpusUserTimeSecs: Double? = nil
+    var _cpusSystemTimeSecs: Double? = nil
+    var _cpusLimit: Double? = nil
+    var _cpusSoftLimit: Double? = nil
+    var _cpusNrPeriods: UInt32? = nil
+    var _cpusNrThrottled: UInt32? = nil
+    var _cpusThrottledTimeSecs: Double? = nil
+    var _memTotalBytes: UInt64? = nil
+    var _memTotalMemswBytes: UInt64? = nil
+    var _memKmemUsageBytes: UInt64? = nil
+    var _memKmemTcpUsageBytes: UInt64? = nil
+    var _memLimitBytes: UInt64? = nil
+    var _memSoftLimitBytes: UInt64? = nil
+    var _memFileBytes: UInt64? = nil
+    var _memAnonBytes: UInt64? = nil
+    var _memCacheBytes: UInt64? = nil
+    var _memRssBytes: UInt64? = nil
+    var _memMappedFileBytes: UInt64? = nil
+    var _memSwapBytes: UInt64? = nil
+    var _memUnevictableBytes: UInt64? = nil
+    var _memLowPressureCounter: UInt64? = nil
+    var _memMediumPressureCounter: UInt64? = nil
+    var _memCriticalPressureCounter: UInt64? = nil
+    var _diskLimitBytes: UInt64? = nil
+    var _diskUsedBytes: UInt64? = nil
+    var _netRxPackets: UInt64? = nil
+    var _netRxBytes: UInt64? = nil
+    var _netRxErrors: UInt64? = nil
+    var _netRxDropped: UInt64? = nil
+    var _netTxPackets: UInt64? = nil
+    var _netTxBytes: UInt64? = nil
+    var _netTxErrors: UInt64? = nil
+    var _netTxDropped: UInt64? = nil
+    var _netTxRateLimit: UInt64? = nil
+    var _netTxBurstRateLimit: UInt64? = nil
+    var _netTxBurstSize: UInt64? = nil
+    var _netRxRateLimit: UInt64? = nil
+    var _netRxBurstRateLimit: UInt64? = nil
+    var _netRxBurstSize: UInt64? = nil
+    var _netTcpRttMicrosecsP50: Double? = nil
+    var _netTcpRttMicrosecsP90: Double? = nil
+    var _netTcpRttMicrosecsP95: Double? = nil
+    var _netTcpRttMicrosecsP99: Double? = nil
+    var _netTcpActiveConnections: Double? = nil
+    var _netTcpTimeWaitConnections: Double? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _timestamp = source._timestamp
+      _processes = source._processes
+      _threads = source._threads
+      _cpusUserTimeSecs = source._cpusUserTimeSecs
+      _cpusSystemTimeSecs = source._cpusSystemTimeSecs
+      _cpusLimit = source._cpusLimit
+      _cpusSoftLimit = source._cpusSoftLimit
+      _cpusNrPeriods = source._cpusNrPeriods
+      _cpusNrThrottled = source._cpusNrThrottled
+      _cpusThrottledTimeSecs = source._cpusThrottledTimeSecs
+      _memTotalBytes = source._memTotalBytes
+      _memTotalMemswBytes = source._memTotalMemswBytes
+      _memKmemUsageBytes = source._memKmemUsageBytes
+      _memKmemTcpUsageBytes = source._memKmemTcpUsageBytes
+      _memLimitBytes = source._memLimitBytes
+      _memSoftLimitBytes = source._memSoftLimitBytes
+      _memFileBytes = source._memFileBytes
+      _memAnonBytes = source._memAnonBytes
+      _memCacheBytes = source._memCacheBytes
+      _memRssBytes = source._memRssBytes
+      _memMappedFileBytes = source._memMappedFileBytes
+      _memSwapBytes = source._memSwapBytes
+      _memUnevictableBytes = source._memUnevictableBytes
+      _memLowPressureCounter = source._memLowPressureCounter
+      _memMediumPressureCounter = source._memMediumPressureCounter
+      _memCriticalPressureCounter = source._memCriticalPressureCounter
+      _diskLimitBytes = source._diskLimitBytes
+      _diskUsedBytes = source._diskUsedBytes
+      _netRxPackets = source._netRxPackets
+      _netRxBytes = source._netRxBytes
+      _netRxErrors = source._netRxErrors
+      _netRxDropped = source._netRxDropped
+      _netTxPackets = source._netTxPackets
+      _netTxBytes = source._netTxBytes
+      _netTxErrors = source._netTxErrors
+      _netTxDropped = source._netTxDropped
+      _netTxRateLimit = source._netTxRateLimit
+      _netTxBurstRateLimit = source._netTxBurstRateLimit
+      _netTxBurstSize = source._netTxBurstSize
+      _netRxRateLimit = source._netRxRateLimit
+      _netRxBurstRateLimit = source._netRxBurstRateLimit
+      _netRxBurstSize = source._netRxBurstSize
+      _netTcpRttMicrosecsP50 = source._netTcpRttMicrosecsP50
+      _netTcpRttMicrosecsP90 = source._netTcpRttMicrosecsP90
+      _netTcpRttMicrosecsP95 = source._netTcpRttMicrosecsP95
+      _netTcpRttMicrosecsP99 = source._netTcpRttMicrosecsP99
+      _netTcpActiveConnections = source._netTcpActiveConnections
+      _netTcpTimeWaitConnections = source._netTcpTimeWaitConnections
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._timestamp) }()
+        case 2: try { try decoder.decodeSingularDoubleField(value: &_storage._cpusUserTimeSecs) }()
+        case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._cpusSystemTimeSecs) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._cpusLimit) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._memRssBytes) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._memLimitBytes) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._cpusNrPeriods) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._cpusNrThrottled) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._cpusThrottledTimeSecs) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._memFileBytes) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._memAnonBytes) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._memMappedFileBytes) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxPackets) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxBytes) }()
+        case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxErrors) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxDropped) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxPackets) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxBytes) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxErrors) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxDropped) }()
+        case 22: try { try decoder.decodeSingularDoubleField(value: &_storage._netTcpRttMicrosecsP50) }()
+        case 23: try { try decoder.decodeSingularDoubleField(value: &_storage._netTcpRttMicrosecsP90) }()
+        case 24: try { try decoder.decodeSingularDoubleField(value: &_storage._netTcpRttMicrosecsP95) }()
+        case 25: try { try decoder.decodeSingularDoubleField(value: &_storage._netTcpRttMicrosecsP99) }()
+        case 26: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskLimitBytes) }()
+        case 27: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskUsedBytes) }()
+        case 28: try { try decoder.decodeSingularDoubleField(value: &_storage._netTcpActiveConnections) }()
+        case 29: try { try decoder.decodeSingularDoubleField(value: &_storage._netTcpTimeWaitConnections) }()
+        case 30: try { try decoder.decodeSingularUInt32Field(value: &_storage._processes) }()
+        case 31: try { try decoder.decodeSingularUInt32Field(value: &_storage._threads) }()
+        case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._memLowPressureCounter) }()
+        case 33: try { try decoder.decodeSingularUInt64Field(value: &_storage._memMediumPressureCounter) }()
+        case 34: try { try decoder.decodeSingularUInt64Field(value: &_storage._memCriticalPressureCounter) }()
+        case 36: try { try decoder.decodeSingularUInt64Field(value: &_storage._memTotalBytes) }()
+        case 37: try { try decoder.decodeSingularUInt64Field(value: &_storage._memTotalMemswBytes) }()
+        case 38: try { try decoder.decodeSingularUInt64Field(value: &_storage._memSoftLimitBytes) }()
+        case 39: try { try decoder.decodeSingularUInt64Field(value: &_storage._memCacheBytes) }()
+        case 40: try { try decoder.decodeSingularUInt64Field(value: &_storage._memSwapBytes) }()
+        case 41: try { try decoder.decodeSingularUInt64Field(value: &_storage._memUnevictableBytes) }()
+        case 45: try { try decoder.decodeSingularDoubleField(value: &_storage._cpusSoftLimit) }()
+        case 46: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxRateLimit) }()
+        case 47: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxBurstRateLimit) }()
+        case 48: try { try decoder.decodeSingularUInt64Field(value: &_storage._netTxBurstSize) }()
+        case 49: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxRateLimit) }()
+        case 50: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxBurstRateLimit) }()
+        case 51: try { try decoder.decodeSingularUInt64Field(value: &_storage._netRxBurstSize) }()
+        case 52: try { try decoder.decodeSingularUInt64Field(value: &_storage._memKmemUsageBytes) }()
+        case 53: try { try decoder.decodeSingularUInt64Field(value: &_storage._memKmemTcpUsageBytes) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._timestamp {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._cpusUserTimeSecs {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._cpusSystemTimeSecs {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._cpusLimit {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._memRssBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._memLimitBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._cpusNrPeriods {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._cpusNrThrottled {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._cpusThrottledTimeSecs {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._memFileBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._memAnonBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._memMappedFileBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._netRxPackets {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._netRxBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._netRxErrors {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._netRxDropped {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._netTxPackets {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 18)
+      } }()
+      try { if let v = _storage._netTxBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 19)
+      } }()
+      try { if let v = _storage._netTxErrors {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 20)
+      } }()
+      try { if let v = _storage._netTxDropped {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 21)
+      } }()
+      try { if let v = _storage._netTcpRttMicrosecsP50 {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 22)
+      } }()
+      try { if let v = _storage._netTcpRttMicrosecsP90 {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 23)
+      } }()
+      try { if let v = _storage._netTcpRttMicrosecsP95 {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 24)
+      } }()
+      try { if let v = _storage._netTcpRttMicrosecsP99 {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 25)
+      } }()
+      try { if let v = _storage._diskLimitBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 26)
+      } }()
+      try { if let v = _storage._diskUsedBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 27)
+      } }()
+      try { if let v = _storage._netTcpActiveConnections {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 28)
+      } }()
+      try { if let v = _storage._netTcpTimeWaitConnections {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 29)
+      } }()
+      try { if let v = _storage._processes {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 30)
+      } }()
+      try { if let v = _storage._threads {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 31)
+      } }()
+      try { if let v = _storage._memLowPressureCounter {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 32)
+      } }()
+      try { if let v = _storage._memMediumPressureCounter {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 33)
+      } }()
+      try { if let v = _storage._memCriticalPressureCounter {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 34)
+      } }()
+      try { if let v = _storage._memTotalBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 36)
+      } }()
+      try { if let v = _storage._memTotalMemswBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 37)
+      } }()
+      try { if let v = _storage._memSoftLimitBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 38)
+      } }()
+      try { if let v = _storage._memCacheBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 39)
+      } }()
+      try { if let v = _storage._memSwapBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 40)
+      } }()
+      try { if let v = _storage._memUnevictableBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 41)
+      } }()
+      try { if let v = _storage._cpusSoftLimit {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 45)
+      } }()
+      try { if let v = _storage._netTxRateLimit {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 46)
+      } }()
+      try { if let v = _storage._netTxBurstRateLimit {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 47)
+      } }()
+      try { if let v = _storage._netTxBurstSize {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 48)
+      } }()
+      try { if let v = _storage._netRxRateLimit {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 49)
+      } }()
+      try { if let v = _storage._netRxBurstRateLimit {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 50)
+      } }()
+      try { if let v = _storage._netRxBurstSize {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 51)
+      } }()
+      try { if let v = _storage._memKmemUsageBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 52)
+      } }()
+      try { if let v = _storage._memKmemTcpUsageBytes {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 53)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Mesos_V1_ResourceStatistics, rhs: Mesos_V1_ResourceStatistics) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._timestamp != rhs_storage._timestamp {return false}
+        if _storage._processes != rhs_storage._processes {return false}
+        if _storage._threads != rhs_storage._threads {return false}
+        if _storage._cpusUserTimeSecs != rhs_storage._cpusUserTimeSecs {return false}
+        if _storage._cpusSystemTimeSecs != rhs_storage._cpusSystemTimeSecs {return false}
+        if _storage._cpusLimit != rhs_storage._cpusLimit {return false}
+        if _storage._cpusSoftLimit != rhs_storage._cpusSoftLimit {return false}
+        if _storage._cpusNrPeriods != rhs_storage._cpusNrPeriods {return false}
+        if _storage._cpusNrThrottled != rhs_storage._cpusNrThrottled {return false}
+        if _storage._cpusThrottledTimeSecs != rhs_storage._cpusThrottledTimeSecs {return false}
+        if _storage._memTotalBytes != rhs_storage._memTotalBytes {return false}
+        if _storage._memTotalMemswBytes != rhs_storage._memTotalMemswBytes {return false}
+        if _storage._memKmemUsageBytes != rhs_storage._memKmemUsageBytes {return false}
+        if _storage._memKmemTcpUsageBytes != rhs_storage._memKmemTcpUsageBytes {return false}
+        if _storage._memLimitBytes != rhs_storage._memLimitBytes {return false}
+        if _storage._memSoftLimitBytes != rhs_storage._memSoftLimitBytes {return false}
+        if _storage._memFileBytes != rhs_storage._memFileBytes {return false}
+        if _storage._memAnonBytes != rhs_storage._memAnonBytes {return false}
+        if _storage._memCacheBytes != rhs_storage._memCacheBytes {return false}
+        if _storage._memRssBytes != rhs_storage._memRssBytes {return false}
+        if _storage._memMappedFileBytes != rhs_storage._memMappedFileBytes {return false}
+        if _storage._memSwapBytes != rhs_storage._memSwapBytes {return false}
+        if _storage._memUnevictableBytes != rhs_storage._memUnevictableBytes {return false}
+        if _storage._memLowPressureCounter != rhs_storage._memLowPressureCounter {return false}
+        if _storage._memMediumPressureCounter != rhs_storage._memMediumPressureCounter {return false}
+        if _storage._memCriticalPressureCounter != rhs_storage._memCriticalPressureCounter {return false}
+        if _storage._diskLimitBytes != rhs_storage._diskLimitBytes {return false}
+        if _storage._diskUsedBytes != rhs_storage._diskUsedBytes {return false}
+        if _storage._netRxPackets != rhs_storage._netRxPackets {return false}
+        if _storage._netRxBytes != rhs_storage._netRxBytes {return false}
+        if _storage._netRxErrors != rhs_storage._netRxErrors {return false}
+        if _storage._netRxDropped != rhs_storage._netRxDropped {return false}
+        if _storage._netTxPackets != rhs_storage._netTxPackets {return false}
+        if _storage._netTxBytes != rhs_storage._netTxBytes {return false}
+        if _storage._netTxErrors != rhs_storage._netTxErrors {return false}
+        if _storage._netTxDropped != rhs_storage._netTxDropped {return false}
+        if _storage._netTxRateLimit != rhs_storage._netTxRateLimit {return false}
+        if _storage._netTxBurstRateLimit != rhs_storage._netTxBurstRateLimit {return false}
+        if _storage._netTxBurstSize != rhs_storage._netTxBurstSize {return false}
+        if _storage._netRxRateLimit != rhs_storage._netRxRateLimit {return false}
+        if _storage._netRxBurstRateLimit != rhs_storage._netRxBurstRateLimit {return false}
+        if _storage._netRxBurstSize != rhs_storage._netRxBurstSize {return false}
+        if _storage._netTcpRttMicrosecsP50 != rhs_storage._netTcpRttMicrosecsP50 {return false}
+        if _storage._netTcpRttMicrosecsP90 != rhs_storage._netTcpRttMicrosecsP90 {return false}
+        if _storage._netTcpRttMicrosecsP95 != rhs_storage._netTcpRttMicrosecsP95 {return false}
+        if _storage._netTcpRttMicrosecsP99 != rhs_storage._netTcpRttMicrosecsP99 {return false}
+        if _storage._netTcpActiveConnections != rhs_storage._netTcpActiveConnections {return false}
+        if _storage._netTcpTimeWaitConnections != rhs_storage._netTcpTimeWaitConnections {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
