@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// Settings every target of this package shares.
@@ -15,14 +15,11 @@ let strictSettings: [SwiftSetting] = [
 let executorLinkerSettings: [LinkerSetting] = [
     .unsafeFlags(
         [
-            "-static-stdlib",
+            "-static-executable",
             "-Xlinker", "--start-group",
-            "-Xlinker", "-lFoundation", "-Xlinker", "-lFoundationInternationalization",
-            "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationICU",
-            "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-l_FoundationCollections",
-            "-Xlinker", "-lCoreFoundation",
+            "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-l_FoundationCShims",
+            "-Xlinker", "-l_FoundationCollections",
             "-Xlinker", "--end-group",
-            "-lstdc++",
         ],
         .when(platforms: [.linux], configuration: .release)
     ),
@@ -44,6 +41,9 @@ let package = Package(
         .library(name: "MesosCurlTransport", targets: ["MesosCurlTransport"]),
         .library(name: "MesosURLSessionTransport", targets: ["MesosURLSessionTransport"]),
         .library(name: "MesosInMemoryTransport", targets: ["MesosInMemoryTransport"]),
+        // Plain HTTP/1.1 over POSIX sockets (TCP or a unix domain socket), no TLS and no dependencies beyond the
+        // domain: what an executor needs to talk to its local agent with the smallest footprint.
+        .library(name: "MesosSocketTransport", targets: ["MesosSocketTransport"]),
         // gzip/deflate through zlib, for bodies a transport does not decode itself.
         .library(name: "MesosCompression", targets: ["MesosCompression"]),
         // The scheduler service: subscribe, events, calls, resilience, auth.
@@ -86,7 +86,9 @@ let package = Package(
         .executable(name: "mesos-decode", targets: ["MesosDecodeTool"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // No traits: the default ones (binary-delimited Foundation streams, field-mask helpers) are unused and the
+        // first imports all of Foundation, which the executor executables must not link.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -138,6 +140,11 @@ let package = Package(
         ),
         .target(
             name: "MesosURLSessionTransport",
+            dependencies: ["MesosCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MesosSocketTransport",
             dependencies: ["MesosCore"],
             swiftSettings: strictSettings
         ),
@@ -248,11 +255,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What every tool shares for reaching a master: the TLS and DC/OS options and the transport they build.
+        .target(
+            name: "MesosToolSupport",
+            dependencies: [
+                "MesosCore", "MesosCurlTransport", "MesosURLSessionTransport", "MesosDCOSAuth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "MesosExecuteTool",
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport", "MesosLocalCluster",
-                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework",
+                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework", "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -264,6 +280,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
                 "MesosResources", "MesosFramework",
+                "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -275,6 +292,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
                 "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper",
+                "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -284,7 +302,7 @@ let package = Package(
         .executableTarget(
             name: "MesosCommandExecutorTool",
             dependencies: [
-                "MesosExecutor", "MesosCommandExecutor", "MesosCurlTransport",
+                "MesosExecutor", "MesosCommandExecutor", "MesosSocketTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/MesosCommandExecutorTool",
@@ -293,7 +311,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "EchoExecutor",
-            dependencies: ["MesosExecutor", "MesosCurlTransport"],
+            dependencies: ["MesosExecutor", "MesosSocketTransport"],
             path: "Examples/EchoExecutor",
             swiftSettings: strictSettings,
             linkerSettings: executorLinkerSettings
@@ -313,7 +331,7 @@ let package = Package(
             name: "MesosBench",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
+                "MesosToolSupport", "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -377,6 +395,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosSocketTransportTests",
+            dependencies: ["MesosSocketTransport", "MesosCore", "MesosTestKit"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosURLSessionTransportTests",
             dependencies: ["MesosURLSessionTransport", "MesosTestKit"],
             swiftSettings: strictSettings
@@ -435,6 +458,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MesosToolSupportTests",
+            dependencies: [
+                "MesosToolSupport", "MesosCore", "MesosCurlTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MesosCompressionTests",
             dependencies: ["MesosCompression", "MesosTestKit"],
             swiftSettings: strictSettings
@@ -448,7 +480,7 @@ let package = Package(
             name: "MesosTransportConformanceTests",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit",
+                "MesosInMemoryTransport", "MesosCompression", "MesosTestKit", "MesosSocketTransport",
             ],
             swiftSettings: strictSettings
         ),

@@ -7,8 +7,19 @@
 //   ...
 //   Message from executor: echo: hello
 //   [..] TASK_FINISHED: echoed 'hello'
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import MesosCurlTransport
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MesosSocketTransport
 import MesosExecutor
 import Synchronization
 
@@ -27,7 +38,7 @@ final class EchoExecutor: Executor {
         do {
             try await executor.message(Array("echo: \(text)".utf8))
         } catch {
-            FileHandle.standardError.write(Data("echo-executor: cannot answer the message: \(error)\n".utf8))
+            ExecutorProcess.writeToStandardError("echo-executor: cannot answer the message: \(error)\n")
         }
         for task in self.take() {
             await Self.report(task, .taskFinished, "echoed '\(text)'", on: executor)
@@ -64,19 +75,31 @@ final class EchoExecutor: Executor {
         do {
             _ = try await executor.update(status)
         } catch {
-            FileHandle.standardError.write(Data("echo-executor: cannot send \(state) for \(task.value): \(error)\n".utf8))
+            ExecutorProcess.writeToStandardError("echo-executor: cannot send \(state) for \(task.value): \(error)\n")
         }
     }
 }
 
-let configuration: ExecutorConfiguration
-do {
-    configuration = try ExecutorConfiguration.fromEnvironment()
-} catch {
-    FileHandle.standardError.write(Data("echo-executor: \(error) (the Mesos agent starts this program)\n".utf8))
-    exit(2)
+/// Reads the agent's environment, runs the echo executor until it ends, and returns the process's exit status.
+func runEchoExecutor() async -> Int32 {
+    let configuration: ExecutorConfiguration
+    do {
+        configuration = try ExecutorConfiguration.fromEnvironment()
+    } catch {
+        ExecutorProcess.writeToStandardError("echo-executor: \(error) (the Mesos agent starts this program)\n")
+        return 2
+    }
+    let executor = MesosExecutor(configuration: configuration, transport: agentTransport(configuration))
+    let end = await executor.run(delegate: EchoExecutor())
+    ExecutorProcess.writeToStandardError("echo-executor: \(end)\n")
+    return end.exitStatus
 }
-let executor = MesosExecutor(configuration: configuration, transport: MesosCurlTransport(configuration: .init()))
-let end = await executor.run(delegate: EchoExecutor())
-FileHandle.standardError.write(Data("echo-executor: \(end)\n".utf8))
-exit(end.exitStatus)
+
+ExecutorProcess.run(runEchoExecutor)
+
+/// The connection to the agent: plain HTTP over TCP, or the agent's unix domain socket when it gave one
+/// (`MESOS_DOMAIN_SOCKET`). No TLS: an agent that requires it (`LIBPROCESS_SSL_ENABLED`) needs an executor
+/// built on `MesosCurlTransport`.
+func agentTransport(_ configuration: ExecutorConfiguration) -> MesosSocketTransport {
+    MesosSocketTransport(configuration: .init(unixSocketPath: configuration.domainSocket))
+}

@@ -9,10 +9,21 @@
 // N", "Command terminated with signal ..."); KILL sends SIGTERM to the task's process group and SIGKILL after the
 // kill policy's grace period (TASK_KILLED); health checks are run and reported. A second task, or a task group,
 // is refused as Mesos's does. It exits once the agent acknowledged the last update.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import MesosCommandExecutor
-import MesosCurlTransport
+import MesosSocketTransport
 import MesosExecutor
 import Synchronization
 
@@ -57,7 +68,7 @@ final class CommandExecutor: Executor {
 
     func launchTaskGroup(_ executor: MesosExecutor, _ group: TaskGroupInfo) async {
         // A command executor runs single tasks; a group is refused by shutting down, as Mesos's does.
-        FileHandle.standardError.write(Data("mesos-command-executor: LAUNCH_GROUP is not supported; shutting down\n".utf8))
+        ExecutorProcess.writeToStandardError("mesos-command-executor: LAUNCH_GROUP is not supported; shutting down\n")
         await self.shutdown(executor)
         executor.stop()
     }
@@ -76,30 +87,44 @@ final class CommandExecutor: Executor {
     }
 
     func error(_ executor: MesosExecutor, _ error: MesosError) async {
-        FileHandle.standardError.write(Data("mesos-command-executor: \(error)\n".utf8))
+        ExecutorProcess.writeToStandardError("mesos-command-executor: \(error)\n")
     }
 }
 
-let environment = ProcessInfo.processInfo.environment
-let configuration: ExecutorConfiguration
-do {
-    configuration = try ExecutorConfiguration.fromEnvironment(environment)
-} catch {
-    FileHandle.standardError.write(Data("mesos-command-executor: \(error) (the Mesos agent starts this program)\n".utf8))
-    exit(2)
+/// Reads the agent's environment, runs the executor until it ends, and returns the process's exit status.
+func runCommandExecutor() async -> Int32 {
+    let environment = ProcessInfo.processInfo.environment
+    let configuration: ExecutorConfiguration
+    do {
+        configuration = try ExecutorConfiguration.fromEnvironment(environment)
+    } catch {
+        ExecutorProcess.writeToStandardError("mesos-command-executor: \(error) (the Mesos agent starts this program)\n")
+        return 2
+    }
+    // MESOS_COMMAND_EXECUTOR_VERBOSE=1 logs what the executor does on standard error (the sandbox's stderr).
+    let verbose = environment["MESOS_COMMAND_EXECUTOR_VERBOSE"] == "1"
+    var logger: Logger?
+    if verbose {
+        var handler = Logger(label: "mesos.command-executor") { StreamLogHandler.standardError(label: $0) }
+        handler.logLevel = .debug
+        logger = handler
+    }
+    let executor = MesosExecutor(
+        configuration: configuration,
+        transport: agentTransport(configuration),
+        logger: logger)
+    let end = await executor.run(delegate: CommandExecutor(logger: logger))
+    if end.exitStatus != 0 || verbose {
+        ExecutorProcess.writeToStandardError("mesos-command-executor: \(end)\n")
+    }
+    return end.exitStatus
 }
-// MESOS_COMMAND_EXECUTOR_VERBOSE=1 logs what the executor does on standard error (the sandbox's stderr).
-let verbose = environment["MESOS_COMMAND_EXECUTOR_VERBOSE"] == "1"
-var logger: Logger?
-if verbose {
-    var handler = Logger(label: "mesos.command-executor") { StreamLogHandler.standardError(label: $0) }
-    handler.logLevel = .debug
-    logger = handler
+
+ExecutorProcess.run(runCommandExecutor)
+
+/// The connection to the agent: plain HTTP over TCP, or the agent's unix domain socket when it gave one
+/// (`MESOS_DOMAIN_SOCKET`). No TLS: an agent that requires it (`LIBPROCESS_SSL_ENABLED`) needs an executor
+/// built on `MesosCurlTransport`.
+func agentTransport(_ configuration: ExecutorConfiguration) -> MesosSocketTransport {
+    MesosSocketTransport(configuration: .init(unixSocketPath: configuration.domainSocket))
 }
-let executor = MesosExecutor(
-    configuration: configuration, transport: MesosCurlTransport(configuration: .init()), logger: logger)
-let end = await executor.run(delegate: CommandExecutor(logger: logger))
-if end.exitStatus != 0 || verbose {
-    FileHandle.standardError.write(Data("mesos-command-executor: \(end)\n".utf8))
-}
-exit(end.exitStatus)

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MesosCore
 
 /// The callbacks of an executor, in the style of Mesos's executor driver: give one to

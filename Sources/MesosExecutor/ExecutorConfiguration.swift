@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MesosCore
 
 /// Everything a ``MesosExecutor`` needs to know: where the agent is, who the executor is, and the timing rules
@@ -25,6 +29,11 @@ public struct ExecutorConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// The bearer token for executor authentication (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`), if any.
     public var authenticationToken: String?
+    /// The agent's unix domain socket for the executor API (`MESOS_DOMAIN_SOCKET`, set when the agent runs with
+    /// `--http_executor_domain_sockets`), or `nil`. When set, an executor should connect to this socket instead of
+    /// `endpoint`'s host and port (for example `MesosSocketTransport`'s `unixSocketPath`); `endpoint` then still
+    /// gives the request path, `/slave(1)/api/v1/executor`.
+    public var domainSocket: String?
     /// The encoding of calls and events (protobuf by default: smaller and cheaper to decode).
     public var contentType: MesosContentType = .protobuf
     /// How often the first SUBSCRIBE is retried while the agent answers 503/404 or cannot be reached (1 s,
@@ -92,8 +101,9 @@ public struct ExecutorConfiguration: Sendable {
     /// Required: `MESOS_AGENT_ENDPOINT` (`ip:port`), `MESOS_FRAMEWORK_ID`, `MESOS_EXECUTOR_ID`, and with
     /// `MESOS_CHECKPOINT=1` also `MESOS_RECOVERY_TIMEOUT` and `MESOS_SUBSCRIPTION_BACKOFF_MAX`. Optional:
     /// `MESOS_CHECKPOINT` (`1` or `0`, absent = `0`), `MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD` (default 5 s),
-    /// `MESOS_SANDBOX`/`MESOS_DIRECTORY`, `MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, and
-    /// `LIBPROCESS_SSL_ENABLED` (`1`/`true` for https). Durations are stout strings (`15mins`, `2secs`).
+    /// `MESOS_SANDBOX`/`MESOS_DIRECTORY`, `MESOS_EXECUTOR_AUTHENTICATION_TOKEN`, `MESOS_DOMAIN_SOCKET` (an
+    /// absolute path) and `LIBPROCESS_SSL_ENABLED` (`1`/`true` for https). Durations are stout strings (`15mins`,
+    /// `2secs`).
     ///
     /// - Parameter environment: The variables; the process's own by default.
     /// - Returns: The configuration.
@@ -167,6 +177,17 @@ public struct ExecutorConfiguration: Sendable {
         configuration.shutdownGracePeriod = try duration("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", default: .seconds(5))
         configuration.sandbox = [environment["MESOS_SANDBOX"], environment["MESOS_DIRECTORY"]]
             .compactMap { $0 }.first { !$0.isEmpty }
+        if let socket = environment["MESOS_DOMAIN_SOCKET"], !socket.isEmpty {
+            guard socket.hasPrefix("/") else {
+                throw ExecutorEnvironmentError(
+                    variable: "MESOS_DOMAIN_SOCKET", problem: .invalid(value: socket, expected: "an absolute socket path"))
+            }
+            configuration.domainSocket = socket
+            // Over the socket the agent's libprocess routes by path alone: always the prefixed form.
+            if prefix.isEmpty, let url = URL(string: "http://\(endpointText)/slave(1)/api/v1/executor") {
+                configuration.endpoint = url
+            }
+        }
         if let token = environment["MESOS_EXECUTOR_AUTHENTICATION_TOKEN"], !token.isEmpty {
             configuration.authenticationToken = token
         }

@@ -1,6 +1,10 @@
 // The executor service (issue 14): the agent's v1 executor API on the project's transports.
 @_exported import MesosCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// The executor half of a Mesos framework: subscribes to the local agent, hands LAUNCH, KILL, SHUTDOWN, … to

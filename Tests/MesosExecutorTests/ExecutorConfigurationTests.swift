@@ -43,6 +43,25 @@ struct ExecutorConfigurationTests {
         #expect(throws: ExecutorEnvironmentError.self) { try ExecutorConfiguration.fromEnvironment(environment) }
     }
 
+    @Test("MESOS_DOMAIN_SOCKET is kept and the path takes the agent's process prefix; a relative path is refused")
+    func domainSocket() throws {
+        var environment = Self.complete
+        environment["MESOS_DOMAIN_SOCKET"] = "/var/run/mesos/agent.sock"
+        var configuration = try ExecutorConfiguration.fromEnvironment(environment)
+        #expect(configuration.domainSocket == "/var/run/mesos/agent.sock")
+        #expect(configuration.endpoint.path == "/slave(1)/api/v1/executor")
+        environment["MESOS_SLAVE_PID"] = "slave(3)@10.0.0.23:5051"
+        configuration = try ExecutorConfiguration.fromEnvironment(environment)
+        #expect(configuration.endpoint.path == "/slave(3)/api/v1/executor")
+        #expect(try ExecutorConfiguration.fromEnvironment(Self.complete).domainSocket == nil)
+        environment["MESOS_DOMAIN_SOCKET"] = "agent.sock"
+        #expect(
+            throws: ExecutorEnvironmentError(
+                variable: "MESOS_DOMAIN_SOCKET",
+                problem: .invalid(value: "agent.sock", expected: "an absolute socket path"))
+        ) { try ExecutorConfiguration.fromEnvironment(environment) }
+    }
+
     @Test("without checkpointing the recovery variables are optional; MESOS_DIRECTORY stands in for the sandbox")
     func minimal() throws {
         var environment = Self.complete

@@ -1,6 +1,7 @@
 import MesosCore
 import MesosCurlTransport
 import MesosInMemoryTransport
+import MesosSocketTransport
 import MesosURLSessionTransport
 import Testing
 
@@ -9,6 +10,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case inMemory
     case curl
     case urlSession
+    case socket
 
     var description: String { self.rawValue }
 
@@ -33,6 +35,8 @@ func makeTransport(_ kind: TransportKind, inMemory handler: @escaping MesosInMem
         return MesosCurlTransport(configuration: .init())
     case .urlSession:
         return MesosURLSessionTransport(configuration: .init())
+    case .socket:
+        return MesosSocketTransport(configuration: .init())
     }
 }
 

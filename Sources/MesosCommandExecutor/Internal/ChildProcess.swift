@@ -164,13 +164,19 @@ final class ChildProcess: Sendable {
     #endif
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<Actions>, UnsafePointer<CChar>) -> Int32
 
-    /// `posix_spawn_file_actions_addchdir_np` (glibc ≥ 2.29 and macOS have it; glibc declares it only for
-    /// `_GNU_SOURCE`, so it is looked up at run time).
+    /// `posix_spawn_file_actions_addchdir_np` (glibc ≥ 2.29, musl ≥ 1.1.24 and macOS have it). glibc declares it
+    /// only for `_GNU_SOURCE`, which Swift's Glibc module does not define, so on Linux it is bound by its symbol
+    /// name (this also works in a statically linked executor, where `dlsym` finds nothing); elsewhere it is looked
+    /// up at run time.
     private static let addChdir: AddChdir? = {
+        #if canImport(Glibc) || canImport(Musl)
+        return { actions, directory in posix_spawn_file_actions_addchdir_np_bound(actions, directory) }
+        #else
         guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else {
             return nil
         }
         return unsafeBitCast(symbol, to: AddChdir.self)
+        #endif
     }()
 
     /// The default `PATH` when the child's environment has none (the one Mesos gives executors).
@@ -195,3 +201,11 @@ struct SpawnFailure: Error, Sendable, Equatable {
     /// Mesos-style text: `Failed to launch '<program>': <reason>`.
     var message: String
 }
+
+#if canImport(Glibc) || canImport(Musl)
+/// The C library's `posix_spawn_file_actions_addchdir_np`, bound by name (see `ChildProcess.addChdir`).
+@_silgen_name("posix_spawn_file_actions_addchdir_np")
+private func posix_spawn_file_actions_addchdir_np_bound(
+    _ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>
+) -> Int32
+#endif

@@ -57,9 +57,11 @@ public struct MesosContentType: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> Substring {
-        var result = self
+extension StringProtocol {
+    /// The text without the leading and trailing characters in `set` (header values: spaces and tabs), without
+    /// Foundation's `CharacterSet`.
+    func trimmingCharacters(in set: String) -> SubSequence {
+        var result = self[...]
         while let first = result.first, set.contains(first) { result = result.dropFirst() }
         while let last = result.last, set.contains(last) { result = result.dropLast() }
         return result

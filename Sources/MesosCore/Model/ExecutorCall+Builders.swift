@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Builders and client-side validation for executor calls (`mesos.v1.executor.Call`).
 ///

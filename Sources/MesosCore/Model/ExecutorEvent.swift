@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The wire message of the executor API's calls (`mesos.v1.executor.Call`).
 public typealias ExecutorCall = Mesos_V1_Executor_Call

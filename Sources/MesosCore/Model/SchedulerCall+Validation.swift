@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Client-side validation of calls, mirroring the checks the master makes before it answers 400.
 ///

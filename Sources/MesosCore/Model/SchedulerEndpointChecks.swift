@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftProtobuf
 
 /// The checks a Mesos master makes on a request to `/api/v1/scheduler`, in the master's order, with its status
@@ -184,7 +188,7 @@ package enum SchedulerEndpointChecks {
         var quality: Double = 1
 
         init?(_ text: Substring) {
-            let parts = text.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let parts = text.split(separator: ";").map { $0.trimmingCharacters(in: " \t").lowercased() }
             guard let media = parts.first else {
                 return nil
             }
@@ -196,8 +200,8 @@ package enum SchedulerEndpointChecks {
             self.subtype = String(pieces[1])
             for parameter in parts.dropFirst() {
                 let pair = parameter.split(separator: "=", maxSplits: 1)
-                if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == "q" {
-                    guard let quality = Double(pair[1].trimmingCharacters(in: .whitespaces)), (0...1).contains(quality)
+                if pair.count == 2, pair[0].trimmingCharacters(in: " \t") == "q" {
+                    guard let quality = Double(pair[1].trimmingCharacters(in: " \t")), (0...1).contains(quality)
                     else {
                         return nil
                     }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The port through which swift-mesos talks HTTP: it only moves bytes.
 ///

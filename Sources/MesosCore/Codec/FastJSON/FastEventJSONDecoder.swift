@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A purpose-built JSON decoder for the scheduler events that dominate a Mesos stream: OFFERS (with their
 /// offers, resources, attributes, URLs, domains and allocation info), HEARTBEAT and RESCIND.

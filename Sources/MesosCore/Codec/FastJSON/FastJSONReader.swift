@@ -1,4 +1,15 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Thrown by the fast JSON path when an input is outside what it handles exactly; the caller then decodes
 /// the record with swift-protobuf, which decides whether it is valid.
