@@ -154,6 +154,20 @@ let m1 = MasterLocation(host: "m1.example", port: 5050)
         #expect(log.all.count == 3)
     }
 
+    @Test func pathPrefixBehindAProxyIsKeptAndRedirectsToThePeerDropIt() async throws {
+        let log = RequestLog()
+        let proxy = MasterLocation(scheme: "https", host: "proxy.example", port: 8443, pathPrefix: "/mesos")
+        let master = client(master: .fixed(proxy)) { request in
+            log.append(request)
+            if request.url.host == "proxy.example" {
+                return (MesosHTTPResponse(status: 307, headers: ["Location": "//m2.example:5050/api/v1"]), .empty)
+            }
+            return (jsonHead(), jsonBody(#"{"type":"GET_HEALTH","get_health":{"healthy":true}}"#))
+        }
+        #expect(try await master.getHealth().healthy)
+        #expect(log.all.map(\.url.absoluteString) == ["https://proxy.example:8443/mesos/api/v1", "https://m2.example:5050/api/v1"])
+    }
+
     @Test func redirectLoopEndsWithTooManyRedirects() async throws {
         let master = client { request in
             let next = request.url.host == "m1.example" ? "//m2.example:5050/api/v1" : "//m1.example:5050/api/v1"
