@@ -160,7 +160,7 @@ struct TLSProxyTests {
 
         let subscribe = SchedulerCall.subscribe(frameworkInfo: RealMaster.frameworkInfo(name: "tls-proxy-\(port)-\(contentType)"))
         let (response, body) = try await transport.send(
-            MesosHTTPRequest(url: endpoint, headers: headers, body: try codec.encode(subscribe), idleTimeout: .seconds(40)))
+            MesosHTTPRequest(url: endpoint, headers: headers, body: try codec.encode(subscribe), idleTimeout: .seconds(20)))
         #expect(response.status == 200)
         #expect(response.headers["Content-Type"] == contentType.mediaType)
         let streamID = try #require(response.headers["Mesos-Stream-Id"])
