@@ -183,6 +183,9 @@ start)
         dir=$(cd "$SWIFT_MESOS_TLS_PROXY_DIR" && pwd)
     else
         dir=$(mktemp -d /tmp/swift-mesos-tls-proxy.XXXXXX)
+        # A directory made here goes again when the start fails.
+        started=0
+        trap '[ "$started" -eq 1 ] || rm -rf "$dir"' EXIT
     fi
     if [ -n "$(server_pid "$dir")" ]; then
         die "a proxy of $dir already runs (pid $(server_pid "$dir")): stop it first (tls-proxy.sh stop $dir)"
@@ -220,6 +223,7 @@ start)
         "$0" stop "$dir"
         die "the master at $master does not answer /version through the proxy (is it up?)"
     fi
+    started=1
     cat >"$dir/env" <<EOF
 MESOS_TLS_PROXY_URL=https://localhost:$port_a
 MESOS_TLS_PROXY_MTLS_URL=https://localhost:$port_b
