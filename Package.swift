@@ -254,11 +254,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What every tool shares for reaching a master: the TLS and DC/OS options and the transport they build.
+        .target(
+            name: "MesosToolSupport",
+            dependencies: [
+                "MesosCore", "MesosCurlTransport", "MesosURLSessionTransport", "MesosDCOSAuth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "MesosExecuteTool",
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport", "MesosLocalCluster",
-                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework",
+                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework", "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -270,6 +279,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
                 "MesosResources", "MesosFramework",
+                "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -281,6 +291,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosLocalCluster", "MesosDiscovery",
                 "MesosFramework", "MesosZooKeeper", "MesosFrameworkZooKeeper",
+                "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -319,7 +330,7 @@ let package = Package(
             name: "MesosBench",
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport",
-                "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
+                "MesosToolSupport", "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -442,6 +453,15 @@ let package = Package(
                 "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
                 "MesosLocalCluster", "MesosDiscovery", "MesosCompression",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MesosToolSupportTests",
+            dependencies: [
+                "MesosToolSupport", "MesosCore", "MesosCurlTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),

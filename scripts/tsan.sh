@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(MesosRecordIOTests MesosCoreTests MesosCompressionTests MesosSchedulerTests
     MesosCurlTransportTests MesosTestKitTests MesosLocalClusterTests MesosTransportConformanceTests
-    MesosResourcesTests MesosFrameworkTests MesosExecutorTests MesosCommandExecutorTests)
+    MesosResourcesTests MesosFrameworkTests MesosExecutorTests MesosCommandExecutorTests
+    MesosSocketTransportTests MesosToolSupportTests)
 scratch=${TSAN_SCRATCH:-.build-tsan}
 echo "== swift build --build-tests --sanitize=thread ($scratch)"
 swift build --build-tests --sanitize=thread --scratch-path "$scratch"

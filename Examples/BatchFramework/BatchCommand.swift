@@ -33,6 +33,7 @@ import MesosFramework
 import MesosLocalCluster
 import MesosResources
 import MesosScheduler
+import MesosToolSupport
 import Synchronization
 
 #if canImport(Logging)
@@ -48,6 +49,9 @@ struct BatchCommand: AsyncParsableCommand {
 
     @Option(help: "The master URL (http://host:port[,...]); the embedded local cluster when omitted or 'local'.")
     var master: String?
+
+    @OptionGroup(title: "TLS and DC/OS")
+    var security: MasterSecurityOptions
 
     @Option(help: "How many items to run.")
     var tasks: Int = 6
@@ -194,8 +198,8 @@ struct BatchCommand: AsyncParsableCommand {
         let detector: MasterDetector
         let transport: any MesosTransport
         if let master = self.master, master != "local" {
-            transport = MesosCurlTransport(configuration: .init())
             do {
+                transport = try self.security.makeTransport()
                 detector = try MasterDetectors.make(url: master, transport: transport)
             } catch {
                 fileStore?.close()
@@ -229,7 +233,14 @@ struct BatchCommand: AsyncParsableCommand {
         var multiRole = FrameworkInfo.Capability()
         multiRole.type = .multiRole
         info.capabilities = [multiRole]
-        let schedulerConfiguration = MesosSchedulerConfiguration(frameworkInfo: info, master: detector, transport: transport)
+        var schedulerConfiguration = MesosSchedulerConfiguration(frameworkInfo: info, master: detector, transport: transport)
+        if cluster == nil {
+            do {
+                schedulerConfiguration.authenticator = try self.security.serviceAccountAuthenticator(transport: transport)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
         let runtimeConfiguration = FrameworkRuntime.Configuration(
             services: .init(
                 // Offers no waiting item fits are held a little (freed resources of the same agent may complete

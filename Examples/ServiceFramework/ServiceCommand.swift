@@ -20,6 +20,7 @@ import MesosFramework
 import MesosFrameworkZooKeeper
 import MesosLocalCluster
 import MesosScheduler
+import MesosToolSupport
 import MesosZooKeeper
 
 #if canImport(Glibc)
@@ -54,6 +55,9 @@ struct ServiceCommand: AsyncParsableCommand {
 
     @Option(help: "The master URL (http://host:port[,...] or zk://…); the embedded local cluster when omitted or 'local'.")
     var master: String?
+
+    @OptionGroup(title: "TLS and DC/OS")
+    var security: MasterSecurityOptions
 
     @Option(help: "High availability: zk://host:port[,...]/path — the ZooKeeper state store and leader election.")
     var zk: String?
@@ -117,8 +121,8 @@ struct ServiceCommand: AsyncParsableCommand {
         let detector: MasterDetector
         let transport: any MesosTransport
         if let master = self.master, master != "local" {
-            transport = MesosCurlTransport(configuration: .init())
             do {
+                transport = try self.security.makeTransport()
                 detector = try MasterDetectors.make(url: master, transport: transport)
             } catch {
                 throw ValidationError(error.message)
@@ -137,7 +141,15 @@ struct ServiceCommand: AsyncParsableCommand {
         var multiRole = FrameworkInfo.Capability()
         multiRole.type = .multiRole
         info.capabilities = [multiRole]
-        let schedulerConfiguration = MesosSchedulerConfiguration(frameworkInfo: info, master: detector, transport: transport)
+        var configuredScheduler = MesosSchedulerConfiguration(frameworkInfo: info, master: detector, transport: transport)
+        if cluster == nil {
+            do {
+                configuredScheduler.authenticator = try self.security.serviceAccountAuthenticator(transport: transport)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        let schedulerConfiguration = configuredScheduler
         let runtimeConfiguration = FrameworkRuntime.Configuration(
             services: .init(suppressRevive: .init(interval: .seconds(1), reviveCooldown: .seconds(2))))
         let service = Service(spec: spec)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MesosCore
+import MesosToolSupport
 import MesosScheduler
 
 /// `mesos-bench`: with no subcommand, the self-contained run (`local`).
@@ -191,8 +192,11 @@ struct Ingest: BenchMode {
         abstract: "Subscribe to a master and consume N OFFERS events (with --decline, decline each through MesosScheduler)."
     )
 
-    @Option(help: "The master, e.g. http://127.0.0.1:5050.")
+    @Option(help: "The master, e.g. http://127.0.0.1:5050 (or https://proxy:8443/mesos with the TLS options).")
     var master: String
+
+    @OptionGroup(title: "TLS and DC/OS")
+    var security: MasterSecurityOptions
 
     @Option(help: "OFFERS events to consume.")
     var events: Int
@@ -216,18 +220,23 @@ struct Ingest: BenchMode {
         let result: IngestResult
         if self.decline {
             result = try await Measure.typedDeclining(
-                master: base, transport: self.transport.make(), contentType: self.contentType, events: self.events,
+                master: base, transport: try self.remoteTransport(), contentType: self.contentType, events: self.events,
                 inFlight: self.inFlight)
         } else {
             // Consume only: the stream's events, decoded as MesosScheduler decodes them, no calls.
             result = try await Measure.typed(
-                transport: self.transport.make(), url: url, contentType: self.contentType, events: self.events)
+                transport: try self.remoteTransport(), url: url, contentType: self.contentType, events: self.events)
         }
         let peak = ProcessStats.peakRSSMegabytes() ?? .nan
         say(
             "events_per_s=\(fmt(result.eventsPerSecond)) mb_per_s=\(fmt(result.megabytesPerSecond, 3)) "
                 + "peak_rss_mb=\(fmt(peak))"
         )
+    }
+
+    /// The transport for the master, with the TLS options.
+    private func remoteTransport() throws -> any MesosTransport {
+        try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
     }
 }
 
@@ -237,8 +246,11 @@ struct Calls: BenchMode {
         abstract: "Subscribe, then send N ACKNOWLEDGE calls with C in flight through MesosScheduler."
     )
 
-    @Option(help: "The master, e.g. http://127.0.0.1:5050.")
+    @Option(help: "The master, e.g. http://127.0.0.1:5050 (or https://proxy:8443/mesos with the TLS options).")
     var master: String
+
+    @OptionGroup(title: "TLS and DC/OS")
+    var security: MasterSecurityOptions
 
     @Option(help: "ACKNOWLEDGE calls to send.")
     var calls: Int
@@ -262,7 +274,7 @@ struct Calls: BenchMode {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
         if self.via == .transport {
             let result = try await Measure.callsDirect(
-                transport: self.transport.make(), master: base, contentType: self.contentType, calls: self.calls,
+                transport: try self.remoteTransport(), master: base, contentType: self.contentType, calls: self.calls,
                 concurrency: self.concurrency, executor: self.executor)
             if let error = result.firstError {
                 say("first_error=\(error)")
@@ -270,13 +282,18 @@ struct Calls: BenchMode {
             say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
             return
         }
-        let scheduler = try Measure.scheduler(master: base, transport: self.transport.make(), contentType: self.contentType)
+        let scheduler = try Measure.scheduler(master: base, transport: try self.remoteTransport(), contentType: self.contentType)
         let result = try await Measure.calls(
             scheduler: scheduler, calls: self.calls, concurrency: self.concurrency, executor: self.executor)
         if let error = result.firstError {
             say("first_error=\(error)")
         }
         say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
+    }
+
+    /// The transport for the master, with the TLS options.
+    private func remoteTransport() throws -> any MesosTransport {
+        try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
     }
 }
 

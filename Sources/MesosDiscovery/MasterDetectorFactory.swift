@@ -50,10 +50,17 @@ public struct MasterDetectorFactory: Sendable {
         try self.make(url, context)
     }
 
-    /// `http` and `https` lists of masters: a ``MasterDetectors/Static`` detector over the context's transport.
+    /// `http` and `https` masters. A list of several is a ``MasterDetectors/Static`` detector over the context's
+    /// transport (each `next()` probes `/master/redirect` to find the leader). A single master is used exactly as
+    /// given (``MasterDetector/fixed(_:)``): no probe, because through a reverse proxy the master would answer
+    /// with its own, unreachable address; a follower given alone still leads the client to the leader through
+    /// the 307 that the API call itself gets.
     public static let staticList = MasterDetectorFactory(schemes: ["http", "https"]) {
         (url: String, context: Context) throws(MesosError) -> MasterDetector in
         let configuration = try MasterDetectors.Static.Configuration(url: url)
+        if configuration.masters.count == 1 {
+            return .fixed(configuration.masters[0])
+        }
         return .staticList(configuration, transport: context.transport)
     }
 }

@@ -37,7 +37,8 @@ extension MasterDetectors.Static {
         /// Parses a master list: `http://m1:5050,m2:5050`, `https://m1:5050,http://m2:5050`, `http://[::1]:5050`.
         ///
         /// An entry without a scheme takes the scheme of the entry before it; an entry without a port gets
-        /// ``defaultPort``; a trailing `/` is allowed, other paths, user info, queries and fragments are not.
+        /// ``defaultPort``; a path is the master's ``MasterLocation/pathPrefix`` (`https://proxy:8443/mesos`, a
+        /// trailing `/` ignored); user info, queries and fragments are refused.
         ///
         /// - Parameter url: The list.
         /// - Throws: ``MesosError/Code/invalidConfiguration`` naming the bad entry.
@@ -68,11 +69,13 @@ extension MasterDetectors.Static {
                 guard !entry.isEmpty else { throw invalid("an empty master entry") }
                 if entry.contains("@") { throw invalid("user info is not supported in '\(entry)'") }
                 if entry.contains("?") || entry.contains("#") { throw invalid("query or fragment in '\(entry)'") }
+                var prefix = ""
                 if let slash = entry.firstIndex(of: "/") {
-                    guard entry[slash...] == "/" else {
-                        throw invalid("a path is not supported in '\(entry)' (give host:port only)")
-                    }
+                    prefix = String(entry[slash...])
                     entry = entry[..<slash]
+                    guard !prefix.contains("%"), !prefix.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+                        throw invalid("the path '\(prefix)' must be plain segments")
+                    }
                 }
                 guard let authority = HostPort.parse(entry) else {
                     throw invalid("'\(entry)' is not host[:port] with a port in 1...65535")
@@ -80,7 +83,8 @@ extension MasterDetectors.Static {
                 let location = MasterLocation(
                     scheme: entryScheme,
                     host: authority.host,
-                    port: authority.port ?? Self.defaultPort
+                    port: authority.port ?? Self.defaultPort,
+                    pathPrefix: prefix
                 )
                 if !masters.contains(location) {
                     masters.append(location)

@@ -1,5 +1,6 @@
 import Foundation
 import MesosCore
+import MesosToolSupport
 import MesosCurlTransport
 import MesosDiscovery
 import MesosLocalCluster
@@ -27,7 +28,7 @@ struct ExecutePlan: Sendable {
     var target: Target
     var frameworkInfo: FrameworkInfo
     var contentType: MesosContentType
-    var authenticator: BasicAuthenticator?
+    var authenticator: (any MesosAuthenticator)?
     /// The task without its agent and resources (both come from the offer it is placed on).
     var task: TaskInfo
     var role: String
@@ -158,9 +159,12 @@ struct ExecutePlan: Sendable {
             }
             self.target = .local(configuration)
         } else {
-            let transport: any MesosTransport = options.transport.lowercased() == "urlsession"
-                ? MesosURLSessionTransport(configuration: .init())
-                : MesosCurlTransport(configuration: .init())
+            let kind: ToolTransportKind = options.transport.lowercased() == "urlsession" ? .urlsession : .curl
+            let transport = try options.security.makeTransport(kind)
+            if let account = try options.security.serviceAccountAuthenticator(transport: transport) {
+                // The account's uid is the principal (the scheduler fills FrameworkInfo.principal from it).
+                self.authenticator = account
+            }
             let detector = try MasterDetectors.make(url: master, transport: transport, registry: .withZooKeeper)
             self.target = .remote(url: master, transport: transport, detector: detector)
         }

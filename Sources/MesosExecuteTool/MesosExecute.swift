@@ -1,4 +1,5 @@
 import ArgumentParser
+import MesosToolSupport
 import Foundation
 import Logging
 import MesosCore
@@ -104,6 +105,9 @@ struct MesosExecute: AsyncParsableCommand {
 
     @Option(help: "The HTTP transport for a remote master: curl or urlsession.")
     var transport: String = "curl"
+
+    @OptionGroup(title: "TLS and DC/OS")
+    var security: MasterSecurityOptions
 
     @Flag(help: "Ask agents to checkpoint the framework's tasks.")
     var checkpoint = false

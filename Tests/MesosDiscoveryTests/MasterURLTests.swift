@@ -15,6 +15,8 @@ struct MasterURLTests {
             ("http://m1:5050/, https://m2:5050", ["http://m1:5050", "https://m2:5050"]),
             ("HTTP://[::1]:5050,127.0.0.1", ["http://[::1]:5050", "http://127.0.0.1:5050"]),
             ("http://m1:5050,m1:5050", ["http://m1:5050"]),
+            ("https://proxy:8443/mesos", ["https://proxy:8443/mesos"]),
+            ("https://proxy:8443/mesos/,m2:5050/dcos//mesos", ["https://proxy:8443/mesos", "https://m2:5050/dcos/mesos"]),
         ]
     )
     func staticLists(url: String, expected: [String]) throws {
@@ -29,7 +31,8 @@ struct MasterURLTests {
             ("http://m1:5050,", "empty"),
             ("http://m1:port", "host[:port]"),
             ("http://m1:70000", "host[:port]"),
-            ("http://m1:5050/api", "path"),
+            ("http://m1:5050/api/../x", "plain segments"),
+            ("http://m1:5050/a%2Fb", "plain segments"),
             ("http://user:pw@m1:5050", "user info"),
             ("ftp://m1:5050", "http or https"),
             ("http://m 1:5050", "host[:port]"),
@@ -45,13 +48,13 @@ struct MasterURLTests {
     }
 
     @Test(
-        "the registry picks the detector by scheme",
+        "the registry probes a list of masters for the leader",
         arguments: [
-            ("http://m1:5050", "m1:5050"),
-            ("https://m1:5050", "m1:5050"),
+            ("http://m1:5050,m2:5050", "m1:5050"),
+            ("https://m1:5050,m2:5050", "m1:5050"),
             ("m1:5050,m2:5050", "m1:5050"),
-            ("master@10.0.0.1:5050", "10.0.0.1:5050"),
-            ("  http://m1:5050\n", "m1:5050"),
+            ("master@10.0.0.1:5050,master@10.0.0.2:5050", "10.0.0.1:5050"),
+            ("  http://m1:5050,m2:5050\n", "m1:5050"),
         ]
     )
     func registryPicksStatic(url: String, firstProbed: String) async throws {
@@ -62,6 +65,39 @@ struct MasterURLTests {
         let scheme = url.contains("https") ? "https" : "http"
         #expect(try await leaders.next() == .some(MasterLocation(scheme: scheme, host: "leader", port: 5050)))
         #expect(transport.probed.first == firstProbed)
+    }
+
+    @Test(
+        "a single master is used as given, path prefix included, and never probed (a proxy's master would name itself)",
+        arguments: [
+            ("http://m1:5050", "http://m1:5050"),
+            ("https://proxy:8443/mesos", "https://proxy:8443/mesos"),
+            ("master@10.0.0.1:5050", "http://10.0.0.1:5050"),
+            ("  https://m1:5050/\n", "https://m1:5050"),
+        ]
+    )
+    func singleMasterIsFixed(url: String, expected: String) async throws {
+        let transport = ScriptedTransport([:])
+        var leaders = try MasterDetectors.make(url: url, transport: transport).leaders.makeAsyncIterator()
+        #expect(try await leaders.next()??.description == expected)
+        #expect(try await leaders.next()??.description == expected)
+        #expect(transport.requests.isEmpty)
+    }
+
+    @Test("a path prefix goes under every endpoint; a redirect keeps it only on the same host and port")
+    func pathPrefix() throws {
+        let proxy = MasterLocation(scheme: "https", host: "proxy", port: 8443, pathPrefix: "mesos/")
+        #expect(proxy.pathPrefix == "/mesos")
+        #expect(proxy.schedulerURL.absoluteString == "https://proxy:8443/mesos/api/v1/scheduler")
+        #expect(proxy.baseURL.appendingPathComponent("master/redirect").absoluteString == "https://proxy:8443/mesos/master/redirect")
+        #expect(proxy != MasterLocation(scheme: "https", host: "proxy", port: 8443))
+        let same = try #require(MasterLocation(redirectLocation: "//proxy:8443/api/v1/scheduler", relativeTo: proxy))
+        #expect(same.description == "https://proxy:8443/mesos")
+        let other = try #require(MasterLocation(redirectLocation: "//10.0.0.7:5050/api/v1/scheduler", relativeTo: proxy))
+        #expect(other.description == "https://10.0.0.7:5050")
+        let plain = MasterLocation(host: "m1", port: 5050)
+        #expect(plain.schedulerURL.absoluteString == "http://m1:5050/api/v1/scheduler")
+        #expect(MasterLocation(redirectLocation: "//m2:5050", relativeTo: plain)?.description == "http://m2:5050")
     }
 
     @Test("zk:// needs the ZooKeeper factory, which MesosZooKeeper adds")

@@ -220,7 +220,7 @@ struct StaticDetectorTests {
     @Test("an https list probes over https and reports https leaders")
     func https() async throws {
         let transport = ScriptedTransport(["m1:8443": [.redirect("//m2:8443")]])
-        var leaders = try MasterDetectors.make(url: "https://m1:8443", transport: transport)
+        var leaders = try MasterDetectors.make(url: "https://m1:8443,m3:8443", transport: transport)
             .leaders.makeAsyncIterator()
         #expect(try await leaders.next() == .some(MasterLocation(scheme: "https", host: "m2", port: 8443)))
         #expect(transport.requests.first?.url.absoluteString == "https://m1:8443/master/redirect")

@@ -12,24 +12,45 @@ public struct MasterLocation: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     /// TCP port.
     public var port: Int
+    /// The path under which the master's endpoints are served, `""` for the root or e.g. `/mesos` behind DC/OS's
+    /// Admin Router or another reverse proxy: every endpoint a client calls (`/api/v1/scheduler`, `/api/v1`,
+    /// `/master/redirect`, `/version`) goes under it. Normalized: empty, or a leading `/` and no trailing one.
+    public var pathPrefix: String {
+        didSet { self.pathPrefix = Self.normalizedPrefix(self.pathPrefix) }
+    }
     /// What the master said about itself, when the detector learnt it (ZooKeeper node data, SUBSCRIBED).
     public var masterInfo: MasterInfo?
 
     /// Creates a location.
-    public init(scheme: String = "http", host: String, port: Int, masterInfo: MasterInfo? = nil) {
+    ///
+    /// - Parameters:
+    ///   - scheme: `http` or `https`.
+    ///   - host: Host name or IP address.
+    ///   - port: TCP port.
+    ///   - pathPrefix: The path the master is served under (`/mesos`), or `""`; normalized as ``pathPrefix`` says.
+    ///   - masterInfo: What the master said about itself, if known.
+    public init(scheme: String = "http", host: String, port: Int, pathPrefix: String = "", masterInfo: MasterInfo? = nil) {
         self.scheme = scheme
         self.host = host
         self.port = port
+        self.pathPrefix = Self.normalizedPrefix(pathPrefix)
         self.masterInfo = masterInfo
     }
 
-    /// The master's base URL, e.g. `http://m1:5050`.
+    /// `""`, or the prefix with one leading `/` and no trailing `/` (`mesos/` → `/mesos`).
+    static func normalizedPrefix(_ prefix: String) -> String {
+        let segments = prefix.split(separator: "/")
+        return segments.isEmpty ? "" : "/" + segments.joined(separator: "/")
+    }
+
+    /// The master's base URL, e.g. `http://m1:5050` or, with a path prefix, `https://proxy:8443/mesos`.
     public var baseURL: URL {
         var components = URLComponents()
         components.scheme = self.scheme
         components.host = self.host
         components.port = self.port
-        // URLComponents always yields a URL for a scheme, host and port.
+        components.path = self.pathPrefix
+        // URLComponents always yields a URL for a scheme, host, port and an absolute path.
         return components.url ?? URL(fileURLWithPath: "/")
     }
 
@@ -38,21 +59,23 @@ public struct MasterLocation: Sendable, Hashable, CustomStringConvertible {
         self.baseURL.appendingPathComponent("api/v1/scheduler")
     }
 
-    /// `scheme://host:port`.
+    /// `scheme://host:port[/prefix]`.
     public var description: String {
-        "\(self.scheme)://\(self.host):\(self.port)"
+        "\(self.scheme)://\(self.host):\(self.port)\(self.pathPrefix)"
     }
 
-    /// Two locations are the same master when scheme, host and port agree (``masterInfo`` is ignored).
+    /// Two locations are the same master when scheme, host, port and path prefix agree (``masterInfo`` is
+    /// ignored).
     public static func == (lhs: MasterLocation, rhs: MasterLocation) -> Bool {
-        lhs.scheme == rhs.scheme && lhs.host == rhs.host && lhs.port == rhs.port
+        lhs.scheme == rhs.scheme && lhs.host == rhs.host && lhs.port == rhs.port && lhs.pathPrefix == rhs.pathPrefix
     }
 
-    /// Hashes scheme, host and port.
+    /// Hashes scheme, host, port and path prefix.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.scheme)
         hasher.combine(self.host)
         hasher.combine(self.port)
+        hasher.combine(self.pathPrefix)
     }
 }
 

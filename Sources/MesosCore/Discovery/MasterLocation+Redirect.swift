@@ -9,8 +9,10 @@ extension MasterLocation {
     /// an absolute `http(s)://host:port[/path]`.
     ///
     /// The scheme is that of the master that answered unless the value carries one. Without a port, the scheme's
-    /// default applies (80 or 443), as for any URL; Mesos itself always sends one. Both the scheduler service
-    /// (following 307s) and the static-list detector (probing `/master/redirect`) use this.
+    /// default applies (80 or 443), as for any URL; Mesos itself always sends one. A redirect to the same host and
+    /// port keeps the answering master's ``pathPrefix`` (a proxy's `/mesos`); one to another host has none: a
+    /// Mesos master names its peers by their own addresses, which are not behind the proxy's prefix. Both the
+    /// scheduler service (following 307s) and the static-list detector (probing `/master/redirect`) use this.
     ///
     /// - Parameters:
     ///   - value: The `Location` header value.
@@ -36,6 +38,8 @@ extension MasterLocation {
             rest = rest[rest.index(after: at)...]
         }
         guard let authority = HostPort.parse(rest) else { return nil }
-        self.init(scheme: scheme, host: authority.host, port: authority.port ?? (scheme == "https" ? 443 : 80))
+        let port = authority.port ?? (scheme == "https" ? 443 : 80)
+        let sameServer = authority.host.lowercased() == master.host.lowercased() && port == master.port
+        self.init(scheme: scheme, host: authority.host, port: port, pathPrefix: sameServer ? master.pathPrefix : "")
     }
 }

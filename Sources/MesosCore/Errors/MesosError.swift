@@ -85,7 +85,7 @@ extension MesosError {
             case notSubscribed, invalidCall, invalidState, invalidConfiguration, encodingFailed, decodingFailed
             case malformedStream, recordTooLarge, streamTruncated, streamEnded, heartbeatTimeout
             case subscriptionRefused, frameworkError, frameworkFailedOver, frameworkRemoved
-            case transportFailure, timeout, cancelled, noLeader, authenticationFailed
+            case transportFailure, timeout, cancelled, noLeader, authenticationFailed, tlsVerificationFailed
         }
 
         private let wrapped: Wrapped
@@ -170,6 +170,10 @@ extension MesosError {
         public static let noLeader = Code(.noLeader)
         /// Obtaining credentials (for example a DC/OS login) failed.
         public static let authenticationFailed = Code(.authenticationFailed)
+        /// The server's TLS certificate or host name could not be verified, or a CA or client certificate file
+        /// could not be used: a configuration problem (trust the right CA, e.g. a tool's `--ca-file`), never
+        /// retried.
+        public static let tlsVerificationFailed = Code(.tlsVerificationFailed)
 
         /// See ``MesosError/isTemporary``.
         public var isTemporary: Bool {

@@ -31,10 +31,21 @@ struct CurlError: Error, Sendable, CustomStringConvertible {
     ///   - detail: The error buffer's text.
     ///   - context: What was being done, e.g. `POST http://host/api/v1/scheduler`.
     ///   - phase: Where it failed, e.g. `before the response head` or `while reading the body`.
-    /// - Returns: ``MesosError/Code/timeout`` for curl's timeouts, ``MesosError/Code/transportFailure`` otherwise.
+    /// - Returns: ``MesosError/Code/timeout`` for curl's timeouts, ``MesosError/Code/tlsVerificationFailed``
+    ///   for an unverifiable server certificate or unusable CA/client certificate files,
+    ///   ``MesosError/Code/transportFailure`` otherwise.
     static func mesosError(_ code: CURLcode, detail: String, context: String, phase: String) -> MesosError {
         let cause = CurlError(code, detail: detail)
-        let mesosCode: MesosError.Code = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .transportFailure
+        let mesosCode: MesosError.Code
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            mesosCode = .timeout
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM, CURLE_SSL_ISSUER_ERROR,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CRL_BADFILE:
+            mesosCode = .tlsVerificationFailed
+        default:
+            mesosCode = .transportFailure
+        }
         var message = "\(context) failed \(phase): \(cause.summary) (curl error \(cause.code))"
         if !detail.isEmpty {
             message += ": \(detail)"
