@@ -2,7 +2,7 @@
 # Installs the Debian packages swift-mesos builds and tests with (only those that are missing).
 #   scripts/install-deps.sh [extra-package...]
 set -euo pipefail
-packages=(libcurl4-openssl-dev zlib1g-dev libzookeeper-mt-dev pkg-config curl openssl python3 "$@")
+packages=(libcurl4-openssl-dev zlib1g-dev libzookeeper-mt-dev pkg-config curl openssl nginx-light python3 "$@")
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does, on a fresh Debian machine:
 #   1. installs the system packages the build and the tests need;
-#   2. sets up and starts a REAL Apache Mesos 1.11 master with one agent on 127.0.0.1 (../shared/realmesos),
+#   2. sets up and starts a REAL Apache Mesos 1.11 master with one agent on 127.0.0.1 (../shared/realmesos)
+#      behind a TLS reverse proxy (scripts/tls-proxy.sh: nginx, private CA, /mesos/ prefix, client certificates),
 #      a second one for the framework toolkit's tests whose agent has resources reserved to role batch,
 #      a third one whose agent runs the built mesos-command-executor for every command task (MESOS_LAUNCHER_DIR),
 #      a fourth one for the operator API's tests, which change weights, quotas, maintenance and reservations,
@@ -14,6 +15,7 @@
 #              SWIFT_MESOS_TOOLKIT_MASTER_PORT (default 5152), SWIFT_MESOS_EXECUTOR_MASTER_PORT (default 5153),
 #              SWIFT_MESOS_OPERATOR_MASTER_PORT (default 5154),
 #              REALMESOS_HOME (realmesos's home, for its mesos-containerizer; default /tmp/realmesos-home),
+#              SWIFT_MESOS_TLS_PROXY_PORT (default 8443), SWIFT_MESOS_TLS_PROXY_MTLS_PORT (default 8444),
 #              SWIFT_TEST_ARGS (extra arguments for swift test, e.g. "--filter Codec").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +72,7 @@ require_servers_check MESOS_MASTER_URL 'RealMasterTests' 'real-master'
 require_servers_check MESOS_TOOLKIT_MASTER_URL 'RealMasterToolkitTests' 'toolkit-master'
 require_servers_check MESOS_EXECUTOR_MASTER_URL 'RealAgentCommandExecutorTests' 'executor-master'
 require_servers_check MESOS_OPERATOR_MASTER_URL 'RealMasterOperatorTests' 'operator-master'
+require_servers_check MESOS_TLS_PROXY_URL 'TLSProxy' 'TLS-proxy'
 export MESOS_REQUIRE_SERVERS=1
 
 zk_port=${SWIFT_MESOS_ZK_PORT:-2281}
@@ -84,6 +87,7 @@ operator_port=${SWIFT_MESOS_OPERATOR_MASTER_PORT:-5154}
 # The executor master's launcher directory: the agent runs $MESOS_LAUNCHER_DIR/mesos-executor for every command
 # task and launches it through $MESOS_LAUNCHER_DIR/mesos-containerizer (realmesos's, under its home's libexec).
 launcher_dir=$(mktemp -d /tmp/swift-mesos-launcher.XXXXXX)
+tls_proxy_dir=$(mktemp -d /tmp/swift-mesos-tls-proxy.XXXXXX)
 cleanup() {
     "$realmesos/stop-master.sh" "$port" >/dev/null 2>&1 || true
     "$realmesos/stop-master.sh" "$toolkit_port" >/dev/null 2>&1 || true
@@ -91,7 +95,8 @@ cleanup() {
     "$realmesos/stop-master.sh" "$operator_port" >/dev/null 2>&1 || true
     "$realmesos/stop-ha.sh" >/dev/null 2>&1 || true
     scripts/zookeeper.sh stop "$zkdir" >/dev/null 2>&1 || true
-    rm -rf "$zkdir" "$launcher_dir"
+    scripts/tls-proxy.sh stop "$tls_proxy_dir" >/dev/null 2>&1 || true
+    rm -rf "$zkdir" "$launcher_dir" "$tls_proxy_dir"
 }
 trap cleanup EXIT
 "$realmesos/stop-master.sh" "$port" >/dev/null 2>&1 || true
@@ -101,6 +106,14 @@ trap cleanup EXIT
 "$realmesos/stop-master.sh" "$operator_port" >/dev/null 2>&1 || true
 MESOS_MASTER_URL=$("$realmesos/start-master.sh" "$port" 1)
 echo "== real master at $MESOS_MASTER_URL"
+# nginx terminating TLS (private CA) in front of it, at / and under /mesos/, and on a second port requiring a
+# client certificate; exports MESOS_TLS_PROXY_URL, _MTLS_URL, _CA, MESOS_TLS_CLIENT_CERT, _KEY (TLSProxyTests).
+SWIFT_MESOS_TLS_PROXY_DIR=$tls_proxy_dir scripts/tls-proxy.sh start "$MESOS_MASTER_URL" >/dev/null
+set -a
+# shellcheck source=/dev/null
+. "$tls_proxy_dir/env"
+set +a
+echo "== TLS proxy at $MESOS_TLS_PROXY_URL and (client certificate) $MESOS_TLS_PROXY_MTLS_URL"
 # realmesos passes MESOS_* on to the agent as its flags.
 MESOS_TOOLKIT_MASTER_URL=$(MESOS_RESOURCES="$toolkit_resources" "$realmesos/start-master.sh" "$toolkit_port" 1)
 echo "== toolkit master at $MESOS_TOOLKIT_MASTER_URL (agent: $toolkit_resources)"

@@ -61,9 +61,9 @@ final class Console: Sendable {
         }
     }
 
-    /// Collapses newlines so that an error is always one line.
+    /// Collapses line breaks (`\n`, `\r\n`, `\r`: an HTTP error page has CRLFs) so that an error is always one line.
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { $0.trimmingCharacters(in: .whitespaces) }
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: "; ")
     }
 
