@@ -334,7 +334,7 @@ let package = Package(
             name: "MesosOperatorTool",
             dependencies: [
                 "MesosCore", "MesosOperator", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
-                "MesosLocalCluster", "MesosInMemoryTransport",
+                "MesosToolSupport", "MesosLocalCluster", "MesosInMemoryTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

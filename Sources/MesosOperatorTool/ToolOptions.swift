@@ -6,6 +6,7 @@ import MesosCurlTransport
 import MesosDiscovery
 import MesosLocalCluster
 import MesosOperator
+import MesosToolSupport
 import MesosZooKeeper
 
 /// The options every command takes: where the master is, how to print, how to authenticate.
@@ -39,6 +40,9 @@ struct GlobalOptions: ParsableArguments {
 
     @Flag(name: [.short, .long], help: "Log what the library does (redirects, retries) on standard error.")
     var verbose = false
+
+    @OptionGroup(title: "TLS and DC/OS")
+    var security: MasterSecurityOptions
 
     /// The `--master` value, or `$MESOS_MASTER`.
     var masterURL: String? {
@@ -122,7 +126,10 @@ struct MasterSession {
             verbose.logLevel = .debug
             logger = verbose
         }
-        let transport = MesosCurlTransport(configuration: .init())
+        let transport = try options.security.makeTransport()
+        if let account = try options.security.serviceAccountAuthenticator(transport: transport) {
+            authenticator = account
+        }
         // JSON, not protobuf: a real 1.11 master leaves completed tasks out of its protobuf GET_TASKS and
         // GET_STATE answers (they are in the JSON ones).
         let configuration = MesosOperatorConfiguration(
