@@ -47,12 +47,13 @@ struct MesosCurlTransportTLSTests {
         self.server = try await ScriptedHTTPServer.start(tls: (self.certificate.certificatePath, self.certificate.keyPath))
     }
 
-    @Test func anUntrustedCertificateIsATransportFailure() async throws {
+    @Test func anUntrustedCertificateIsATLSVerificationFailure() async throws {
         let transport = MesosCurlTransport()
         let error = await #expect(throws: MesosError.self) {
             _ = try await transport.send(MesosHTTPRequest(method: "GET", url: self.server.url("/hello")))
         }
-        #expect(error?.code == .transportFailure)
+        #expect(error?.code == .tlsVerificationFailed)
+        #expect(error?.code.isTemporary == false)
         #expect(error?.message.lowercased().contains("certificate") == true, "\(String(describing: error))")
         #expect((error?.cause as? CurlError)?.code == 60)
     }
