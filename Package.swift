@@ -282,7 +282,7 @@ let package = Package(
             name: "MesosExecuteTool",
             dependencies: [
                 "MesosCore", "MesosScheduler", "MesosCurlTransport", "MesosURLSessionTransport", "MesosLocalCluster",
-                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework", "MesosToolSupport",
+                "MesosDiscovery", "MesosZooKeeper", "MesosResources", "MesosFramework", "MesosOperator", "MesosToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -401,6 +401,19 @@ struct RealAgentCommandExecutorTests {
         #expect(lines.contains { $0.hasSuffix("TASK_FINISHED: echoed 'hello'") })
         #expect(lines.last?.hasPrefix("Task ") == true && lines.last?.contains("finished") == true)
     }
+
+    @Test("mesos-execute on a real cluster prints the task's stdout and stderr, read from its sandbox through the operator API")
+    func sandboxOutputThroughTheTool() async throws {
+        let marker = "sandbox-\(UInt32.random(in: 0...UInt32.max))"
+        let result = try await ToolProcess.run(
+            ["--master", try ExecutorMaster.baseURL(), "--command", "echo out-\(marker); echo err-\(marker) >&2; exit 3"])
+        #expect(result.status == 3, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        let finished = try #require(lines.firstIndex { $0.contains("TASK_FAILED: Command exited with status 3") })
+        let output = try #require(lines.firstIndex { $0 == "out-\(marker)" }, "\(result.stdout)")
+        #expect(output > finished)
+        #expect(result.stderr.split(separator: "\n").contains { $0 == "err-\(marker)" }, "\(result.stderr)")
+    }
 }
 
 /// When the test sent its KILL, set from the update handler and read after the run.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MesosCore
+import MesosOperator
 import MesosLocalCluster
 import MesosResources
 import MesosScheduler
@@ -358,7 +359,41 @@ final class ExecuteRun: Sendable {
             await self.sendMessages(agentID: status.agentID)
         }
         if status.state.isTerminal, self.conclude(.task(status)) {
+            if case .remote(_, let transport, let detector) = self.plan.target {
+                await self.printSandboxOutput(transport: transport, detector: detector)
+            }
             await self.stop()
+        }
+    }
+
+    /// On a real cluster, prints the task's `stdout` and `stderr` from its sandbox (the operator API: the
+    /// master's state locates the sandbox, the agent's READ_FILE or `/files/read` reads it), as the embedded
+    /// cluster streams them. Where the agent has no such files, or cannot be read, it says so only with
+    /// `--verbose`: the task's result does not depend on it.
+    private func printSandboxOutput(transport: any MesosTransport, detector: MasterDetector) async {
+        let configuration = MesosOperatorConfiguration(
+            transport: transport, contentType: .json, authenticator: self.plan.authenticator, callTimeout: .seconds(10))
+        let master = MesosMasterOperator(master: detector, configuration: configuration)
+        do throws(MesosError) {
+            let state = try await master.getState()
+            let location = try SandboxLocator.locate(
+                taskID: self.plan.task.taskID.value, frameworkID: self.state.withLock { $0.frameworkID?.value }, in: state)
+            let files = TaskFiles(agent: location.agent, configuration: configuration)
+            for (name, isStderr) in [("stdout", false), ("stderr", true)] {
+                var bytes: [UInt8]?
+                for directory in location.candidates where bytes == nil {
+                    do throws(MesosError) {
+                        bytes = try await files.readAll(path: SandboxLocation.join(directory, name), limit: 16 << 20)
+                    } catch where error.code == .notFound {
+                        continue
+                    }
+                }
+                if let bytes, !bytes.isEmpty {
+                    self.output.write(stderr: isStderr, bytes: bytes)
+                }
+            }
+        } catch {
+            self.console.detail("The task's sandbox output could not be read: \(error)")
         }
     }
 
