@@ -196,6 +196,7 @@ let package = Package(
                 "MesosRecordIO",
                 "MesosDiscovery",
                 "MesosCompression",
+                "MesosResources",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
