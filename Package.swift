@@ -430,7 +430,7 @@ let package = Package(
             name: "MesosOperatorTests",
             dependencies: [
                 "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
-                "MesosLocalCluster", "MesosDiscovery", "MesosCompression",
+                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosResources",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings

@@ -13,8 +13,8 @@ public struct OperatorEventStreamConfiguration: Sendable {
     /// The longest wait for the master to answer SUBSCRIBED and send its first record (default 75 s); afterwards
     /// the advertised interval × ``heartbeatTolerance`` governs.
     public var subscribeTimeout: Duration
-    /// The most consecutive failed attempts before the stream ends with the last failure, or `nil` (default) to
-    /// keep trying for ever.
+    /// How many times in a row to subscribe again after a failure (without a SUBSCRIBED in between) before the
+    /// stream ends with the last failure, or `nil` (default) to keep trying for ever.
     public var maximumReconnectAttempts: Int?
     /// The largest record accepted (default 512 MiB: the SUBSCRIBED snapshot of a large cluster is big).
     public var maximumEventSize: Int
@@ -31,7 +31,7 @@ public struct OperatorEventStreamConfiguration: Sendable {
     ///   - reconnectBackoff: The delays between attempts.
     ///   - heartbeatTolerance: Heartbeat intervals of silence tolerated (at least 1).
     ///   - subscribeTimeout: The wait for SUBSCRIBED.
-    ///   - maximumReconnectAttempts: Consecutive failures before giving up, or `nil`.
+    ///   - maximumReconnectAttempts: Retries in a row before giving up, or `nil`.
     ///   - maximumEventSize: The largest record accepted.
     ///   - bufferSize: Decoded events buffered ahead of the consumer (at least 1).
     ///   - jitterSeed: The jitter's seed, or `nil`.
