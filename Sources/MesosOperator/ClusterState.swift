@@ -31,15 +31,20 @@ public struct ClusterStateLimits: Sendable, Hashable {
     /// Removed frameworks kept, oldest dropped first with their tasks (default 50, the master's
     /// `--max_completed_frameworks`).
     public var maximumCompletedFrameworks: Int
+    /// Statuses kept per task, oldest dropped first (default 10): a task whose state flaps (RUNNING ↔
+    /// UNREACHABLE) would otherwise grow with every event.
+    public var maximumStatusesPerTask: Int
 
     /// Creates limits.
     ///
     /// - Parameters:
     ///   - maximumCompletedTasksPerFramework: Terminal tasks kept per framework (at least 0).
     ///   - maximumCompletedFrameworks: Removed frameworks kept (at least 0).
-    public init(maximumCompletedTasksPerFramework: Int = 1000, maximumCompletedFrameworks: Int = 50) {
+    ///   - maximumStatusesPerTask: Statuses kept per task (at least 1).
+    public init(maximumCompletedTasksPerFramework: Int = 1000, maximumCompletedFrameworks: Int = 50, maximumStatusesPerTask: Int = 10) {
         self.maximumCompletedTasksPerFramework = max(0, maximumCompletedTasksPerFramework)
         self.maximumCompletedFrameworks = max(0, maximumCompletedFrameworks)
+        self.maximumStatusesPerTask = max(1, maximumStatusesPerTask)
     }
 }
 
@@ -53,7 +58,8 @@ public struct ClusterStateLimits: Sendable, Hashable {
 /// The rules, following how the master itself moves things:
 /// - TASK_ADDED inserts (or replaces) the task. TASK_UPDATED sets the task's `state` to the event's `state` (the
 ///   agent's latest knowledge), its `status_update_state`/`status_update_uuid` to the status's, and appends the
-///   status to `statuses` (replacing the last entry when that has the same state, as the master does). An update
+///   status to `statuses` (replacing the last entry when that has the same state, as the master does; at most
+///   ``ClusterStateLimits/maximumStatusesPerTask`` kept). An update
 ///   for a task the mirror does not know (one the subscriber may not view) is counted in ``ignoredEventCount``.
 /// - A task whose state becomes terminal is kept as a completed task; each framework keeps at most
 ///   ``ClusterStateLimits/maximumCompletedTasksPerFramework`` of them, oldest dropped first.
@@ -227,7 +233,7 @@ public struct ClusterState: Sendable {
         let status = update.status
         let newState = update.hasState ? update.state : status.state
         let oldState = self.taskTable.values[position].state
-        self.taskTable.values[position].record(status, state: newState)
+        self.taskTable.values[position].record(status, state: newState, keeping: self.limits.maximumStatusesPerTask)
         if oldState != newState {
             Self.remove(key, from: &self.tasksByState, at: oldState)
             self.tasksByState[newState, default: []].insert(key)
@@ -335,12 +341,15 @@ public struct ClusterState: Sendable {
 
 extension MesosTask {
     /// Records a status update as the master does: the newest status last (replacing the last one when it has the
-    /// same state), the task's latest state, and the update's state and uuid.
-    mutating func record(_ status: TaskStatus, state: TaskState) {
+    /// same state; at most `limit` kept), the task's latest state, and the update's state and uuid.
+    mutating func record(_ status: TaskStatus, state: TaskState, keeping limit: Int) {
         if let last = self.statuses.last, last.state == status.state {
             self.statuses[self.statuses.count - 1] = status
         } else {
             self.statuses.append(status)
+            if self.statuses.count > limit {
+                self.statuses.removeFirst(self.statuses.count - limit)
+            }
         }
         self.state = state
         self.statusUpdateState = status.state

@@ -254,6 +254,20 @@ struct ClusterStateTests {
         #expect(state.taskCount == 1)
     }
 
+    @Test("a task whose state flaps keeps a bounded number of statuses, the newest")
+    func statusesAreBounded() {
+        var state = ClusterState(limits: ClusterStateLimits(maximumStatusesPerTask: 3))
+        state.apply(.taskAdded(Cluster.task("t1")))
+        for round in 0..<10 {
+            state.apply(Cluster.updated("t1", round % 2 == 0 ? .taskRunning : .taskUnreachable, uuid: [UInt8(round)]))
+        }
+        let task = state.task(frameworkID: "F1", taskID: "t1")
+        #expect(task?.statuses.map(\.uuid) == [Data([7]), Data([8]), Data([9])])
+        #expect(task?.state == .taskUnreachable)
+        #expect(state.taskCount(in: .taskUnreachable) == 1)
+        #expect(state.taskCount(in: .taskRunning) == 0)
+    }
+
     @Test("SUBSCRIBED replaces the whole state: a resync after a reconnection forgets what the new snapshot lacks")
     func resubscriptionReplacesState() {
         var state = ClusterState()
