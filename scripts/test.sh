@@ -4,6 +4,7 @@
 #   2. sets up and starts a REAL Apache Mesos 1.11 master with one agent on 127.0.0.1 (../shared/realmesos),
 #      a second one for the framework toolkit's tests whose agent has resources reserved to role batch,
 #      a third one whose agent runs the built mesos-command-executor for every command task (MESOS_LAUNCHER_DIR),
+#      a fourth one for the operator API's tests, which change weights, quotas, maintenance and reservations,
 #      a private ZooKeeper 3.8 (scripts/zookeeper.sh) and three real HA masters electing through another one;
 #   3. runs `swift test` (unit, conformance and integration tests) with MESOS_MASTER_URL pointing at it;
 #   4. runs the unit targets again under ThreadSanitizer (scripts/tsan.sh);
@@ -11,6 +12,7 @@
 # Every server-backed test runs (MESOS_REQUIRE_SERVERS=1: a missing server fails the test, it is not skipped).
 # Environment: REALMESOS_DIR (where realmesos lives; default ../shared/realmesos), SWIFT_MESOS_MASTER_PORT (default 5151),
 #              SWIFT_MESOS_TOOLKIT_MASTER_PORT (default 5152), SWIFT_MESOS_EXECUTOR_MASTER_PORT (default 5153),
+#              SWIFT_MESOS_OPERATOR_MASTER_PORT (default 5154),
 #              REALMESOS_HOME (realmesos's home, for its mesos-containerizer; default /tmp/realmesos-home),
 #              SWIFT_TEST_ARGS (extra arguments for swift test, e.g. "--filter Codec").
 set -euo pipefail
@@ -67,6 +69,7 @@ require_servers_check() {
 require_servers_check MESOS_MASTER_URL 'RealMasterTests' 'real-master'
 require_servers_check MESOS_TOOLKIT_MASTER_URL 'RealMasterToolkitTests' 'toolkit-master'
 require_servers_check MESOS_EXECUTOR_MASTER_URL 'RealAgentCommandExecutorTests' 'executor-master'
+require_servers_check MESOS_OPERATOR_MASTER_URL 'RealMasterOperatorTests' 'operator-master'
 export MESOS_REQUIRE_SERVERS=1
 
 zk_port=${SWIFT_MESOS_ZK_PORT:-2281}
@@ -76,6 +79,8 @@ toolkit_port=${SWIFT_MESOS_TOOLKIT_MASTER_PORT:-5152}
 # needs no MESOS_ROLES for a static reservation; /master/state then lists reserved_resources.batch).
 toolkit_resources='cpus:1;mem:1024;cpus(batch):1;mem(batch):512;ports:[31000-31010]'
 executor_port=${SWIFT_MESOS_EXECUTOR_MASTER_PORT:-5153}
+# The operator tests' own master (one agent): their mutations must not disturb the other suites' masters.
+operator_port=${SWIFT_MESOS_OPERATOR_MASTER_PORT:-5154}
 # The executor master's launcher directory: the agent runs $MESOS_LAUNCHER_DIR/mesos-executor for every command
 # task and launches it through $MESOS_LAUNCHER_DIR/mesos-containerizer (realmesos's, under its home's libexec).
 launcher_dir=$(mktemp -d /tmp/swift-mesos-launcher.XXXXXX)
@@ -83,6 +88,7 @@ cleanup() {
     "$realmesos/stop-master.sh" "$port" >/dev/null 2>&1 || true
     "$realmesos/stop-master.sh" "$toolkit_port" >/dev/null 2>&1 || true
     "$realmesos/stop-master.sh" "$executor_port" >/dev/null 2>&1 || true
+    "$realmesos/stop-master.sh" "$operator_port" >/dev/null 2>&1 || true
     "$realmesos/stop-ha.sh" >/dev/null 2>&1 || true
     scripts/zookeeper.sh stop "$zkdir" >/dev/null 2>&1 || true
     rm -rf "$zkdir" "$launcher_dir"
@@ -92,6 +98,7 @@ trap cleanup EXIT
 "$realmesos/stop-ha.sh" >/dev/null 2>&1 || true
 "$realmesos/stop-master.sh" "$toolkit_port" >/dev/null 2>&1 || true
 "$realmesos/stop-master.sh" "$executor_port" >/dev/null 2>&1 || true
+"$realmesos/stop-master.sh" "$operator_port" >/dev/null 2>&1 || true
 MESOS_MASTER_URL=$("$realmesos/start-master.sh" "$port" 1)
 echo "== real master at $MESOS_MASTER_URL"
 # realmesos passes MESOS_* on to the agent as its flags.
@@ -106,6 +113,8 @@ ln -s "$containerizer" "$launcher_dir/mesos-containerizer"
 ln -s "$command_executor" "$launcher_dir/mesos-executor"
 MESOS_EXECUTOR_MASTER_URL=$(MESOS_LAUNCHER_DIR="$launcher_dir" "$realmesos/start-master.sh" "$executor_port" 1)
 echo "== executor master at $MESOS_EXECUTOR_MASTER_URL (its agent runs $command_executor for command tasks)"
+MESOS_OPERATOR_MASTER_URL=$("$realmesos/start-master.sh" "$operator_port" 1)
+echo "== operator master at $MESOS_OPERATOR_MASTER_URL"
 scripts/zookeeper.sh start "$zk_port" "$zkdir"
 echo "== ZooKeeper at 127.0.0.1:$zk_port"
 # ZooKeeper session timeout of the HA masters (realmesos defaults to 2 s). A master exits when its session
@@ -125,7 +134,7 @@ for attempt in 1 2 3; do
 done
 [ "$ha_started" -eq 1 ] || { echo "test.sh: could not start the HA masters" >&2; exit 1; }
 echo "== HA masters on 5161 5162 5163 (ZooKeeper 127.0.0.1:2381, session timeout $MESOS_ZK_SESSION_TIMEOUT)"
-export MESOS_MASTER_URL MESOS_TOOLKIT_MASTER_URL MESOS_EXECUTOR_MASTER_URL REALMESOS_DIR="$realmesos"
+export MESOS_MASTER_URL MESOS_TOOLKIT_MASTER_URL MESOS_EXECUTOR_MASTER_URL MESOS_OPERATOR_MASTER_URL REALMESOS_DIR="$realmesos"
 export ZOOKEEPER_CONNECT=127.0.0.1:$zk_port
 export MESOS_HA_ZK=zk://127.0.0.1:2381/mesos
 export MESOS_HA_MASTERS=http://127.0.0.1:5161,http://127.0.0.1:5162,http://127.0.0.1:5163

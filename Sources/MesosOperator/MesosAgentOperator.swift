@@ -49,8 +49,10 @@ public struct MesosAgentOperator: Sendable {
         self.init(url: url, configuration: configuration)
     }
 
-    /// The base URL of an agent the master listed: the address in its `pid` (`slave(1)@10.0.0.23:5051`), which
-    /// works where the hostname does not resolve, else `hostname:port`.
+    /// The base URL of an agent the master listed. From its `pid` (`slave(1)@10.0.0.23:5051`) when it has one:
+    /// the address works where the hostname does not resolve, and the process id becomes the path prefix
+    /// (`http://10.0.0.23:5051/slave(1)`), which reaches the agent also where it shares its process and port with
+    /// a master (`mesos-local`). Else `hostname:port`.
     ///
     /// - Parameters:
     ///   - agent: The master's record of the agent.
@@ -58,9 +60,13 @@ public struct MesosAgentOperator: Sendable {
     /// - Returns: The URL, or `nil` without an address.
     public static func url(of agent: MasterResponse.GetAgents.Agent, scheme: String = "http") -> URL? {
         if let at = agent.pid.lastIndex(of: "@") {
+            let process = agent.pid[..<at]
             let address = agent.pid[agent.pid.index(after: at)...]
-            if let hostPort = HostPort.parse(address), let port = hostPort.port {
-                return Self.url(scheme: scheme, host: hostPort.host, port: port)
+            if let hostPort = HostPort.parse(address), let port = hostPort.port,
+                let base = Self.url(scheme: scheme, host: hostPort.host, port: port)
+            {
+                let valid = !process.isEmpty && process.allSatisfy { $0.isLetter || $0.isNumber || "()_-.".contains($0) }
+                return valid ? URL(string: base.absoluteString + "/" + process) ?? base : base
             }
         }
         let info = agent.agentInfo
@@ -97,7 +103,8 @@ public struct MesosAgentOperator: Sendable {
         try call.validate()
         let name = mesosEnumName(call.type)
         let body = try OperatorWire.encode(call, as: self.configuration.contentType)
-        let answer = try await self.exchange.call(body: body, readOnly: call.isReadOnly, name: name)
+        let longPoll = call.type == .waitContainer || call.type == .waitNestedContainer
+        let answer = try await self.exchange.call(body: body, readOnly: call.isReadOnly, name: name, longPoll: longPoll)
         guard answer.status == 200 || answer.status == 202 else {
             throw answer.error
         }
@@ -231,8 +238,8 @@ public struct MesosAgentOperator: Sendable {
         return try await self.sendReturningStatus(call).status == 202 ? .alreadyExists : .launched
     }
 
-    /// WAIT_CONTAINER: waits (long poll, no whole-call timeout beyond the configuration's) for the container
-    /// to exit and returns how. `exitStatus` is a raw wait(2) status (exit code `<< 8`, or the signal number).
+    /// WAIT_CONTAINER: waits (a long poll, without the configuration's call timeout; cancel the task to stop
+    /// waiting) for the container to exit and returns how. `exitStatus` is a raw wait(2) status (exit code `<< 8`, or the signal number).
     public func waitContainer(_ containerID: ContainerID) async throws(MesosError) -> AgentResponse.WaitContainer {
         try await self.query(.waitContainer(containerID), expecting: .waitContainer).waitContainer
     }

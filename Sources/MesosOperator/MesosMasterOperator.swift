@@ -11,6 +11,10 @@ import MesosDiscovery
 /// ``MesosError/Code/unauthenticated``, 403 ``MesosError/Code/forbidden``, 409 ``MesosError/Code/conflict``, …).
 /// Answers are decoded from JSON or protobuf as negotiated, gzip included.
 ///
+/// Whenever the client knows no leader (first call, or after a 503 or a lost connection) it asks the detector
+/// afresh: a new iterator, so a pull detector probes again and a push detector (`zk://`) opens one short
+/// ZooKeeper session.
+///
 /// ```swift
 /// let master = try MesosMasterOperator(url: "http://m1:5050,m2:5050", configuration: .init(transport: .curl()))
 /// let version = try await master.getVersion().versionInfo.version       // "1.11.0"
@@ -57,6 +61,19 @@ public struct MesosMasterOperator: Sendable {
     /// The master that answered the last call (the leader, after redirects), if any.
     public var leader: MasterLocation? {
         self.exchange.knownLeader
+    }
+
+    /// A client for one of this master's agents (from GET_AGENTS), with this client's configuration.
+    ///
+    /// - Parameters:
+    ///   - agent: The master's record of the agent.
+    ///   - scheme: `http` or `https`; by default the scheme of the master that answered last (else `http`).
+    /// - Returns: The agent client.
+    /// - Throws: ``MesosError/Code/invalidConfiguration`` when the record holds no usable address.
+    public func agentOperator(
+        for agent: MasterResponse.GetAgents.Agent, scheme: String? = nil
+    ) throws(MesosError) -> MesosAgentOperator {
+        try MesosAgentOperator(agent: agent, scheme: scheme ?? self.leader?.scheme ?? "http", configuration: self.configuration)
     }
 
     // MARK: - Generic

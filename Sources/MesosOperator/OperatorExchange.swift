@@ -76,14 +76,17 @@ final class OperatorExchange: Sendable {
     ///   - body: The encoded call.
     ///   - readOnly: Whether the call changes nothing, so that a transport failure may be retried.
     ///   - name: The call's type name, for messages.
+    ///   - longPoll: The answer comes when something happens (WAIT_CONTAINER): no whole-call timeout.
     /// - Returns: The answer (any status but 503).
     /// - Throws: ``MesosError``: ``MesosError/Code/unavailable`` with the server's text once every attempt got
     ///   a 503, or the failure of the last attempt.
-    func call(body: [UInt8], readOnly: Bool, name: String) async throws(MesosError) -> OperatorAnswer {
+    func call(
+        body: [UInt8], readOnly: Bool, name: String, longPoll: Bool = false
+    ) async throws(MesosError) -> OperatorAnswer {
         try await self.retrying(readOnly: readOnly, name: name) { () async throws(MesosError) -> Outcome<OperatorAnswer> in
             let raw = try await self.send(
                 body: body, accept: self.configuration.contentType.mediaType, extraHeaders: [:],
-                timeout: self.configuration.callTimeout, idleTimeout: nil,
+                timeout: longPoll ? nil : self.configuration.callTimeout, idleTimeout: nil,
                 compressed: self.configuration.acceptsCompressedResponses)
             let (head, decoded) = try raw.response.decodingContent(
                 of: raw.body, maximumSize: self.configuration.maximumResponseSize)
