@@ -306,6 +306,7 @@ let package = Package(
                 "MesosLocalCluster", "MesosInMemoryTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/MesosOperatorTool",
             swiftSettings: strictSettings
@@ -430,7 +431,7 @@ let package = Package(
             name: "MesosOperatorTests",
             dependencies: [
                 "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
-                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosResources",
+                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosOperatorTool", "MesosResources",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings

@@ -221,6 +221,8 @@ final class LocalMaster: Sendable {
         switch path {
         case "/api/v1/scheduler", "/master/api/v1/scheduler":
             reply = self.schedulerEndpoint(request)
+        case "/api/v1", "/master/api/v1":
+            return self.operatorEndpoint(request)
         case "/redirect", "/master/redirect":
             reply = .text(307, headers: ["Location": "//\(self.location.host):\(self.location.port)"])
         case "/version", "/master/version":
@@ -288,6 +290,11 @@ final class LocalMaster: Sendable {
     }
 
     /// Checks `Authorization: Basic …` against the configured credentials; returns the principal.
+    /// The principal of a valid `Authorization: Basic` header, or `nil`.
+    func authenticatePrincipal(_ header: String?) -> String? {
+        self.authenticate(header)
+    }
+
     private func authenticate(_ header: String?) -> String? {
         guard let header, header.lowercased().hasPrefix("basic ") else { return nil }
         let encoded = header.dropFirst("basic ".count).trimmingWhitespace()
