@@ -359,19 +359,6 @@ extension MesosTask {
     }
 }
 
-extension TaskState {
-    /// Whether the state is terminal (FINISHED, FAILED, KILLED, LOST, ERROR, DROPPED, GONE, GONE_BY_OPERATOR).
-    public var isTerminal: Bool {
-        switch self {
-        case .taskFinished, .taskFailed, .taskKilled, .taskLost, .taskError, .taskDropped, .taskGone,
-            .taskGoneByOperator:
-            true
-        default:
-            false
-        }
-    }
-}
-
 /// A first-in, first-out queue of keys whose storage stays bounded by the number of keys it holds.
 struct KeyQueue<Key: Hashable & Sendable>: Sendable {
     private var storage: [Key] = []

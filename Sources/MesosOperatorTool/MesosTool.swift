@@ -40,5 +40,6 @@ struct MesosTool: AsyncParsableCommand {
         LogsCommand.self,
         TeardownCommand.self,
         AgentCommand.self,
+        WatchCommand.self,
     ]
 }
