@@ -27,13 +27,17 @@ struct OperatorBench: BenchMode {
     @Option(help: "Encoding of the stream: json or protobuf.")
     var contentType: MesosContentType = .protobuf
 
+    @Option(help: "Statuses the mirror keeps per task (the snapshot's tasks already have this many, so the state starts at its steady size).")
+    var statusesPerTask = 2
+
     func runBenchmark() async throws {
-        guard self.agents > 0, self.tasks > 0, self.events > 0, self.batch > 0 else {
-            throw BenchError("--agents, --tasks, --events and --batch must be positive")
+        guard self.agents > 0, self.tasks > 0, self.events > 0, self.batch > 0, self.statusesPerTask > 0 else {
+            throw BenchError("--agents, --tasks, --events, --batch and --statuses-per-task must be positive")
         }
+        let limits = ClusterStateLimits(maximumStatusesPerTask: self.statusesPerTask)
         let frameworks = 20
-        say("operator: agents=\(self.agents) tasks=\(self.tasks) frameworks=\(frameworks) events=\(self.events)+\(self.events * 9) batch=\(self.batch) content_type=\(self.contentType)")
-        let snapshot = Self.makeSnapshot(agents: self.agents, tasks: self.tasks, frameworks: frameworks)
+        say("operator: agents=\(self.agents) tasks=\(self.tasks) frameworks=\(frameworks) events=\(self.events)+\(self.events * 9) batch=\(self.batch) content_type=\(self.contentType) statuses_per_task=\(self.statusesPerTask)")
+        let snapshot = Self.makeSnapshot(agents: self.agents, tasks: self.tasks, frameworks: frameworks, statuses: self.statusesPerTask)
         let clock = ContinuousClock()
         // The events: each task alternates TASK_UNREACHABLE and TASK_RUNNING (an agent partitioned and back), in
         // chunks encoded once, so the publisher's memory does not grow with the events either.
@@ -48,13 +52,17 @@ struct OperatorBench: BenchMode {
             subscribed.subscribed.heartbeatIntervalSeconds = 15
             let record = try MesosCodec(self.contentType).encode(subscribed)
             var start = clock.now
+            var cpu = ProcessStats.cpuSeconds() ?? 0
             let decoded = try OperatorEvent.decode(record, as: self.contentType)
             let decodeSeconds = Measure.seconds(clock.now - start)
+            let decodeCPU = (ProcessStats.cpuSeconds() ?? 0) - cpu
             start = clock.now
-            var direct = ClusterState()
+            cpu = ProcessStats.cpuSeconds() ?? 0
+            var direct = ClusterState(limits: limits)
             direct.apply(decoded)
             let buildSeconds = Measure.seconds(clock.now - start)
-            say("  snapshot record: bytes=\(record.count) decode_ms=\(fmt(decodeSeconds * 1000)) build_ms=\(fmt(buildSeconds * 1000)) tasks=\(direct.taskCount) agents=\(direct.agentCount)")
+            let buildCPU = (ProcessStats.cpuSeconds() ?? 0) - cpu
+            say("  snapshot record: bytes=\(record.count) decode_ms=\(fmt(decodeSeconds * 1000)) (cpu \(fmt(decodeCPU * 1000, 0))) build_ms=\(fmt(buildSeconds * 1000)) (cpu \(fmt(buildCPU * 1000, 0))) tasks=\(direct.taskCount) agents=\(direct.agentCount)")
 
             // The first tasks' UNREACHABLE events, then their RUNNING events, again and again.
             let unreachable = try Self.decodeAll(chunks[0], contentType: self.contentType)
@@ -68,6 +76,13 @@ struct OperatorBench: BenchMode {
             }
             let applyRate = Double(rounds * (unreachable.count + running.count)) / Measure.seconds(clock.now - start)
             say("  apply alone (decoded TASK_UPDATED on the mirror, no stream): events_per_s=\(Int(applyRate)) ignored=\(direct.ignoredEventCount)")
+
+            start = clock.now
+            var decodedCount = 0
+            while Measure.seconds(clock.now - start) < 0.5 || decodedCount < 10_000 {
+                decodedCount += try Self.decodeAll(chunks[decodedCount / self.batch % chunks.count], contentType: self.contentType).count
+            }
+            say("  decode alone (RecordIO + \(self.contentType) TASK_UPDATED records): events_per_s=\(Int(Double(decodedCount) / Measure.seconds(clock.now - start)))")
         }
 
         // End to end: the fake master streams, the client decodes, the mirror applies.
@@ -78,6 +93,7 @@ struct OperatorBench: BenchMode {
             master: MasterLocation(host: "fake-master", port: 5050),
             configuration: MesosOperatorConfiguration(transport: master.transport, contentType: self.contentType))
         ProcessStats.resetPeak()
+        let beforeSubscribe = ProcessStats.currentRSSMegabytes()?.total ?? 0
         let total = self.events * 10
         let contentType = self.contentType
         let publisher = Task {
@@ -92,7 +108,7 @@ struct OperatorBench: BenchMode {
         }
         defer { publisher.cancel() }
 
-        var mirror = ClusterStateMirror(events: client.events()).makeAsyncIterator()
+        var mirror = ClusterStateMirror(events: client.events(), limits: limits).makeAsyncIterator()
         var start = clock.now
         let snapshotSeconds: Double
         do {
@@ -102,7 +118,7 @@ struct OperatorBench: BenchMode {
             }
             snapshotSeconds = Measure.seconds(clock.now - start)
             let afterSnapshot = ProcessStats.currentRSSMegabytes()?.total ?? 0
-            say("  SUBSCRIBED through the fake master (encode, stream, decode, build): snapshot_ms=\(fmt(snapshotSeconds * 1000)) tasks=\(first.state.taskCount) rss_mb=\(fmt(afterSnapshot))")
+            say("  SUBSCRIBED through the fake master (encode, stream, decode, build): snapshot_ms=\(fmt(snapshotSeconds * 1000)) tasks=\(first.state.taskCount) rss_mb=\(fmt(afterSnapshot)) (\(fmt(afterSnapshot - beforeSubscribe)) MB more than before subscribing; the fake master's own copy of the state is in both)")
         }
 
         var applied = 0
@@ -110,6 +126,7 @@ struct OperatorBench: BenchMode {
         var lastState: ClusterState?
         start = clock.now
         let eventsStart = start
+        let cpuStart = ProcessStats.cpuSeconds() ?? 0
         while applied < total, let update = try await mirror.next() {
             guard case .taskUpdated = update.event else { continue }
             applied += 1
@@ -122,15 +139,22 @@ struct OperatorBench: BenchMode {
             }
         }
         let eventSeconds = Measure.seconds(clock.now - eventsStart)
+        let cpuSeconds = (ProcessStats.cpuSeconds() ?? 0) - cpuStart
         let rssAfter10N = ProcessStats.currentRSSMegabytes()?.total ?? 0
         let rate = Double(applied) / eventSeconds
         let peak = ProcessStats.peakRSSMegabytes() ?? 0
         guard let state = lastState else { throw BenchError("the stream ended after \(applied) events") }
         say("  after 10N=\(applied) events: rss_mb=\(fmt(rssAfter10N)) (\(fmt(rssAfter10N - rssAfterN, 1)) MB more than after N) running=\(state.taskCount(in: .taskRunning)) unreachable=\(state.taskCount(in: .taskUnreachable)) ignored=\(state.ignoredEventCount)")
+        say("  end to end: events_per_s=\(Int(rate)) cpu_s=\(fmt(cpuSeconds, 2)) (publisher, transport, decoding and mirror together: \(Int(Double(applied) / max(cpuSeconds, 0.001))) events per CPU second; load average \(Self.loadAverage()))")
         target("snapshot", snapshotSeconds < 1, "\(fmt(snapshotSeconds * 1000)) ms < 1000 ms")
         target("events", rate >= 100_000, "\(Int(rate)) events/s >= 100000")
         target("memory", rssAfter10N - rssAfterN < max(16, rssAfterN * 0.05), "rss after 10N \(fmt(rssAfter10N)) MB vs after N \(fmt(rssAfterN)) MB")
         say("snapshot_ms=\(fmt(snapshotSeconds * 1000)) events_per_s=\(Int(rate)) peak_rss_mb=\(fmt(peak))")
+    }
+
+    /// The 1-minute load average (`/proc/loadavg`), to read the wall-clock figures by.
+    static func loadAverage() -> String {
+        ProcessStats.readProcFile("/proc/loadavg")?.split(separator: " ").first.map(String.init) ?? "?"
     }
 
     /// A chunk of RecordIO records and how many events it holds.
@@ -139,7 +163,7 @@ struct OperatorBench: BenchMode {
         var count: Int
     }
 
-    static func makeSnapshot(agents: Int, tasks: Int, frameworks: Int) -> MasterState {
+    static func makeSnapshot(agents: Int, tasks: Int, frameworks: Int, statuses: Int) -> MasterState {
         func scalar(_ name: String, _ value: Double, role: String? = nil) -> Resource {
             var resource = Resource()
             resource.name = name
@@ -180,16 +204,19 @@ struct OperatorBench: BenchMode {
             task.agentID.value = agent
             task.state = .taskRunning
             task.resources = [scalar("cpus", 0.5, role: "batch"), scalar("mem", 512, role: "batch")]
-            var status = TaskStatus()
-            status.taskID = task.taskID
-            status.agentID.value = agent
-            status.state = .taskRunning
-            status.source = .executor
-            status.timestamp = 1_732_262_400
-            status.uuid = Data((0..<16).map { UInt8(truncatingIfNeeded: index >> ($0 % 4 * 8)) })
-            task.statuses = [status]
+            // A history ending in RUNNING: ..., UNREACHABLE, RUNNING (the last `statuses` of a task that flapped).
+            task.statuses = (0..<statuses).map { step in
+                var status = TaskStatus()
+                status.taskID = task.taskID
+                status.agentID.value = agent
+                status.state = (statuses - 1 - step) % 2 == 0 ? .taskRunning : .taskUnreachable
+                status.source = .executor
+                status.timestamp = 1_732_262_400 + Double(step)
+                status.uuid = Data((0..<16).map { UInt8(truncatingIfNeeded: (index &* 31 &+ step) >> ($0 % 4 * 8)) })
+                return status
+            }
             task.statusUpdateState = .taskRunning
-            task.statusUpdateUuid = status.uuid
+            task.statusUpdateUuid = task.statuses.last?.uuid ?? Data()
             return task
         }
         return state

@@ -18,7 +18,8 @@ public struct OperatorEventStreamConfiguration: Sendable {
     public var maximumReconnectAttempts: Int?
     /// The largest record accepted (default 512 MiB: the SUBSCRIBED snapshot of a large cluster is big).
     public var maximumEventSize: Int
-    /// How many decoded events may wait for the consumer before the stream stops reading (default 256).
+    /// How many batches of decoded events (the records of one chunk of the body each) may wait for the consumer
+    /// before the stream stops reading (default 16).
     public var bufferSize: Int
     /// The seed of the backoff jitter, or `nil` (default) for a random one.
     public var jitterSeed: UInt64?
@@ -33,7 +34,7 @@ public struct OperatorEventStreamConfiguration: Sendable {
     ///   - subscribeTimeout: The wait for SUBSCRIBED.
     ///   - maximumReconnectAttempts: Retries in a row before giving up, or `nil`.
     ///   - maximumEventSize: The largest record accepted.
-    ///   - bufferSize: Decoded events buffered ahead of the consumer (at least 1).
+    ///   - bufferSize: Batches of decoded events buffered ahead of the consumer (at least 1).
     ///   - jitterSeed: The jitter's seed, or `nil`.
     ///   - onDisconnect: Called on every loss.
     public init(
@@ -42,7 +43,7 @@ public struct OperatorEventStreamConfiguration: Sendable {
         subscribeTimeout: Duration = .seconds(75),
         maximumReconnectAttempts: Int? = nil,
         maximumEventSize: Int = 512 << 20,
-        bufferSize: Int = 256,
+        bufferSize: Int = 16,
         jitterSeed: UInt64? = nil,
         onDisconnect: (@Sendable (OperatorStreamDisconnection) -> Void)? = nil
     ) {
@@ -108,13 +109,27 @@ public struct OperatorEventStream: AsyncSequence, Sendable {
     /// Hands out the events the subscription loop read.
     public struct Iterator: AsyncIteratorProtocol {
         let pump: OperatorEventPump
+        /// The rest of the batch taken last.
+        private var pending: ArraySlice<OperatorEvent> = []
+
+        init(pump: OperatorEventPump) {
+            self.pump = pump
+        }
 
         /// The next event; `nil` only once the stream was stopped.
         ///
         /// - Throws: ``MesosError``: a refusal that retrying cannot cure, the last failure after
         ///   ``OperatorEventStreamConfiguration/maximumReconnectAttempts``, or ``MesosError/Code/cancelled``.
         public mutating func next() async throws(MesosError) -> OperatorEvent? {
-            try await self.pump.next()
+            while true {
+                if let event = self.pending.popFirst() {
+                    return event
+                }
+                guard let batch = try await self.pump.next() else {
+                    return nil
+                }
+                self.pending = batch[...]
+            }
         }
     }
 }
@@ -132,7 +147,7 @@ extension MesosMasterOperator {
 /// Runs the subscription loop on its own task, started by the first `next()`, and stops it when the last
 /// iterator goes away.
 final class OperatorEventPump: Sendable {
-    private let buffer: EventBuffer<OperatorEvent>
+    private let buffer: EventBuffer<[OperatorEvent]>
     private let loop = LockedValue<Task<Void, Never>?>(nil)
     private let master: MesosMasterOperator
     private let configuration: OperatorEventStreamConfiguration
@@ -148,7 +163,7 @@ final class OperatorEventPump: Sendable {
         self.buffer.finish()
     }
 
-    func next() async throws(MesosError) -> OperatorEvent? {
+    func next() async throws(MesosError) -> [OperatorEvent]? {
         self.loop.withLock { task in
             guard task == nil else { return }
             let loop = OperatorSubscriptionLoop(
@@ -169,11 +184,11 @@ final class OperatorEventPump: Sendable {
 struct OperatorSubscriptionLoop: Sendable {
     let master: MesosMasterOperator
     let configuration: OperatorEventStreamConfiguration
-    let buffer: EventBuffer<OperatorEvent>
+    let buffer: EventBuffer<[OperatorEvent]>
     let time: TimeSource
     let logger: Logger?
 
-    init(master: MesosMasterOperator, configuration: OperatorEventStreamConfiguration, buffer: EventBuffer<OperatorEvent>) {
+    init(master: MesosMasterOperator, configuration: OperatorEventStreamConfiguration, buffer: EventBuffer<[OperatorEvent]>) {
         self.master = master
         self.configuration = configuration
         self.buffer = buffer
@@ -283,28 +298,44 @@ struct OperatorSubscriptionLoop: Sendable {
         }
         let negotiated = answer.response.headers["Content-Type"].flatMap(MesosContentType.init(mediaType:)) ?? contentType
         self.logger?.debug("Operator event stream open", metadata: ["mesos.master": "\(answer.master.map { "\($0)" } ?? "?")"])
-        var records = RecordIOSequence(upstream: answer.body, maximumRecordSize: self.configuration.maximumEventSize)
-            .makeAsyncIterator()
+        // The records of each chunk are decoded and handed over together: one hand-off per chunk, not per event.
+        var decoder = RecordIODecoder(maximumRecordSize: self.configuration.maximumEventSize)
+        var chunks = answer.body.makeAsyncIterator()
         do {
-            while let record = try await records.next() {
-                let event = try OperatorEvent.decode(record, as: negotiated)
-                if case .subscribed(let snapshot) = event {
-                    subscribed.withLock { $0 = true }
-                    let seconds = snapshot.hasHeartbeatIntervalSeconds ? snapshot.heartbeatIntervalSeconds : 0
-                    if seconds > 0 {
-                        watchdog.setTimeout(Duration(saturatingSeconds: seconds) * self.configuration.heartbeatTolerance)
+            while let chunk = try await chunks.next() {
+                decoder.append(chunk)
+                var batch: [OperatorEvent] = []
+                while let record = try decoder.next() {
+                    let event: OperatorEvent
+                    do {
+                        event = try OperatorEvent.decode(record, as: negotiated)
+                    } catch {
+                        // The events before the bad record are still delivered, in order.
+                        if !batch.isEmpty, await self.buffer.push(batch) == false { return .stopped }
+                        throw error
                     }
-                } else if !subscribed.withLock({ $0 }) {
-                    let error = MesosError(code: .malformedStream, message: "\(event.typeName) arrived before SUBSCRIBED")
-                    return .lost(error, subscribed: false)
+                    if case .subscribed(let snapshot) = event {
+                        subscribed.withLock { $0 = true }
+                        let seconds = snapshot.hasHeartbeatIntervalSeconds ? snapshot.heartbeatIntervalSeconds : 0
+                        if seconds > 0 {
+                            watchdog.setTimeout(Duration(saturatingSeconds: seconds) * self.configuration.heartbeatTolerance)
+                        }
+                    } else if !subscribed.withLock({ $0 }) {
+                        let error = MesosError(code: .malformedStream, message: "\(event.typeName) arrived before SUBSCRIBED")
+                        return .lost(error, subscribed: false)
+                    }
+                    batch.append(event)
                 }
+                guard !batch.isEmpty else { continue }
                 watchdog.pause()
-                let delivered = await self.buffer.push(event)
+                let delivered = await self.buffer.push(batch)
                 watchdog.resume()
                 guard delivered, !Task.isCancelled else {
                     return .stopped
                 }
             }
+            // Bytes of an unfinished record left at the end: the stream was cut mid-record.
+            try decoder.finish()
             if Task.isCancelled { return .stopped }
             return .lost(MesosError(code: .streamEnded, message: "The master closed the operator event stream"), subscribed: false)
         } catch {
