@@ -194,10 +194,9 @@ public struct ClusterState: Sendable {
     /// Inserts or replaces a task and indexes it.
     private mutating func insert(_ task: MesosTask) {
         let key = TaskKey(frameworkID: task.frameworkID.value, taskID: task.taskID.value)
-        if let old = self.taskTable[key] {
+        if let old = self.taskTable.updateValue(task, forKey: key) {
             self.unindex(key, old)
         }
-        self.taskTable[key] = task
         self.tasksByAgent[task.agentID.value, default: []].insert(key)
         self.tasksByFramework[key.frameworkID, default: []].insert(key)
         self.tasksByState[task.state, default: []].insert(key)
