@@ -217,6 +217,7 @@ let package = Package(
                 "MesosRecordIO",
                 "MesosDiscovery",
                 "MesosCompression",
+                "MesosResources",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -476,7 +477,7 @@ let package = Package(
             name: "MesosOperatorTests",
             dependencies: [
                 "MesosOperator", "MesosCore", "MesosTestKit", "MesosInMemoryTransport", "MesosCurlTransport",
-                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosOperatorTool",
+                "MesosLocalCluster", "MesosDiscovery", "MesosCompression", "MesosOperatorTool", "MesosResources",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSettings

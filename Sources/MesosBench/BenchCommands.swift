@@ -11,7 +11,7 @@ struct MesosBenchCommand: AsyncParsableCommand {
         abstract: "Throughput, latency, memory and idle-CPU benchmarks for swift-mesos.",
         subcommands: [
             LocalRun.self, Ingest.self, Calls.self, Decode.self, Serve.self, Place.self, RuntimeRun.self,
-            ExecutorFootprint.self,
+            ExecutorFootprint.self, OperatorBench.self,
         ],
         defaultSubcommand: LocalRun.self
     )

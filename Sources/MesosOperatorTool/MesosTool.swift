@@ -42,5 +42,6 @@ struct MesosTool: AsyncParsableCommand {
         LogsCommand.self,
         TeardownCommand.self,
         AgentCommand.self,
+        WatchCommand.self,
     ]
 }

@@ -42,7 +42,7 @@ public final class MesosScheduler: Service, Sendable {
     let codec: MesosCodec
     let exchange: MasterExchange
     /// The event buffer of the current (or last) run; a new run after a finished one gets a fresh buffer.
-    var buffer: EventBuffer {
+    var buffer: EventBuffer<SchedulerEvent> {
         self.state.withLock { $0.buffer }
     }
     let metrics: SchedulerMetrics
@@ -61,7 +61,7 @@ public final class MesosScheduler: Service, Sendable {
 
     struct State {
         var machine: SubscriptionStateMachine
-        var buffer: EventBuffer
+        var buffer: EventBuffer<SchedulerEvent>
         var master: MasterLocation?
         var masterInfo: MasterInfo?
         var running = false
@@ -126,7 +126,7 @@ public final class MesosScheduler: Service, Sendable {
             frameworkID: configuration.frameworkInfo.hasID ? configuration.frameworkInfo.id : nil,
             suppressedRoles: configuration.suppressedRoles
         )
-        self.state = LockedValue(State(machine: machine, buffer: EventBuffer(capacity: max(1, configuration.eventBufferSize))))
+        self.state = LockedValue(State(machine: machine, buffer: EventBuffer<SchedulerEvent>(capacity: max(1, configuration.eventBufferSize))))
         self.callGate = CallGate(limit: max(1, configuration.maximumCallsInFlight))
     }
 
@@ -198,7 +198,7 @@ public final class MesosScheduler: Service, Sendable {
             state.streamAttached = true
             if !state.running, state.buffer.isFinished {
                 // A new consumer before the next run(): give it the buffer that run will fill.
-                state.buffer = EventBuffer(capacity: max(1, self.configuration.eventBufferSize))
+                state.buffer = EventBuffer<SchedulerEvent>(capacity: max(1, self.configuration.eventBufferSize))
             }
         }
         return SchedulerEventStream(scheduler: self)
@@ -242,7 +242,7 @@ public final class MesosScheduler: Service, Sendable {
             state.running = true
             if state.buffer.isFinished {
                 // Running again (after disconnect()): the previous run's event stream has ended.
-                state.buffer = EventBuffer(capacity: max(1, self.configuration.eventBufferSize))
+                state.buffer = EventBuffer<SchedulerEvent>(capacity: max(1, self.configuration.eventBufferSize))
             }
             guard let sink else { return .some(nil) }
             state.nextSink += 1

@@ -1,13 +1,11 @@
-import MesosCore
-
 /// Declares an event stream dead when no event arrives within a timeout.
 ///
 /// Before SUBSCRIBED the timeout is the configured heartbeat interval × tolerance (it bounds the wait for
 /// SUBSCRIBED itself); once SUBSCRIBED arrives it becomes the interval the master advertised × tolerance. The
 /// clock does not run while the consumer handles an event (``pause()`` / ``resume()``): a slow consumer pauses
-/// the stream on purpose, which is not the master's silence. Time is measured on the scheduler's clock
-/// (``MesosSchedulerConfiguration/clock``), so tests drive it with a manual clock.
-final class HeartbeatWatchdog: Sendable {
+/// the stream on purpose, which is not the master's silence. Time is measured on the clock of the stream
+/// (the scheduler's, the operator event stream's), so tests drive it with a manual clock.
+package final class HeartbeatWatchdog: Sendable {
     private struct State {
         var timeout: Duration
         /// An offset on ``time``.
@@ -22,18 +20,18 @@ final class HeartbeatWatchdog: Sendable {
     private let time: TimeSource
 
     /// Starts the clock with `timeout`.
-    init(timeout: Duration, time: TimeSource) {
+    package init(timeout: Duration, time: TimeSource) {
         self.time = time
         self.state = LockedValue(State(timeout: timeout, deadline: time.now() + timeout))
     }
 
     /// The timeout in force.
-    var timeout: Duration {
+    package var timeout: Duration {
         self.state.withLock { $0.timeout }
     }
 
     /// Uses `timeout` from now on, counting from now.
-    func setTimeout(_ timeout: Duration) {
+    package func setTimeout(_ timeout: Duration) {
         let changed = self.state.withLock { state -> Signal<Void> in
             state.timeout = timeout
             state.deadline = self.time.now() + timeout
@@ -44,12 +42,12 @@ final class HeartbeatWatchdog: Sendable {
     }
 
     /// An event arrived and is being handed to the consumer: stop the clock.
-    func pause() {
+    package func pause() {
         self.state.withLock { $0.paused = true }
     }
 
     /// The consumer is done with the event: the next one is due within the timeout from now.
-    func resume() {
+    package func resume() {
         self.state.withLock { state in
             state.paused = false
             state.deadline = self.time.now() + state.timeout
@@ -57,7 +55,7 @@ final class HeartbeatWatchdog: Sendable {
     }
 
     /// Returns the timeout in force when the deadline passes with the clock running; `nil` if cancelled first.
-    func expiry() async -> Duration? {
+    package func expiry() async -> Duration? {
         while !Task.isCancelled {
             let (deadline, paused, timeout, changed) = self.state.withLock { ($0.deadline, $0.paused, $0.timeout, $0.changed) }
             let now = self.time.now()

@@ -1,10 +1,7 @@
-import MesosCore
-
-/// A bounded, single-consumer queue between the subscription loop (producer) and the framework's code
-/// (consumer). `push` suspends while the queue is full, which stops the loop from reading the event stream,
+/// A bounded, single-consumer queue between a subscription loop (producer) and the code reading its events
+/// (consumer): the scheduler's events, the master's operator events. `push` suspends while the queue is full, which stops the loop from reading the event stream,
 /// which in turn makes the transport pause the connection: backpressure all the way to the master's socket.
-final class EventBuffer: Sendable {
-    typealias Element = SchedulerEvent
+package final class EventBuffer<Element: Sendable>: Sendable {
 
     private struct State {
         var elements = FIFOQueue<Element>()
@@ -16,29 +13,38 @@ final class EventBuffer: Sendable {
     }
 
     private let state = LockedValue(State())
-    let capacity: Int
 
-    init(capacity: Int) {
+    /// What ``push(_:)`` found under the lock.
+    private enum PushStep {
+        case delivered(CheckedContinuation<Element?, any Error>), queued, full, closed
+    }
+
+    /// What ``next()`` found under the lock.
+    private enum NextStep {
+        case element(Element, CheckedContinuation<Void, Never>?), end((any Error)?), wait
+    }
+    package let capacity: Int
+
+    package init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
     }
 
     /// Whether ``finish(throwing:)`` was called.
-    var isFinished: Bool {
+    package var isFinished: Bool {
         state.withLock { $0.finished }
     }
 
     /// The number of queued elements.
-    var depth: Int {
+    package var depth: Int {
         state.withLock { $0.count }
     }
 
     /// Adds an element, waiting while the buffer is full. Returns `false` if the buffer was finished.
     @discardableResult
-    func push(_ element: Element) async -> Bool {
+    package func push(_ element: Element) async -> Bool {
         while true {
-            enum Step { case delivered(CheckedContinuation<Element?, any Error>), queued, full, closed }
-            let step: Step = state.withLock { state in
+            let step: PushStep = state.withLock { state in
                 if state.finished { return .closed }
                 if let consumer = state.consumer {
                     state.consumer = nil
@@ -81,11 +87,10 @@ final class EventBuffer: Sendable {
     }
 
     /// Takes the next element, waiting while the buffer is empty; `nil` once finished and drained.
-    func next() async throws -> Element? {
+    package func next() async throws -> Element? {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
-                enum Step { case element(Element, CheckedContinuation<Void, Never>?), end((any Error)?), wait }
-                let step: Step = state.withLock { state in
+                let step: NextStep = state.withLock { state in
                     if let element = state.elements.popFirst() {
                         let producer = state.producer
                         state.producer = nil
@@ -122,7 +127,7 @@ final class EventBuffer: Sendable {
     }
 
     /// Ends the buffer: queued elements are still delivered, then `next()` returns `nil` or throws `error`.
-    func finish(throwing error: (any Error)? = nil) {
+    package func finish(throwing error: (any Error)? = nil) {
         let (consumer, producer, failure) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?, (any Error)?) in
             if state.finished { return (nil, nil, nil) }
             state.finished = true
