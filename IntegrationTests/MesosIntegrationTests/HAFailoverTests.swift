@@ -9,110 +9,112 @@ import MesosTestKit
 
 /// Real Mesos 1.11 masters electing a leader through a real ZooKeeper (`start-ha.sh`, started by
 /// `scripts/test.sh`): the scheduler follows the leader when it is killed.
-@Suite("Real HA masters: scheduler failover", .enabled(if: HACluster.shouldRun, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
-       .serialized, .timeLimit(.minutes(3)))
-struct HAFailoverTests {
-    init() throws {
-        // With MESOS_REQUIRE_SERVERS=1 a missing variable fails every test here, naming it.
-        for name in HACluster.variables {
-            _ = try TestServers.value(name)
-        }
-    }
-
-    static func scheduler(master: MasterDetector, name: String) -> MesosScheduler {
-        var info = RealMaster.frameworkInfo(name: name)
-        info.failoverTimeout = 600
-        var configuration = MesosSchedulerConfiguration(
-            frameworkInfo: info, master: master, transport: MesosCurlTransport(configuration: .init()))
-        configuration.backoff = BackoffPolicy(initial: .milliseconds(100), maximum: .milliseconds(500))
-        configuration.contentType = .protobuf
-        return MesosScheduler(configuration: configuration)
-    }
-
-    /// Subscribes, kills the leader, and measures the time until SUBSCRIBED on the new leader.
-    static func failover(_ scheduler: MesosScheduler) async throws -> Duration {
-        _ = try await HACluster.agreedLeader()
-        let lifecycle = scheduler.lifecycleEvents()
-        return try await withThrowingTaskGroup(of: Duration?.self) { group in
-            group.addTask {
-                try await scheduler.run()
-                return nil
+extension SharedClusterSuites {
+    @Suite("Real HA masters: scheduler failover", .enabled(if: HACluster.shouldRun, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
+           .serialized, .timeLimit(.minutes(3)))
+    struct HAFailoverTests {
+        init() throws {
+            // With MESOS_REQUIRE_SERVERS=1 a missing variable fails every test here, naming it.
+            for name in HACluster.variables {
+                _ = try TestServers.value(name)
             }
-            defer { group.cancelAll() }
-            let first = try await waitForSubscription(scheduler)
-            let oldLeader = try #require(first.master)
-            let frameworkID = try #require(first.frameworkID)
+        }
 
-            let killed = ContinuousClock.now
-            try HACluster.kill(port: oldLeader.port)
-            // Until the new leader accepts the framework, calls fail with a typed error, not silently.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while scheduler.status.isSubscribed, ContinuousClock.now < deadline {
+        static func scheduler(master: MasterDetector, name: String) -> MesosScheduler {
+            var info = RealMaster.frameworkInfo(name: name)
+            info.failoverTimeout = 600
+            var configuration = MesosSchedulerConfiguration(
+                frameworkInfo: info, master: master, transport: MesosCurlTransport(configuration: .init()))
+            configuration.backoff = BackoffPolicy(initial: .milliseconds(100), maximum: .milliseconds(500))
+            configuration.contentType = .protobuf
+            return MesosScheduler(configuration: configuration)
+        }
+
+        /// Subscribes, kills the leader, and measures the time until SUBSCRIBED on the new leader.
+        static func failover(_ scheduler: MesosScheduler) async throws -> Duration {
+            _ = try await HACluster.agreedLeader()
+            let lifecycle = scheduler.lifecycleEvents()
+            return try await withThrowingTaskGroup(of: Duration?.self) { group in
+                group.addTask {
+                    try await scheduler.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                let first = try await waitForSubscription(scheduler)
+                let oldLeader = try #require(first.master)
+                let frameworkID = try #require(first.frameworkID)
+
+                let killed = ContinuousClock.now
+                try HACluster.kill(port: oldLeader.port)
+                // Until the new leader accepts the framework, calls fail with a typed error, not silently.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while scheduler.status.isSubscribed, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                if !scheduler.status.isSubscribed {
+                    await #expect(throws: MesosError(code: .notSubscribed)) { try await scheduler.revive() }
+                }
+                var elapsed: Duration?
+                for await event in lifecycle {
+                    if case .resubscribed(let subscription) = event {
+                        elapsed = ContinuousClock.now - killed
+                        #expect(subscription.frameworkID == frameworkID)
+                        break
+                    }
+                }
+                let now = scheduler.status
+                #expect(now.master?.port != oldLeader.port)
+                #expect(now.frameworkID == frameworkID)
+                try await scheduler.revive()
+
+                // The killed master comes back as a follower; the subscription is not disturbed.
+                try HACluster.restart(port: oldLeader.port)
+                try await Task.sleep(for: .seconds(2))
+                #expect(scheduler.status.streamID == now.streamID)
+                try await scheduler.teardown()
+                return try #require(elapsed)
+            }
+        }
+
+        static func waitForSubscription(_ scheduler: MesosScheduler) async throws -> SchedulerStatus {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if scheduler.status.isSubscribed { return scheduler.status }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            if !scheduler.status.isSubscribed {
-                await #expect(throws: MesosError(code: .notSubscribed)) { try await scheduler.revive() }
-            }
-            var elapsed: Duration?
-            for await event in lifecycle {
-                if case .resubscribed(let subscription) = event {
-                    elapsed = ContinuousClock.now - killed
-                    #expect(subscription.frameworkID == frameworkID)
-                    break
+            throw MesosError(code: .timeout, message: "not subscribed: \(scheduler.status.state)")
+        }
+
+        @Test("through zk://: the leader is killed, the scheduler re-subscribes to the new one with the same framework id")
+        func zooKeeperFailover() async throws {
+            let detector = try MasterDetector.zooKeeper(url: try TestServers.value("MESOS_HA_ZK"))
+            let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-zk"))
+            print("failover via ZooKeeper: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
+            #expect(elapsed < .seconds(15))
+        }
+
+        @Test("through the static list of three URLs: the same failover")
+        func staticListFailover() async throws {
+            let transport = MesosCurlTransport(configuration: .init())
+            let detector = try MasterDetector.staticList(url: try TestServers.value("MESOS_HA_MASTERS"), transport: transport)
+            let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-static"))
+            print("failover via static list: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
+            #expect(elapsed < .seconds(15))
+        }
+
+        @Test("a non-leader's 307 is followed to the leader")
+        func redirectFollowed() async throws {
+            let (leader, answering) = try await HACluster.agreedLeader()
+            // A master restarted by an earlier test may still be coming up (or have failed to): ask one that answers.
+            let follower = try #require(answering.first { $0 != leader }, "no follower answers: \(answering)")
+            let scheduler = Self.scheduler(master: .fixed(MasterLocation(host: "127.0.0.1", port: follower)), name: "ha-307")
+            try await scheduler.withSubscription { events in
+                for try await event in events {
+                    if case .subscribed = event { break }
                 }
+                #expect(scheduler.status.master?.port == leader)
+                try await scheduler.teardown()
             }
-            let now = scheduler.status
-            #expect(now.master?.port != oldLeader.port)
-            #expect(now.frameworkID == frameworkID)
-            try await scheduler.revive()
-
-            // The killed master comes back as a follower; the subscription is not disturbed.
-            try HACluster.restart(port: oldLeader.port)
-            try await Task.sleep(for: .seconds(2))
-            #expect(scheduler.status.streamID == now.streamID)
-            try await scheduler.teardown()
-            return try #require(elapsed)
-        }
-    }
-
-    static func waitForSubscription(_ scheduler: MesosScheduler) async throws -> SchedulerStatus {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if scheduler.status.isSubscribed { return scheduler.status }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw MesosError(code: .timeout, message: "not subscribed: \(scheduler.status.state)")
-    }
-
-    @Test("through zk://: the leader is killed, the scheduler re-subscribes to the new one with the same framework id")
-    func zooKeeperFailover() async throws {
-        let detector = try MasterDetector.zooKeeper(url: try TestServers.value("MESOS_HA_ZK"))
-        let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-zk"))
-        print("failover via ZooKeeper: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
-        #expect(elapsed < .seconds(15))
-    }
-
-    @Test("through the static list of three URLs: the same failover")
-    func staticListFailover() async throws {
-        let transport = MesosCurlTransport(configuration: .init())
-        let detector = try MasterDetector.staticList(url: try TestServers.value("MESOS_HA_MASTERS"), transport: transport)
-        let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-static"))
-        print("failover via static list: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
-        #expect(elapsed < .seconds(15))
-    }
-
-    @Test("a non-leader's 307 is followed to the leader")
-    func redirectFollowed() async throws {
-        let (leader, answering) = try await HACluster.agreedLeader()
-        // A master restarted by an earlier test may still be coming up (or have failed to): ask one that answers.
-        let follower = try #require(answering.first { $0 != leader }, "no follower answers: \(answering)")
-        let scheduler = Self.scheduler(master: .fixed(MasterLocation(host: "127.0.0.1", port: follower)), name: "ha-307")
-        try await scheduler.withSubscription { events in
-            for try await event in events {
-                if case .subscribed = event { break }
-            }
-            #expect(scheduler.status.master?.port == leader)
-            try await scheduler.teardown()
         }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 /// In realmesos's local mode the agent sends task output to the master's log instead of the sandbox's
 /// `stdout`/`stderr` files (see its README), so the tasks here append to those files themselves: the files the
 /// agent created and serves, which is what `mesos logs` reads.
-extension OperatorMasterSuites {
+extension SharedClusterSuites {
     @Suite("mesos (the operator tool, as a process) against a real master",
            .enabled(if: OperatorTool.binary != nil, "mesos is not built next to the tests"),
            .enabled(if: TestServers.shouldRun(needing: OperatorTool.masterVariable), "needs MESOS_OPERATOR_MASTER_URL"),
@@ -156,23 +156,25 @@ extension OperatorMasterSuites {
     }
 }
 
-@Suite("mesos (the operator tool) against the HA masters",
-       .enabled(if: OperatorTool.binary != nil, "mesos is not built next to the tests"),
-       .enabled(if: HACluster.shouldRun, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
-       .serialized, .timeLimit(.minutes(2)))
-struct MesosOperatorToolHATests {
-    @Test("--master through a follower's URL (307 to the leader) and through zk://")
-    func followerAndZooKeeper() async throws {
-        let (leader, answering) = try await HACluster.agreedLeader()
-        let follower = try #require(answering.first { $0 != leader })
-        let viaFollower = try await OperatorTool.run(["version", "--master", "http://127.0.0.1:\(follower)"])
-        #expect(viaFollower.status == 0, "\(viaFollower.stderr)")
-        #expect(viaFollower.stdout == "1.11.0\n")
-        let list = try await OperatorTool.run(["agents", "--json", "--master", try TestServers.value("MESOS_HA_MASTERS")])
-        #expect(list.status == 0, "\(list.stderr)")
-        let viaZooKeeper = try await OperatorTool.run(["version", "--master", try TestServers.value("MESOS_HA_ZK")])
-        #expect(viaZooKeeper.status == 0, "\(viaZooKeeper.stderr)")
-        #expect(viaZooKeeper.stdout == "1.11.0\n")
+extension SharedClusterSuites {
+    @Suite("mesos (the operator tool) against the HA masters",
+           .enabled(if: OperatorTool.binary != nil, "mesos is not built next to the tests"),
+           .enabled(if: HACluster.shouldRun, "needs MESOS_HA_ZK, MESOS_HA_MASTERS, REALMESOS_DIR"),
+           .serialized, .timeLimit(.minutes(2)))
+    struct MesosOperatorToolHATests {
+        @Test("--master through a follower's URL (307 to the leader) and through zk://")
+        func followerAndZooKeeper() async throws {
+            let (leader, answering) = try await HACluster.agreedLeader()
+            let follower = try #require(answering.first { $0 != leader })
+            let viaFollower = try await OperatorTool.run(["version", "--master", "http://127.0.0.1:\(follower)"])
+            #expect(viaFollower.status == 0, "\(viaFollower.stderr)")
+            #expect(viaFollower.stdout == "1.11.0\n")
+            let list = try await OperatorTool.run(["agents", "--json", "--master", try TestServers.value("MESOS_HA_MASTERS")])
+            #expect(list.status == 0, "\(list.stderr)")
+            let viaZooKeeper = try await OperatorTool.run(["version", "--master", try TestServers.value("MESOS_HA_ZK")])
+            #expect(viaZooKeeper.status == 0, "\(viaZooKeeper.stderr)")
+            #expect(viaZooKeeper.stdout == "1.11.0\n")
+        }
     }
 }
 

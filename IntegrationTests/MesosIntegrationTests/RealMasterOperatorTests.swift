@@ -35,7 +35,7 @@ enum OperatorMaster {
     }
 }
 
-extension OperatorMasterSuites {
+extension SharedClusterSuites {
     @Suite("Real master: operator API", .enabled(if: OperatorMaster.shouldRun, "needs MESOS_OPERATOR_MASTER_URL (scripts/test.sh starts one)"),
            .serialized, .timeLimit(.minutes(3)))
     struct RealMasterOperatorTests {
