@@ -57,6 +57,11 @@ final class NIOExchange: @unchecked Sendable {
     /// Attaches to the channel's handler, writes the request, starts reading and arms the whole-call timer.
     func startOnLoop(request: NIORequest, deadline: NIODeadline?) -> EventLoopFuture<MesosHTTPResponse> {
         let promise = self.loop.makePromise(of: MesosHTTPResponse.self)
+        if case .failed(let error) = self.phase {
+            // Cancelled before it could start.
+            promise.fail(error)
+            return promise.futureResult
+        }
         guard let channel = self.channel,
             let handler = try? channel.pipeline.syncOperations.handler(type: NIOExchangeHandler.self)
         else {

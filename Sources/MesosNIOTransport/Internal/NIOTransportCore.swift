@@ -90,6 +90,8 @@ final class NIOTransportCore: Sendable {
         let bootstrap = ClientBootstrap(group: self.loop)
             .connectTimeout(connectTimeout)
             .channelOption(.autoRead, value: false)
+            // One socket read per requested read, so that at most one read (64 KiB) goes over the buffer limit.
+            .channelOption(.maxMessagesPerRead, value: 1)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
