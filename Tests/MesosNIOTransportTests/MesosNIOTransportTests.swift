@@ -91,6 +91,23 @@ import Testing
         }
     }
 
+    @Test func aPooledConnectionTheServerClosedIsReplaced() async throws {
+        // The server closes every connection right after its answer, without saying so: the transport pools
+        // each one, and the next call finds it dead (closed, or failing before any byte) and takes a new one.
+        let server = try await TLSTestServer.start(nil, closeAfterAnswer: true)
+        let transport = MesosNIOTransport(configuration: .init(), ownThread: true)
+        for _ in 0..<5 {
+            let (head, body) = try await transport.send(
+                MesosHTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(server.port)/version")!, timeout: .seconds(10))
+            )
+            #expect(head.status == 200)
+            #expect(String(decoding: try await body.collect(upTo: 1 << 10), as: UTF8.self) == "ok")
+        }
+        #expect(server.accepted.withLock { $0 } == 5)
+        try await transport.shutdown()
+        await server.stop()
+    }
+
     @Test func aStreamLeftBeforeItsEndIsClosedNotPooled() async throws {
         try await Self.withServer { master, server, transport in
             await Self.routeEndlessStream(master)

@@ -69,33 +69,51 @@ struct TLSFixture {
     }
 }
 
-/// An HTTPS server on 127.0.0.1 (NIOSSL and NIO's HTTP codecs) answering every request with 200 `ok`.
+/// An HTTP or HTTPS server on 127.0.0.1 (NIO's HTTP codecs, NIOSSL) answering every request with 200 `ok`.
 struct TLSTestServer {
     let channel: any Channel
+    /// How many connections it accepted.
+    let accepted: LockedValue<Int>
     var port: Int { self.channel.localAddress?.port ?? 0 }
 
-    static func start(_ fixture: TLSFixture, requireClientCertificate: Bool = false) async throws -> TLSTestServer {
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(fixture.serverCertificatePath).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(file: fixture.serverKeyPath, format: .pem))
-        )
-        if requireClientCertificate {
-            configuration.certificateVerification = .noHostnameVerification
-            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
+    /// Starts the server.
+    ///
+    /// - Parameters:
+    ///   - fixture: The certificates for HTTPS, or `nil` for plain HTTP.
+    ///   - requireClientCertificate: Whether clients must present a certificate signed by the fixture's CA.
+    ///   - closeAfterAnswer: Whether to close each connection right after the answer, without announcing it
+    ///     (`Connection: close` is not sent): a kept-alive connection that dies while idle.
+    static func start(
+        _ fixture: TLSFixture?, requireClientCertificate: Bool = false, closeAfterAnswer: Bool = false
+    ) async throws -> TLSTestServer {
+        var context: NIOSSLContext?
+        if let fixture {
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(fixture.serverCertificatePath).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: fixture.serverKeyPath, format: .pem))
+            )
+            if requireClientCertificate {
+                configuration.certificateVerification = .noHostnameVerification
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(fixture.caPath))
+            }
+            context = try NIOSSLContext(configuration: configuration)
         }
-        let context = try NIOSSLContext(configuration: configuration)
+        let accepted = LockedValue(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            .childChannelInitializer { [context] channel in
+                accepted.withLock { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(OKResponder())
+                    try channel.pipeline.syncOperations.addHandler(OKResponder(closeAfterAnswer: closeAfterAnswer))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        return TLSTestServer(channel: channel)
+        return TLSTestServer(channel: channel, accepted: accepted)
     }
 
     func stop() async {
@@ -106,6 +124,11 @@ struct TLSTestServer {
     final class OKResponder: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
+        let closeAfterAnswer: Bool
+
+        init(closeAfterAnswer: Bool) {
+            self.closeAfterAnswer = closeAfterAnswer
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .end = self.unwrapInboundIn(data) else { return }
@@ -113,6 +136,9 @@ struct TLSTestServer {
             context.write(self.wrapOutboundOut(.head(head)), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            if self.closeAfterAnswer {
+                context.close(promise: nil)
+            }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
