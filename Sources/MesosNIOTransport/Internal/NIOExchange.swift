@@ -161,6 +161,24 @@ final class NIOExchange: @unchecked Sendable {
         self.requestReadOnLoop()
     }
 
+    /// The next chunk, the end (`.success(nil)`) or the failure if one is at hand now, or `nil` if the consumer
+    /// would have to wait. Lets a consumer already on the loop go on without suspending.
+    func readyOnLoop() -> Result<ArraySlice<UInt8>?, MesosError>? {
+        if let chunk = self.chunks.popFirst() {
+            self.buffered -= chunk.count
+            self.requestReadOnLoop()
+            return .success(chunk)
+        }
+        switch self.phase {
+        case .ended:
+            return .success(nil)
+        case .failed(let error):
+            return .failure(error)
+        case .head, .body:
+            return nil
+        }
+    }
+
     /// The next chunk, the end (`nil`), or the failure; waits on the network when nothing is buffered.
     func nextOnLoop() -> EventLoopFuture<ArraySlice<UInt8>?> {
         if let chunk = self.chunks.popFirst() {

@@ -42,6 +42,10 @@ struct NIOResponseChunks: AsyncSequence, Sendable {
                 exchange.onLoop { exchange.failOnLoop(error) }
                 throw error
             }
+            if exchange.loop.inEventLoop, let ready = exchange.readyOnLoop() {
+                // Already on the loop (a task on the transport's executor) with data at hand: no suspension.
+                return try ready.get()
+            }
             return try await NIOTransportCore.await(exchange, context: exchange.context) {
                 if exchange.loop.inEventLoop {
                     return exchange.nextOnLoop()
