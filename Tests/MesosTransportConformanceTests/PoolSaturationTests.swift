@@ -48,7 +48,7 @@ extension TransportConformance {
         let summary = text.split(separator: "\n").filter { $0.contains("transportsWorkWithOnePoolThreadLeft") || $0.contains("Fatal") || $0.contains("recorded an issue") }
         #expect(status == 0, "the child exited with \(status):\n\(summary.joined(separator: "\n"))\n\(text.suffix(2000))")
         #expect(
-            text.contains("transportsWorkWithOnePoolThreadLeft(kind:) with 4 test cases passed"),
+            text.contains("transportsWorkWithOnePoolThreadLeft(kind:) with 5 test cases passed"),
             "the saturated scenarios did not run in the child:\n\(text.suffix(2000))"
         )
     }

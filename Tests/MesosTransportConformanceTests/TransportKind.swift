@@ -1,6 +1,7 @@
 import MesosCore
 import MesosCurlTransport
 import MesosInMemoryTransport
+import MesosNIOTransport
 import MesosSocketTransport
 import MesosURLSessionTransport
 import Testing
@@ -11,6 +12,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case curl
     case urlSession
     case socket
+    case nio
 
     var description: String { self.rawValue }
 
@@ -37,6 +39,8 @@ func makeTransport(_ kind: TransportKind, inMemory handler: @escaping MesosInMem
         return MesosURLSessionTransport(configuration: .init())
     case .socket:
         return MesosSocketTransport(configuration: .init())
+    case .nio:
+        return MesosNIOTransport(configuration: .init())
     }
 }
 

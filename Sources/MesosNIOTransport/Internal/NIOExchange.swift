@@ -1,0 +1,321 @@
+import MesosCore
+import NIOCore
+import NIOHTTP1
+
+/// One request and its response on one connection.
+///
+/// Every mutable property is read and written on ``loop`` only (the channel's event loop): the methods named
+/// `…OnLoop` and the channel handler's callbacks run there; the others hop onto it. That confinement is what
+/// makes the `@unchecked Sendable` sound.
+final class NIOExchange: @unchecked Sendable {
+    enum Phase {
+        case head, body, ended, failed(MesosError)
+    }
+
+    let loop: any EventLoop
+    let context: String
+    let destination: NIODestination
+    let pool: NIOConnectionPool
+    let statistics: NIOTransportStatistics
+    let maximumBuffered: Int
+    let idleTimeout: TimeAmount?
+    /// Whether the connection came from the pool (a failure before any byte may then be retried once).
+    let reused: Bool
+    /// Set (under its lock) when the exchange failed before any byte of the response arrived.
+    let failedBeforeAnyByte = LockedValue(false)
+
+    private var channel: (any Channel)?
+    private weak var handler: NIOExchangeHandler?
+    private var phase: Phase = .head
+    private var headPromise: EventLoopPromise<MesosHTTPResponse>?
+    private var chunks = CircularBuffer<ArraySlice<UInt8>>()
+    private var buffered = 0
+    private var waiter: EventLoopPromise<ArraySlice<UInt8>?>?
+    private var readPending = false
+    private var keepAlive = false
+    private var receivedBytes = false
+    private var callTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+
+    init(
+        channel: any Channel, context: String, destination: NIODestination, pool: NIOConnectionPool,
+        statistics: NIOTransportStatistics, maximumBuffered: Int, idleTimeout: Duration?, reused: Bool
+    ) {
+        self.statistics = statistics
+        self.loop = channel.eventLoop
+        self.channel = channel
+        self.context = context
+        self.destination = destination
+        self.pool = pool
+        self.maximumBuffered = max(1, maximumBuffered)
+        self.idleTimeout = idleTimeout.map(TimeAmount.init)
+        self.reused = reused
+    }
+
+    // MARK: Starting
+
+    /// Attaches to the channel's handler, writes the request, starts reading and arms the whole-call timer.
+    func startOnLoop(request: NIORequest, deadline: NIODeadline?) -> EventLoopFuture<MesosHTTPResponse> {
+        let promise = self.loop.makePromise(of: MesosHTTPResponse.self)
+        if case .failed(let error) = self.phase {
+            // Cancelled before it could start.
+            promise.fail(error)
+            return promise.futureResult
+        }
+        guard let channel = self.channel,
+            let handler = try? channel.pipeline.syncOperations.handler(type: NIOExchangeHandler.self)
+        else {
+            promise.fail(MesosError(code: .transportFailure, message: "\(self.context): the connection has no HTTP handler"))
+            return promise.futureResult
+        }
+        self.headPromise = promise
+        guard channel.isActive else {
+            self.failOnLoop(self.connectionClosedError())
+            return promise.futureResult
+        }
+        self.handler = handler
+        handler.exchange = self
+        if let deadline {
+            self.callTimer = self.loop.scheduleTask(deadline: deadline) { [self] in
+                self.failOnLoop(MesosError(code: .timeout, message: "\(self.context) took longer than its timeout"))
+            }
+        }
+        channel.write(HTTPClientRequestPart.head(request.head), promise: nil)
+        if let body = request.body, !body.isEmpty {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+        }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        self.requestReadOnLoop()
+        return promise.futureResult
+    }
+
+    // MARK: Reading
+
+    /// Asks the channel for more bytes unless a read is pending, the response is over, or enough is buffered.
+    private func requestReadOnLoop() {
+        guard !self.readPending, self.buffered < self.maximumBuffered, let channel = self.channel else { return }
+        switch self.phase {
+        case .head, .body:
+            break
+        case .ended, .failed:
+            return
+        }
+        self.readPending = true
+        if let idle = self.idleTimeout {
+            self.idleTimer?.cancel()
+            self.idleTimer = self.loop.scheduleTask(in: idle) { [self] in
+                self.failOnLoop(MesosError(code: .timeout, message: "\(self.context): no data for \(idle.nanoseconds / 1_000_000) ms"))
+            }
+        }
+        channel.read()
+    }
+
+    /// A part of the response from NIO's decoder.
+    func receivedOnLoop(_ part: HTTPClientResponsePart) {
+        switch part {
+        case .head(let head):
+            self.receivedBytes = true
+            guard case .head = self.phase else { return }
+            if head.status.code >= 100 && head.status.code < 200 && head.status.code != 101 {
+                return  // interim answer; the final head follows
+            }
+            self.keepAlive = head.isKeepAlive
+            self.phase = .body
+            var fields: [(name: String, value: String)] = []
+            fields.reserveCapacity(head.headers.count)
+            for field in head.headers {
+                fields.append((name: field.name, value: field.value))
+            }
+            let promise = self.headPromise
+            self.headPromise = nil
+            promise?.succeed(MesosHTTPResponse(status: Int(head.status.code), headers: MesosHTTPHeaders(fields)))
+        case .body(let buffer):
+            self.receivedBytes = true
+            guard case .body = self.phase, buffer.readableBytes > 0 else { return }
+            let bytes = buffer.withUnsafeReadableBytes { Array($0) }[...]
+            if let waiter = self.waiter {
+                self.waiter = nil
+                waiter.succeed(bytes)
+            } else {
+                self.chunks.append(bytes)
+                self.buffered += bytes.count
+                self.statistics.noteBuffered(self.buffered)
+            }
+        case .end:
+            guard case .body = self.phase else { return }
+            self.phase = .ended
+            self.cancelTimersOnLoop()
+            if let waiter = self.waiter {
+                self.waiter = nil
+                waiter.succeed(nil)
+            }
+            self.releaseConnectionOnLoop(reusable: self.keepAlive)
+        }
+    }
+
+    /// The read NIO was asked for has been delivered.
+    func readCompleteOnLoop() {
+        self.readPending = false
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+        self.requestReadOnLoop()
+    }
+
+    /// The next chunk, the end (`.success(nil)`) or the failure if one is at hand now, or `nil` if the consumer
+    /// would have to wait. Lets a consumer already on the loop go on without suspending.
+    func readyOnLoop() -> Result<ArraySlice<UInt8>?, MesosError>? {
+        if let chunk = self.chunks.popFirst() {
+            self.buffered -= chunk.count
+            self.requestReadOnLoop()
+            return .success(chunk)
+        }
+        switch self.phase {
+        case .ended:
+            return .success(nil)
+        case .failed(let error):
+            return .failure(error)
+        case .head, .body:
+            return nil
+        }
+    }
+
+    /// The next chunk, the end (`nil`), or the failure; waits on the network when nothing is buffered.
+    func nextOnLoop() -> EventLoopFuture<ArraySlice<UInt8>?> {
+        if let chunk = self.chunks.popFirst() {
+            self.buffered -= chunk.count
+            self.requestReadOnLoop()
+            return self.loop.makeSucceededFuture(chunk)
+        }
+        switch self.phase {
+        case .ended:
+            return self.loop.makeSucceededFuture(nil)
+        case .failed(let error):
+            return self.loop.makeFailedFuture(error)
+        case .head, .body:
+            guard self.waiter == nil else {
+                return self.loop.makeFailedFuture(MesosError(code: .invalidState, message: "\(self.context): the body is read by two consumers at once"))
+            }
+            let promise = self.loop.makePromise(of: ArraySlice<UInt8>?.self)
+            self.waiter = promise
+            self.requestReadOnLoop()
+            return promise.futureResult
+        }
+    }
+
+    // MARK: Ending
+
+    /// Fails whatever waits and closes the connection, unless the exchange already ended.
+    func failOnLoop(_ error: MesosError) {
+        switch self.phase {
+        case .ended, .failed:
+            return
+        case .head, .body:
+            break
+        }
+        if !self.receivedBytes {
+            self.failedBeforeAnyByte.withLock { $0 = true }
+        }
+        self.phase = .failed(error)
+        self.cancelTimersOnLoop()
+        let head = self.headPromise
+        self.headPromise = nil
+        head?.fail(error)
+        if let waiter = self.waiter {
+            self.waiter = nil
+            waiter.fail(error)
+        }
+        self.releaseConnectionOnLoop(reusable: false)
+    }
+
+    /// The consumer went away (body and iterator dropped): close unless the response already ended.
+    func abandonOnLoop() {
+        self.chunks.removeAll()
+        self.buffered = 0
+        self.failOnLoop(MesosError(code: .cancelled, message: "\(self.context): the response body was dropped"))
+    }
+
+    /// The connection closed under the exchange.
+    func connectionClosedOnLoop() {
+        self.failOnLoop(self.connectionClosedError())
+    }
+
+    private func connectionClosedError() -> MesosError {
+        let phase: String
+        if case .head = self.phase { phase = "before the response head" } else { phase = "before the end of the response body" }
+        return MesosError(code: .transportFailure, message: "\(self.context): the server closed the connection \(phase)", cause: ChannelError.eof)
+    }
+
+    private func cancelTimersOnLoop() {
+        self.callTimer?.cancel()
+        self.callTimer = nil
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+    }
+
+    /// Detaches from the channel and pools it (clean end, kept alive) or closes it.
+    private func releaseConnectionOnLoop(reusable: Bool) {
+        guard let channel = self.channel else { return }
+        self.channel = nil
+        if self.handler?.exchange === self {
+            self.handler?.exchange = nil
+        }
+        self.handler = nil
+        if reusable && channel.isActive {
+            self.pool.put(channel, for: self.destination)
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    // MARK: From any thread
+
+    /// Runs `body` on the loop: at once when already there.
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if self.loop.inEventLoop {
+            body()
+        } else {
+            self.loop.execute(body)
+        }
+    }
+}
+
+/// Forwards the channel's events to the exchange that currently uses the connection.
+final class NIOExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    /// The exchange using the connection, or `nil` while it is idle.
+    var exchange: NIOExchange?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.exchange?.receivedOnLoop(self.unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.exchange?.readCompleteOnLoop()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let exchange = self.exchange {
+            exchange.failOnLoop(NIOTransportErrors.mesosError(error, context: exchange.context))
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.exchange?.connectionClosedOnLoop()
+        context.fireChannelInactive()
+    }
+}
+
+/// What the exchanges of a transport did, for tests: the most unread bytes one response ever held.
+final class NIOTransportStatistics: Sendable {
+    private let highestBuffered = LockedValue(0)
+
+    /// Records that a response holds `bytes` unread bytes.
+    func noteBuffered(_ bytes: Int) {
+        self.highestBuffered.withLock { $0 = max($0, bytes) }
+    }
+
+    /// The most unread bytes one response of the transport held.
+    var maximumBuffered: Int { self.highestBuffered.withLock { $0 } }
+}
