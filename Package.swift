@@ -274,7 +274,7 @@ let package = Package(
         .target(
             name: "MesosToolSupport",
             dependencies: [
-                "MesosCore", "MesosCurlTransport", "MesosURLSessionTransport", "MesosDCOSAuth",
+                "MesosCore", "MesosCurlTransport", "MesosURLSessionTransport", "MesosDCOSAuth", "MesosNIOTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

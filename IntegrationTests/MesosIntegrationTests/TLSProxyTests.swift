@@ -247,19 +247,21 @@ struct TLSProxyToolTests {
         text.split(whereSeparator: \.isNewline)
     }
 
-    @Test("--ca-file: echo hi exits 0 with TASK_FINISHED, under /mesos and at the root", arguments: ["/mesos", ""])
-    func trustedCAFinishes(prefix: String) async throws {
+    @Test(
+        "--ca-file: echo hi exits 0 with TASK_FINISHED, under /mesos and at the root, on curl and on NIO",
+        arguments: ["/mesos", ""], ["curl", "nio"])
+    func trustedCAFinishes(prefix: String, transport: String) async throws {
         let result = try await ToolProcess.run([
-            "--master", self.proxy.url + prefix, "--ca-file", self.proxy.caPath, "--transport", "curl", "--command", "echo hi",
+            "--master", self.proxy.url + prefix, "--ca-file", self.proxy.caPath, "--transport", transport, "--command", "echo hi",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("TASK_FINISHED: Command exited with status 0"), "\(result.stdout)")
     }
 
-    @Test("without --ca-file: one line naming the certificate verification problem, non-zero")
-    func untrustedCAFails() async throws {
+    @Test("without --ca-file: one line naming the certificate verification problem, non-zero", arguments: ["curl", "nio"])
+    func untrustedCAFails(transport: String) async throws {
         let result = try await ToolProcess.run(
-            ["--master", self.proxy.url + "/mesos", "--transport", "curl", "--command", "echo hi"], timeout: .seconds(60))
+            ["--master", self.proxy.url + "/mesos", "--transport", transport, "--command", "echo hi"], timeout: .seconds(60))
         #expect(result.status != 0)
         #expect(Self.lines(result.stderr).count == 1, "\(result.stderr)")
         #expect(result.stderr.hasPrefix("mesos-execute: error: "))
@@ -290,11 +292,13 @@ struct TLSProxyToolTests {
         // nginx refuses with "400 No required SSL certificate was sent": the line must say what is missing.
         #expect(refused.stderr.lowercased().contains("certificate"), "\(refused.stderr)")
 
-        let accepted = try await ToolProcess.run([
-            "--master", master, "--ca-file", self.proxy.caPath, "--cert", self.proxy.clientCertificatePath,
-            "--key", self.proxy.clientKeyPath, "--transport", "curl", "--command", "echo hi",
-        ])
-        #expect(accepted.status == 0, "\(accepted.stderr)")
-        #expect(accepted.stdout.contains("TASK_FINISHED: Command exited with status 0"), "\(accepted.stdout)")
+        for transport in ["curl", "nio"] {
+            let accepted = try await ToolProcess.run([
+                "--master", master, "--ca-file", self.proxy.caPath, "--cert", self.proxy.clientCertificatePath,
+                "--key", self.proxy.clientKeyPath, "--transport", transport, "--command", "echo hi",
+            ])
+            #expect(accepted.status == 0, "\(transport): \(accepted.stderr)")
+            #expect(accepted.stdout.contains("TASK_FINISHED: Command exited with status 0"), "\(transport): \(accepted.stdout)")
+        }
     }
 }

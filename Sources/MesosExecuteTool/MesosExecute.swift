@@ -103,7 +103,7 @@ struct MesosExecute: AsyncParsableCommand {
     @Option(name: .customLong("content-type"), help: "The encoding of calls and events: json or protobuf.")
     var contentType: String = "protobuf"
 
-    @Option(help: "The HTTP transport for a remote master: curl or urlsession.")
+    @Option(help: "The HTTP transport for a remote master: curl, urlsession or nio.")
     var transport: String = "curl"
 
     @OptionGroup(title: "TLS and DC/OS")
@@ -217,8 +217,8 @@ struct MesosExecute: AsyncParsableCommand {
         guard MesosContentType(name: self.contentType) != nil else {
             throw ValidationError("--content-type must be json or protobuf, not '\(self.contentType)'")
         }
-        guard ["curl", "urlsession"].contains(self.transport.lowercased()) else {
-            throw ValidationError("--transport must be curl or urlsession, not '\(self.transport)'")
+        guard ToolTransportKind(rawValue: self.transport.lowercased()) != nil else {
+            throw ValidationError("--transport must be curl, urlsession or nio, not '\(self.transport)'")
         }
         if self.secret != nil, self.principal == nil {
             throw ValidationError("--secret needs --principal")

@@ -2,6 +2,7 @@ import ArgumentParser
 import MesosCore
 import MesosCurlTransport
 import MesosDCOSAuth
+import MesosNIOTransport
 import MesosURLSessionTransport
 
 #if canImport(FoundationEssentials)
@@ -23,6 +24,8 @@ public enum ToolTransportKind: String, Sendable, CaseIterable, ExpressibleByArgu
     case curl
     /// Foundation's URLSession (`MesosURLSessionTransport`): on Linux only the system's trust store.
     case urlsession
+    /// SwiftNIO (`MesosNIOTransport`, TLS through swift-nio-ssl): every TLS option.
+    case nio
 }
 
 /// How every tool reaches a master over TLS and through DC/OS: `--ca-file`, `--cert`/`--key`, `--insecure`,
@@ -88,12 +91,13 @@ public struct MasterSecurityOptions: ParsableArguments, Sendable {
     /// Makes the transport a tool talks to a remote master with, carrying these TLS options.
     ///
     /// - Parameters:
-    ///   - kind: curl or URLSession.
+    ///   - kind: curl, URLSession or NIO.
     ///   - configuration: The curl settings to start from (timeouts, limits); `tls` is replaced.
     ///   - warn: Receives the `--insecure` warning (standard error by default).
     /// - Returns: The transport.
     /// - Throws: ``MesosError/Code/invalidConfiguration`` when the transport cannot apply an option here
     ///   (URLSession on Linux: no custom CA, client certificate or `--insecure`), naming curl, which can.
+    ///   `configuration`'s connect timeout and buffer limit also apply to NIO.
     public func makeTransport(
         _ kind: ToolTransportKind = .curl,
         configuration: MesosCurlTransport.Configuration = .init(),
@@ -116,6 +120,14 @@ public struct MasterSecurityOptions: ParsableArguments, Sendable {
                         + " on this platform; use --transport curl")
             }
             return MesosURLSessionTransport(configuration: .init(tls: tls))
+        case .nio:
+            var nio = MesosNIOTransport.Configuration()
+            nio.connectTimeout = configuration.connectTimeout
+            nio.maximumBufferedBytesPerResponse = configuration.maximumBufferedBytesPerResponse
+            nio.tls = MesosNIOTransport.Configuration.TLS(
+                verifyPeer: !self.insecure, caBundlePath: self.caFile, clientCertificatePath: self.certificate,
+                clientKeyPath: self.key)
+            return MesosNIOTransport(configuration: nio)
         }
     }
 
