@@ -10,7 +10,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(MesosRecordIOTests MesosCoreTests MesosCompressionTests MesosSchedulerTests
     MesosCurlTransportTests MesosTestKitTests MesosLocalClusterTests MesosTransportConformanceTests
     MesosResourcesTests MesosFrameworkTests MesosExecutorTests MesosCommandExecutorTests
-    MesosSocketTransportTests MesosToolSupportTests)
+    MesosSocketTransportTests MesosToolSupportTests MesosOperatorTests MesosNIOTransportTests)
 scratch=${TSAN_SCRATCH:-.build-tsan}
 echo "== swift build --build-tests --sanitize=thread ($scratch)"
 swift build --build-tests --sanitize=thread --scratch-path "$scratch"
