@@ -38,8 +38,11 @@ import Testing
         return await condition()
     }
 
+    /// The fake master's `/version`. The 30 s limit only stops a hung exchange: the fake master runs on the shared
+    /// NIO singleton group and the cooperative pool, which the whole parallel test run loads (10 s was once exceeded
+    /// during a plain `swift test` on the 2-core machine).
     static func version(_ server: FakeMasterServer, headers: MesosHTTPHeaders = [:]) -> MesosHTTPRequest {
-        MesosHTTPRequest(method: "GET", url: server.url.appending(path: "version"), headers: headers, timeout: .seconds(10))
+        MesosHTTPRequest(method: "GET", url: server.url.appending(path: "version"), headers: headers, timeout: .seconds(30))
     }
 
     /// A route whose body never ends: a tick every 20 ms.
