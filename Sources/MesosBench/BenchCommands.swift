@@ -234,9 +234,12 @@ struct Ingest: BenchMode {
         )
     }
 
-    /// The transport for the master, with the TLS options.
+    /// The transport for the master, with the TLS options (the benchmark does not log in: no DC/OS account).
     private func remoteTransport() throws -> any MesosTransport {
-        try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
+        guard self.security.serviceAccountFile == nil else {
+            throw ValidationError("mesos-bench does not authenticate: --service-account-file is not supported here")
+        }
+        return try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
     }
 }
 
@@ -291,9 +294,12 @@ struct Calls: BenchMode {
         say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
     }
 
-    /// The transport for the master, with the TLS options.
+    /// The transport for the master, with the TLS options (the benchmark does not log in: no DC/OS account).
     private func remoteTransport() throws -> any MesosTransport {
-        try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
+        guard self.security.serviceAccountFile == nil else {
+            throw ValidationError("mesos-bench does not authenticate: --service-account-file is not supported here")
+        }
+        return try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
     }
 }
 
