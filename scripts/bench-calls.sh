@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Calls throughput against a real master: mesos-bench `calls` (through MesosScheduler, libcurl) next to wrk
-# with the same ACKNOWLEDGE body and headers on the same master, at 1 and 16 in flight, and the ratios.
+# Calls throughput against a real master: mesos-bench `calls` (through MesosScheduler) on every transport next
+# to wrk with the same ACKNOWLEDGE body and headers on the same master, at 1 and 16 in flight, and the ratios.
 #   scripts/bench-calls.sh [MASTER_URL]   (default http://127.0.0.1:5050)
 #   CALLS=20000 WRK_SECONDS=10 ROUNDS=1 CONTENT_TYPE=protobuf|json (protobuf: the library's default)
-#   EXECUTORS="default transport" (where mesos-bench's workers run: the cooperative pool, the transport's thread)
+#   TRANSPORTS="curl nio" (urlsession too if wanted)
+#   EXECUTORS="default transport" (where mesos-bench's workers run: the cooperative pool, the transport's own
+#   thread or event loop; "transport" is skipped for urlsession, which has none)
 # Needs wrk (apt-get install -y wrk) and a release build of mesos-bench (built here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,7 @@ seconds=${WRK_SECONDS:-10}
 rounds=${ROUNDS:-1}
 content_type=${CONTENT_TYPE:-protobuf}
 executors=${EXECUTORS:-default transport}
+transports=${TRANSPORTS:-curl nio}
 command -v wrk >/dev/null || { echo "bench-calls.sh: wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 scratch=${BENCH_SCRATCH:-.build-bench}
 swift build -c release --scratch-path "$scratch" --product mesos-bench >/dev/null
@@ -72,11 +75,15 @@ for round in $(seq 1 "$rounds"); do
     for concurrency in 1 16; do
         wrk_line=$(wrk -t1 -c"$concurrency" -d"${seconds}s" -s "$work/ack.lua" "$master/api/v1/scheduler" | tee "$work/wrk.txt" | sed -n 's/^Requests\/sec: *//p')
         non2xx=$(sed -n 's/.*wrk_non_2xx=\([0-9]*\).*/\1/p' "$work/wrk.txt")
-        for executor in $executors; do
-            ours=$("$bench" calls --master "$master" --calls "$calls" --concurrency "$concurrency" --content-type "$content_type" --executor "$executor" | tail -n 1)
-            ours_rate=$(echo "$ours" | sed -n 's/.*calls_per_s=\([0-9.]*\).*/\1/p')
-            ratio=$(python3 -c "print(f'{$ours_rate / $wrk_line * 100:.1f}')")
-            echo "round=$round content_type=$content_type concurrency=$concurrency wrk_calls_per_s=$wrk_line wrk_non_2xx=${non2xx:-?} executor=$executor mesos_bench: $ours ratio_percent=$ratio"
+        for transport in $transports; do
+            for executor in $executors; do
+                [ "$transport" = urlsession ] && [ "$executor" = transport ] && continue
+                ours=$("$bench" calls --master "$master" --calls "$calls" --concurrency "$concurrency" --content-type "$content_type" \
+                    --transport "$transport" --executor "$executor" | tail -n 1)
+                ours_rate=$(echo "$ours" | sed -n 's/.*calls_per_s=\([0-9.]*\).*/\1/p')
+                ratio=$(python3 -c "print(f'{${ours_rate:-0} / $wrk_line * 100:.1f}')")
+                echo "round=$round content_type=$content_type concurrency=$concurrency wrk_calls_per_s=$wrk_line wrk_non_2xx=${non2xx:-?} transport=$transport executor=$executor mesos_bench: $ours ratio_percent=$ratio"
+            done
         done
     done
 done

@@ -30,7 +30,16 @@ extension BenchMode {
     }
 }
 
-extension TransportKind: ExpressibleByArgument {}
+extension TransportKind: ExpressibleByArgument {
+    /// The same transport as the tools name it, for a remote master with the TLS options.
+    var toolKind: ToolTransportKind {
+        switch self {
+        case .curl: return .curl
+        case .urlsession: return .urlsession
+        case .nio: return .nio
+        }
+    }
+}
 
 /// How the `calls` mode sends its calls.
 enum CallPath: String, ExpressibleByArgument, Sendable {
@@ -66,7 +75,7 @@ struct LocalRun: BenchMode {
     @Option(help: "Seconds of idle CPU measurement per transport.")
     var idleSeconds = 10
 
-    @Option(help: "Transport for ingest and calls: curl or urlsession.")
+    @Option(help: "Transport for ingest and calls: curl, urlsession or nio.")
     var transport: TransportKind = .curl
 
     @Option(help: "Comma-separated parts to run: json, protobuf, calls, idle (default: all).")
@@ -178,8 +187,8 @@ struct LocalRun: BenchMode {
             let scheduler = try Measure.scheduler(master: server.baseURL, transport: kind.make(), contentType: .protobuf)
             let percent = try await Measure.idleCPU(scheduler: scheduler, seconds: self.idleSeconds)
             say("idle \(kind.rawValue): cpu_percent_of_one_core=\(fmt(percent, 2)) over \(self.idleSeconds) s")
-            if kind == .curl {
-                target("idle libcurl < 1% of a core", percent < 1, fmt(percent, 2) + "%")
+            if kind != .urlsession {
+                target("idle \(kind.rawValue) < 1% of a core", percent < 1, fmt(percent, 2) + "%")
             }
         }
         await server.shutdown()
@@ -204,7 +213,7 @@ struct Ingest: BenchMode {
     @Option(help: "json or protobuf.")
     var contentType: MesosContentType = .protobuf
 
-    @Option(help: "curl or urlsession.")
+    @Option(help: "curl, urlsession or nio.")
     var transport: TransportKind = .curl
 
     @Flag(help: "Run the offer cycle of a real scheduler: subscribe through MesosScheduler and decline each OFFERS event (refuse 0 s) through its call path, with at most --in-flight declines outstanding.")
@@ -239,7 +248,7 @@ struct Ingest: BenchMode {
         guard self.security.serviceAccountFile == nil else {
             throw ValidationError("mesos-bench does not authenticate: --service-account-file is not supported here")
         }
-        return try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
+        return try self.security.makeTransport(self.transport.toolKind)
     }
 }
 
@@ -264,7 +273,7 @@ struct Calls: BenchMode {
     @Option(help: "json or protobuf.")
     var contentType: MesosContentType = .protobuf
 
-    @Option(help: "curl or urlsession.")
+    @Option(help: "curl, urlsession or nio.")
     var transport: TransportKind = .curl
 
     @Option(help: "scheduler (MesosScheduler.send, the default) or transport (MesosTransport.send directly).")
@@ -299,7 +308,7 @@ struct Calls: BenchMode {
         guard self.security.serviceAccountFile == nil else {
             throw ValidationError("mesos-bench does not authenticate: --service-account-file is not supported here")
         }
-        return try self.security.makeTransport(self.transport == .curl ? .curl : .urlsession)
+        return try self.security.makeTransport(self.transport.toolKind)
     }
 }
 

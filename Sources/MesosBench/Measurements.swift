@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import MesosCore
 import MesosCurlTransport
+import MesosNIOTransport
 import MesosRecordIO
 import MesosScheduler
 import MesosURLSessionTransport
@@ -11,11 +12,13 @@ import Synchronization
 enum TransportKind: String, CaseIterable, Sendable {
     case curl
     case urlsession
+    case nio
 
     func make() -> any MesosTransport {
         switch self {
         case .curl: return MesosCurlTransport()
         case .urlsession: return MesosURLSessionTransport()
+        case .nio: return MesosNIOTransport()
         }
     }
 }
