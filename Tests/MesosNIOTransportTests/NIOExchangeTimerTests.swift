@@ -29,11 +29,16 @@ import Testing
                 MesosHTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:5050/stream")!), context: "GET /stream"
             )
             self.exchange = NIOExchange(
-                channel: self.channel, context: "GET /stream", destination: request.destination, pool: self.pool,
+                channel: self.channel, call: NIOCallContext(method: "GET", url: URL(string: "http://127.0.0.1:5050/stream")!),
+                destination: request.destination, pool: self.pool,
                 statistics: NIOTransportStatistics(), maximumBuffered: maximumBuffered, idleTimeout: idleTimeout,
                 reused: false
             )
-            self.head = self.exchange.startOnLoop(request: request, deadline: callTimeout.map { loop.now + $0 })
+            let head = loop.makePromise(of: MesosHTTPResponse.self)
+            self.head = head.futureResult
+            self.exchange.startOnLoop(request: request, deadline: callTimeout.map { loop.now + $0 }) { result in
+                head.completeWith(result.map(\.response).mapError { $0 as any Error })
+            }
         }
 
         func receive(_ text: String) throws {

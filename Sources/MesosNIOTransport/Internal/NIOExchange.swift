@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import MesosCore
 import NIOCore
 import NIOHTTP1
@@ -13,7 +18,8 @@ final class NIOExchange: @unchecked Sendable {
     }
 
     let loop: any EventLoop
-    let context: String
+    /// What the exchange is, for error messages (built into a string only when one is needed).
+    let call: NIOCallContext
     let destination: NIODestination
     let pool: NIOConnectionPool
     let statistics: NIOTransportStatistics
@@ -27,7 +33,11 @@ final class NIOExchange: @unchecked Sendable {
     private var channel: (any Channel)?
     private weak var handler: NIOExchangeHandler?
     private var phase: Phase = .head
-    private var headPromise: EventLoopPromise<MesosHTTPResponse>?
+    /// Called once with the response head (and the whole body when it arrived with the head), or the failure.
+    private var headHandler: ((Result<NIOHead, MesosError>) -> Void)?
+    /// The final head, received but not handed over yet: it waits for the end of the read that brought it, so
+    /// that a response that arrived whole is handed over whole, with one resumption of the caller.
+    private var receivedHead: MesosHTTPResponse?
     private var chunks = CircularBuffer<ArraySlice<UInt8>>()
     private var buffered = 0
     private var waiter: EventLoopPromise<ArraySlice<UInt8>?>?
@@ -38,13 +48,13 @@ final class NIOExchange: @unchecked Sendable {
     private var idleTimer: Scheduled<Void>?
 
     init(
-        channel: any Channel, context: String, destination: NIODestination, pool: NIOConnectionPool,
+        channel: any Channel, call: NIOCallContext, destination: NIODestination, pool: NIOConnectionPool,
         statistics: NIOTransportStatistics, maximumBuffered: Int, idleTimeout: Duration?, reused: Bool
     ) {
         self.statistics = statistics
         self.loop = channel.eventLoop
         self.channel = channel
-        self.context = context
+        self.call = call
         self.destination = destination
         self.pool = pool
         self.maximumBuffered = max(1, maximumBuffered)
@@ -54,24 +64,28 @@ final class NIOExchange: @unchecked Sendable {
 
     // MARK: Starting
 
+    /// The exchange's description for error messages, e.g. `POST http://m:5050/api/v1/scheduler`.
+    var context: String { self.call.description }
+
     /// Attaches to the channel's handler, writes the request, starts reading and arms the whole-call timer.
-    func startOnLoop(request: NIORequest, deadline: NIODeadline?) -> EventLoopFuture<MesosHTTPResponse> {
-        let promise = self.loop.makePromise(of: MesosHTTPResponse.self)
+    /// `onHead` is called once, on the loop, with the final response head (and the whole body if it came in the
+    /// same read), or with the failure.
+    func startOnLoop(
+        request: NIORequest, deadline: NIODeadline?, onHead: @escaping (Result<NIOHead, MesosError>) -> Void
+    ) {
         if case .failed(let error) = self.phase {
             // Cancelled before it could start.
-            promise.fail(error)
-            return promise.futureResult
+            onHead(.failure(error))
+            return
         }
-        guard let channel = self.channel,
-            let handler = try? channel.pipeline.syncOperations.handler(type: NIOExchangeHandler.self)
-        else {
-            promise.fail(MesosError(code: .transportFailure, message: "\(self.context): the connection has no HTTP handler"))
-            return promise.futureResult
+        guard let channel = self.channel, let handler = NIOExchangeHandler.attached(to: channel) else {
+            onHead(.failure(MesosError(code: .transportFailure, message: "\(self.context): the connection has no HTTP handler")))
+            return
         }
-        self.headPromise = promise
+        self.headHandler = onHead
         guard channel.isActive else {
             self.failOnLoop(self.connectionClosedError())
-            return promise.futureResult
+            return
         }
         self.handler = handler
         handler.exchange = self
@@ -86,7 +100,27 @@ final class NIOExchange: @unchecked Sendable {
         }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         self.requestReadOnLoop()
-        return promise.futureResult
+    }
+
+    /// Hands the received head over (once), with the whole body when the response already ended.
+    private func deliverHeadOnLoop() {
+        guard let response = self.receivedHead, let onHead = self.headHandler else { return }
+        self.receivedHead = nil
+        self.headHandler = nil
+        var completeBody: [UInt8]?
+        if case .ended = self.phase {
+            var bytes: [UInt8] = []
+            if self.chunks.count == 1, let only = self.chunks.first {
+                bytes = Array(only)
+            } else {
+                bytes.reserveCapacity(self.buffered)
+                for chunk in self.chunks { bytes.append(contentsOf: chunk) }
+            }
+            self.chunks.removeAll()
+            self.buffered = 0
+            completeBody = bytes
+        }
+        onHead(.success(NIOHead(response: response, completeBody: completeBody)))
     }
 
     // MARK: Reading
@@ -126,9 +160,7 @@ final class NIOExchange: @unchecked Sendable {
             for field in head.headers {
                 fields.append((name: field.name, value: field.value))
             }
-            let promise = self.headPromise
-            self.headPromise = nil
-            promise?.succeed(MesosHTTPResponse(status: Int(head.status.code), headers: MesosHTTPHeaders(fields)))
+            self.receivedHead = MesosHTTPResponse(status: Int(head.status.code), headers: MesosHTTPHeaders(fields))
         case .body(let buffer):
             self.receivedBytes = true
             guard case .body = self.phase, buffer.readableBytes > 0 else { return }
@@ -145,11 +177,14 @@ final class NIOExchange: @unchecked Sendable {
             guard case .body = self.phase else { return }
             self.phase = .ended
             self.cancelTimersOnLoop()
+            // The connection goes back to the pool before the caller hears of the end, so that its next request
+            // (perhaps on another thread at once) finds it there.
+            self.releaseConnectionOnLoop(reusable: self.keepAlive)
+            self.deliverHeadOnLoop()
             if let waiter = self.waiter {
                 self.waiter = nil
                 waiter.succeed(nil)
             }
-            self.releaseConnectionOnLoop(reusable: self.keepAlive)
         }
     }
 
@@ -158,6 +193,7 @@ final class NIOExchange: @unchecked Sendable {
         self.readPending = false
         self.idleTimer?.cancel()
         self.idleTimer = nil
+        self.deliverHeadOnLoop()
         self.requestReadOnLoop()
     }
 
@@ -217,9 +253,13 @@ final class NIOExchange: @unchecked Sendable {
         }
         self.phase = .failed(error)
         self.cancelTimersOnLoop()
-        let head = self.headPromise
-        self.headPromise = nil
-        head?.fail(error)
+        if self.receivedHead != nil {
+            // The head arrived: it is the answer; the body then ends with this failure.
+            self.deliverHeadOnLoop()
+        } else if let onHead = self.headHandler {
+            self.headHandler = nil
+            onHead(.failure(error))
+        }
         if let waiter = self.waiter {
             self.waiter = nil
             waiter.fail(error)
@@ -262,6 +302,10 @@ final class NIOExchange: @unchecked Sendable {
         self.handler = nil
         if reusable && channel.isActive {
             self.pool.put(channel, for: self.destination)
+            // An idle connection keeps a read outstanding: the poller's interest in the socket then stays the same
+            // from one exchange to the next (no change of registration per call), and a server that closes an
+            // idle connection is noticed at once (the pool drops inactive connections).
+            channel.read()
         } else {
             channel.close(promise: nil)
         }
@@ -286,8 +330,18 @@ final class NIOExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The exchange using the connection, or `nil` while it is idle.
     var exchange: NIOExchange?
 
+    /// The handler of a connection the transport made, looked up once per connection and then kept.
+    static func attached(to channel: any Channel) -> NIOExchangeHandler? {
+        try? channel.pipeline.syncOperations.handler(type: NIOExchangeHandler.self)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.exchange?.receivedOnLoop(self.unwrapInboundIn(data))
+        guard let exchange = self.exchange else {
+            // Bytes on an idle connection answer nothing we asked: the connection cannot be trusted any more.
+            context.close(promise: nil)
+            return
+        }
+        exchange.receivedOnLoop(self.unwrapInboundIn(data))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -305,6 +359,21 @@ final class NIOExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.exchange?.connectionClosedOnLoop()
         context.fireChannelInactive()
     }
+}
+
+/// The answer's head, and its whole body when the response had already ended when the head was handed over
+/// (a call's answer usually arrives in one read): the caller then needs nothing more from the loop.
+struct NIOHead: Sendable {
+    var response: MesosHTTPResponse
+    var completeBody: [UInt8]?
+}
+
+/// The method and URL of a request, turned into text only for an error message.
+struct NIOCallContext: Sendable, CustomStringConvertible {
+    let method: String
+    let url: URL
+
+    var description: String { "\(self.method) \(self.url.absoluteString)" }
 }
 
 /// What the exchanges of a transport did, for tests: the most unread bytes one response ever held.

@@ -12,6 +12,8 @@ final class NIOTransportCore: Sendable {
     let pool: NIOConnectionPool
     let executor: EventLoopTaskExecutor
     let statistics = NIOTransportStatistics()
+    /// The last URL sent to, parsed.
+    let targets = NIOTargetCache()
     /// The TLS context, made on first use of an `https` URL (loading files), then reused.
     private let tlsContext = LockedValue<Result<NIOSSLContext, MesosError>?>(nil)
 
@@ -24,25 +26,27 @@ final class NIOTransportCore: Sendable {
     }
 
     func send(_ request: MesosHTTPRequest) async throws(MesosError) -> (MesosHTTPResponse, MesosResponseBody) {
-        let context = "\(request.method) \(request.url.absoluteString)"
+        let call = NIOCallContext(method: request.method, url: request.url)
         if Task.isCancelled {
-            throw MesosError(code: .cancelled, message: "\(context) was cancelled before it was sent", cause: CancellationError())
+            throw MesosError(code: .cancelled, message: "\(call) was cancelled before it was sent", cause: CancellationError())
         }
-        let nioRequest = try NIORequest(request, context: context)
+        let nioRequest = try NIORequest(request, target: try self.targets.target(for: request.url, context: call), context: call)
         let deadline = request.timeout.map { NIODeadline.now() + TimeAmount($0) }
         var mayRetry = true
         while true {
-            let (channel, reused) = try await self.connection(to: nioRequest.destination, deadline: deadline, context: context)
+            let (connection, reused) = try await self.connection(to: nioRequest.destination, deadline: deadline, call: call)
             let exchange = NIOExchange(
-                channel: channel, context: context, destination: nioRequest.destination, pool: self.pool,
-                statistics: self.statistics, maximumBuffered: self.configuration.maximumBufferedBytesPerResponse, idleTimeout: request.idleTimeout,
-                reused: reused
+                channel: connection, call: call, destination: nioRequest.destination, pool: self.pool,
+                statistics: self.statistics, maximumBuffered: self.configuration.maximumBufferedBytesPerResponse,
+                idleTimeout: request.idleTimeout, reused: reused
             )
             do {
-                let head = try await Self.await(exchange, context: context) {
-                    exchange.loop.flatSubmit { exchange.startOnLoop(request: nioRequest, deadline: deadline) }
+                let head = try await Self.head(of: exchange, request: nioRequest, deadline: deadline)
+                if let complete = head.completeBody {
+                    // The whole answer came with its head and the connection is already back in the pool.
+                    return (head.response, complete.isEmpty ? .empty : MesosResponseBody(bytes: complete))
                 }
-                return (head, MesosResponseBody(NIOResponseChunks(exchange)))
+                return (head.response, MesosResponseBody(NIOResponseChunks(exchange)))
             } catch {
                 // A pooled connection the server closed meanwhile: the request never reached it; once, take another.
                 if reused, mayRetry, error.code == .transportFailure, exchange.failedBeforeAnyByte.withLock({ $0 }) {
@@ -51,6 +55,30 @@ final class NIOTransportCore: Sendable {
                 }
                 throw error
             }
+        }
+    }
+
+    /// Starts the exchange on the loop (at once when the caller already runs there, else with one hop) and waits
+    /// for its head; cancellation of the waiting task fails the exchange (closing it).
+    static func head(of exchange: NIOExchange, request: NIORequest, deadline: NIODeadline?) async throws(MesosError) -> NIOHead {
+        do {
+            return try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<NIOHead, any Error>) in
+                    if exchange.loop.inEventLoop {
+                        exchange.startOnLoop(request: request, deadline: deadline) { continuation.resume(with: $0) }
+                    } else {
+                        exchange.loop.execute {
+                            exchange.startOnLoop(request: request, deadline: deadline) { continuation.resume(with: $0) }
+                        }
+                    }
+                }
+            } onCancel: {
+                exchange.onLoop {
+                    exchange.failOnLoop(MesosError(code: .cancelled, message: "\(exchange.context) was cancelled", cause: CancellationError()))
+                }
+            }
+        } catch {
+            throw NIOTransportErrors.mesosError(error, context: exchange.context)
         }
     }
 
@@ -75,12 +103,12 @@ final class NIOTransportCore: Sendable {
 
     /// An idle pooled connection to `destination`, or a new one.
     private func connection(
-        to destination: NIODestination, deadline: NIODeadline?, context: String
+        to destination: NIODestination, deadline: NIODeadline?, call: NIOCallContext
     ) async throws(MesosError) -> (any Channel, reused: Bool) {
         if let channel = self.pool.take(destination) {
             return (channel, true)
         }
-        let tls = destination.tls ? try self.makeTLSContext(context: context) : nil
+        let tls = destination.tls ? try self.makeTLSContext(context: call.description) : nil
         var connectTimeout = TimeAmount(self.configuration.connectTimeout)
         if let deadline {
             connectTimeout = max(.nanoseconds(1), min(connectTimeout, deadline - .now()))
@@ -116,7 +144,7 @@ final class NIOTransportCore: Sendable {
             }
             return (channel, false)
         } catch {
-            let mapped = NIOTransportErrors.mesosError(error, context: context, phase: "connecting to \(host):\(destination.port)")
+            let mapped = NIOTransportErrors.mesosError(error, context: call.description, phase: "connecting to \(host):\(destination.port)")
             throw mapped
         }
     }
