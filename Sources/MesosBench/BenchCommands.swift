@@ -31,6 +31,11 @@ extension BenchMode {
 }
 
 extension TransportKind: ExpressibleByArgument {
+    /// The tools' default transport (``ToolTransportKind/platformDefault``: nio on Linux, curl elsewhere).
+    static var platformDefault: TransportKind {
+        TransportKind(rawValue: ToolTransportKind.platformDefault.rawValue) ?? .curl
+    }
+
     /// The same transport as the tools name it, for a remote master with the TLS options.
     var toolKind: ToolTransportKind {
         switch self {
@@ -75,8 +80,8 @@ struct LocalRun: BenchMode {
     @Option(help: "Seconds of idle CPU measurement per transport.")
     var idleSeconds = 10
 
-    @Option(help: "Transport for ingest and calls: curl, urlsession or nio.")
-    var transport: TransportKind = .curl
+    @Option(help: "Transport for ingest and calls: curl, urlsession or nio (default: nio on Linux, curl elsewhere).")
+    var transport: TransportKind = .platformDefault
 
     @Option(help: "Comma-separated parts to run: json, protobuf, calls, idle (default: all).")
     var parts = "json,protobuf,calls,idle"
@@ -213,8 +218,8 @@ struct Ingest: BenchMode {
     @Option(help: "json or protobuf.")
     var contentType: MesosContentType = .protobuf
 
-    @Option(help: "curl, urlsession or nio.")
-    var transport: TransportKind = .curl
+    @Option(help: "curl, urlsession or nio (default: nio on Linux, curl elsewhere).")
+    var transport: TransportKind = .platformDefault
 
     @Flag(help: "Run the offer cycle of a real scheduler: subscribe through MesosScheduler and decline each OFFERS event (refuse 0 s) through its call path, with at most --in-flight declines outstanding.")
     var decline = false
@@ -273,8 +278,8 @@ struct Calls: BenchMode {
     @Option(help: "json or protobuf.")
     var contentType: MesosContentType = .protobuf
 
-    @Option(help: "curl, urlsession or nio.")
-    var transport: TransportKind = .curl
+    @Option(help: "curl, urlsession or nio (default: nio on Linux, curl elsewhere).")
+    var transport: TransportKind = .platformDefault
 
     @Option(help: "scheduler (MesosScheduler.send, the default) or transport (MesosTransport.send directly).")
     var via: CallPath = .scheduler

@@ -159,7 +159,7 @@ struct ExecutePlan: Sendable {
             }
             self.target = .local(configuration)
         } else {
-            let kind = ToolTransportKind(rawValue: options.transport.lowercased()) ?? .curl
+            let kind = ToolTransportKind(rawValue: options.transport.lowercased()) ?? .platformDefault
             let transport = try options.security.makeTransport(kind)
             if let account = try options.security.serviceAccountAuthenticator(transport: transport) {
                 // The account's uid is the principal (the scheduler fills FrameworkInfo.principal from it).

@@ -103,8 +103,8 @@ struct MesosExecute: AsyncParsableCommand {
     @Option(name: .customLong("content-type"), help: "The encoding of calls and events: json or protobuf.")
     var contentType: String = "protobuf"
 
-    @Option(help: "The HTTP transport for a remote master: curl, urlsession or nio.")
-    var transport: String = "curl"
+    @Option(help: "The HTTP transport for a remote master: curl, urlsession or nio (default: nio on Linux, curl elsewhere).")
+    var transport: String = ToolTransportKind.platformDefault.rawValue
 
     @OptionGroup(title: "TLS and DC/OS")
     var security: MasterSecurityOptions

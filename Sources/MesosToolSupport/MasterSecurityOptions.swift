@@ -26,6 +26,16 @@ public enum ToolTransportKind: String, Sendable, CaseIterable, ExpressibleByArgu
     case urlsession
     /// SwiftNIO (`MesosNIOTransport`, TLS through swift-nio-ssl): every TLS option.
     case nio
+
+    /// The transport the tools use when none is named: SwiftNIO on Linux (fewer thread hand-offs and less CPU
+    /// per call than libcurl, the same idle cost; see README "Choosing a transport"), libcurl elsewhere.
+    public static var platformDefault: ToolTransportKind {
+        #if os(Linux)
+        .nio
+        #else
+        .curl
+        #endif
+    }
 }
 
 /// How every tool reaches a master over TLS and through DC/OS: `--ca-file`, `--cert`/`--key`, `--insecure`,
@@ -91,7 +101,7 @@ public struct MasterSecurityOptions: ParsableArguments, Sendable {
     /// Makes the transport a tool talks to a remote master with, carrying these TLS options.
     ///
     /// - Parameters:
-    ///   - kind: curl, URLSession or NIO.
+    ///   - kind: curl, URLSession or NIO; by default ``ToolTransportKind/platformDefault`` (NIO on Linux).
     ///   - configuration: The curl settings to start from (timeouts, limits); `tls` is replaced.
     ///   - warn: Receives the `--insecure` warning (standard error by default).
     /// - Returns: The transport.
@@ -99,7 +109,7 @@ public struct MasterSecurityOptions: ParsableArguments, Sendable {
     ///   (URLSession on Linux: no custom CA, client certificate or `--insecure`), naming curl, which can.
     ///   `configuration`'s connect timeout and buffer limit also apply to NIO.
     public func makeTransport(
-        _ kind: ToolTransportKind = .curl,
+        _ kind: ToolTransportKind = .platformDefault,
         configuration: MesosCurlTransport.Configuration = .init(),
         warn: @escaping @Sendable (String) -> Void = { MesosCurlTransport.writeToStandardError($0) }
     ) throws(MesosError) -> any MesosTransport {
