@@ -2,10 +2,28 @@ import MesosCore
 
 /// A task's identity in the cluster: task ids are unique only within their framework (EXECUTOR-OPERATOR.md §6).
 public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
+    private var storedFrameworkID: String
+    private var storedTaskID: String
+    /// The two ids hashed once: the mirror's tables and indexes hash a key several times per event.
+    private var hashCode: Int
+
     /// The framework's id.
-    public var frameworkID: String
+    public var frameworkID: String {
+        get { self.storedFrameworkID }
+        set {
+            self.storedFrameworkID = newValue
+            self.hashCode = Self.hashCode(newValue, self.storedTaskID)
+        }
+    }
+
     /// The task's id.
-    public var taskID: String
+    public var taskID: String {
+        get { self.storedTaskID }
+        set {
+            self.storedTaskID = newValue
+            self.hashCode = Self.hashCode(self.storedFrameworkID, newValue)
+        }
+    }
 
     /// Creates a key.
     ///
@@ -13,13 +31,32 @@ public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
     ///   - frameworkID: The framework's id.
     ///   - taskID: The task's id, unique within the framework.
     public init(frameworkID: String, taskID: String) {
-        self.frameworkID = frameworkID
-        self.taskID = taskID
+        self.storedFrameworkID = frameworkID
+        self.storedTaskID = taskID
+        self.hashCode = Self.hashCode(frameworkID, taskID)
+    }
+
+    private static func hashCode(_ frameworkID: String, _ taskID: String) -> Int {
+        var hasher = Hasher()
+        hasher.combine(frameworkID)
+        hasher.combine(taskID)
+        return hasher.finalize()
+    }
+
+    /// Whether both ids are equal.
+    public static func == (lhs: TaskKey, rhs: TaskKey) -> Bool {
+        lhs.hashCode == rhs.hashCode && lhs.storedTaskID == rhs.storedTaskID
+            && lhs.storedFrameworkID == rhs.storedFrameworkID
+    }
+
+    /// Feeds the key's precomputed hash of both ids.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.hashCode)
     }
 
     /// `framework/task`.
     public var description: String {
-        "\(self.frameworkID)/\(self.taskID)"
+        "\(self.storedFrameworkID)/\(self.storedTaskID)"
     }
 }
 

@@ -227,20 +227,64 @@ struct OperatorProtobufReader {
         }
     }
 
-    /// One element of a repeated message field: `fast` reads it, or, if it gives up, swift-protobuf does.
-    @inline(__always)
-    private mutating func element<Message: SwiftProtobuf.Message>(
-        _ type: Message.Type, _ wireType: UInt64, end: Int,
-        _ fast: (inout OperatorProtobufReader, Int) throws(OperatorFastPathExit) -> Message
-    ) throws(OperatorFastPathExit) -> Message {
+    /// Where a fallen-back element starts and ends.
+    private mutating func elementBounds(_ wireType: UInt64, end: Int) throws(OperatorFastPathExit) -> (Int, Int) {
         let stop = try self.delimited(wireType, end: end)
-        let start = self.position
+        return (self.position, stop)
+    }
+
+    /// One MesosTask field: read here, or, if this reader gives up on it, by swift-protobuf.
+    private mutating func taskElement(_ wireType: UInt64, end: Int) throws(OperatorFastPathExit) -> MesosTask {
+        let (start, stop) = try self.elementBounds(wireType, end: end)
         do {
-            let value = try fast(&self, stop)
-            return value
+            return try self.task(end: stop)
         } catch {
             self.position = stop
-            return try self.swiftProtobuf(type, from: start, to: stop)
+            return try self.swiftProtobuf(MesosTask.self, from: start, to: stop)
+        }
+    }
+
+    /// One TaskStatus field: read here, or, if this reader gives up on it, by swift-protobuf.
+    private mutating func statusElement(_ wireType: UInt64, end: Int) throws(OperatorFastPathExit) -> TaskStatus {
+        let (start, stop) = try self.elementBounds(wireType, end: end)
+        do {
+            return try self.status(end: stop)
+        } catch {
+            self.position = stop
+            return try self.swiftProtobuf(TaskStatus.self, from: start, to: stop)
+        }
+    }
+
+    /// One Resource field: read here, or, if this reader gives up on it, by swift-protobuf.
+    private mutating func resourceElement(_ wireType: UInt64, end: Int) throws(OperatorFastPathExit) -> Resource {
+        let (start, stop) = try self.elementBounds(wireType, end: end)
+        do {
+            return try self.resource(end: stop)
+        } catch {
+            self.position = stop
+            return try self.swiftProtobuf(Resource.self, from: start, to: stop)
+        }
+    }
+
+    /// One MasterAgent field: read here, or, if this reader gives up on it, by swift-protobuf.
+    private mutating func agentElement(_ wireType: UInt64, end: Int) throws(OperatorFastPathExit) -> MasterAgent {
+        let (start, stop) = try self.elementBounds(wireType, end: end)
+        do {
+            return try self.agent(end: stop)
+        } catch {
+            self.position = stop
+            return try self.swiftProtobuf(MasterAgent.self, from: start, to: stop)
+        }
+    }
+
+    /// One Mesos_V1_AgentInfo field: read here, or, if this reader gives up on it, by swift-protobuf.
+    private mutating func agentInfoElement(_ wireType: UInt64, end: Int) throws(OperatorFastPathExit) -> Mesos_V1_AgentInfo {
+        let (start, stop) = try self.elementBounds(wireType, end: end)
+        do {
+            return try self.agentInfo(end: stop)
+        } catch {
+            self.position = stop
+            return try self.swiftProtobuf(Mesos_V1_AgentInfo.self, from: start, to: stop)
         }
     }
 
@@ -265,7 +309,7 @@ struct OperatorProtobufReader {
                 while let (field, wireType) = try self.tag(end: stop) {
                     guard field == 1 else { throw OperatorFastPathExit() }
                     try mark(&addedSeen, 0)
-                    added.task = try self.element(MesosTask.self, wireType, end: stop) { try $0.task(end: $1) }
+                    added.task = try self.taskElement(wireType, end: stop)
                 }
                 message.taskAdded = added
             case 4:
@@ -279,7 +323,7 @@ struct OperatorProtobufReader {
                 while let (field, wireType) = try self.tag(end: stop) {
                     guard field == 1 else { throw OperatorFastPathExit() }
                     try mark(&addedSeen, 0)
-                    added.agent = try self.element(MasterAgent.self, wireType, end: stop) { try $0.agent(end: $1) }
+                    added.agent = try self.agentElement(wireType, end: stop)
                 }
                 message.agentAdded = added
             case 6:
@@ -319,7 +363,7 @@ struct OperatorProtobufReader {
                 message.frameworkID = FrameworkID(fastValue: try self.idValue(end: try self.delimited(wireType, end: end)))
             case 2:
                 try mark(&seen, 1)
-                message.status = try self.element(TaskStatus.self, wireType, end: end) { try $0.status(end: $1) }
+                message.status = try self.statusElement(wireType, end: end)
             case 3:
                 try mark(&seen, 2)
                 message.state = try self.enumValue(TaskState.self, wireType, end: end)
@@ -389,7 +433,7 @@ struct OperatorProtobufReader {
         }
         self.position = start
         while let (field, wireType) = try self.tag(end: end) {
-            let task = try self.element(MesosTask.self, wireType, end: end) { try $0.task(end: $1) }
+            let task = try self.taskElement(wireType, end: end)
             lists[Int(field) - 1].append(task)
         }
         var message = Mesos_V1_Master_Response.GetTasks()
@@ -408,9 +452,9 @@ struct OperatorProtobufReader {
         while let (field, wireType) = try self.tag(end: end) {
             switch field {
             case 1:
-                agents.append(try self.element(MasterAgent.self, wireType, end: end) { try $0.agent(end: $1) })
+                agents.append(try self.agentElement(wireType, end: end))
             case 2:
-                recovered.append(try self.element(Mesos_V1_AgentInfo.self, wireType, end: end) { try $0.agentInfo(end: $1) })
+                recovered.append(try self.agentInfoElement(wireType, end: end))
             default:
                 throw OperatorFastPathExit()
             }
@@ -449,10 +493,10 @@ struct OperatorProtobufReader {
                 message.state = try self.enumValue(TaskState.self, wireType, end: end)
             case 7:
                 if resources.isEmpty { resources.reserveCapacity(4) }
-                resources.append(try self.element(Resource.self, wireType, end: end) { try $0.resource(end: $1) })
+                resources.append(try self.resourceElement(wireType, end: end))
             case 8:
                 if statuses.isEmpty { statuses.reserveCapacity(4) }
-                statuses.append(try self.element(TaskStatus.self, wireType, end: end) { try $0.status(end: $1) })
+                statuses.append(try self.statusElement(wireType, end: end))
             case 9:
                 try mark(&seen, 6)
                 message.statusUpdateState = try self.enumValue(TaskState.self, wireType, end: end)
@@ -561,7 +605,7 @@ struct OperatorProtobufReader {
             switch field {
             case 1:
                 try mark(&seen, 0)
-                message.agentInfo = try self.element(Mesos_V1_AgentInfo.self, wireType, end: end) { try $0.agentInfo(end: $1) }
+                message.agentInfo = try self.agentInfoElement(wireType, end: end)
             case 2:
                 try mark(&seen, 1)
                 message.active = try self.bool(wireType, end: end)
@@ -578,11 +622,11 @@ struct OperatorProtobufReader {
                 try mark(&seen, 5)
                 message.reregisteredTime = try self.timeInfo(end: try self.delimited(wireType, end: end))
             case 7:
-                total.append(try self.element(Resource.self, wireType, end: end) { try $0.resource(end: $1) })
+                total.append(try self.resourceElement(wireType, end: end))
             case 8:
-                allocated.append(try self.element(Resource.self, wireType, end: end) { try $0.resource(end: $1) })
+                allocated.append(try self.resourceElement(wireType, end: end))
             case 9:
-                offered.append(try self.element(Resource.self, wireType, end: end) { try $0.resource(end: $1) })
+                offered.append(try self.resourceElement(wireType, end: end))
             case 10:
                 capabilities.append(try self.message(Mesos_V1_AgentInfo.Capability.self, wireType, end: end))
             case 11:
@@ -619,7 +663,7 @@ struct OperatorProtobufReader {
                 try mark(&seen, 0)
                 message.hostname = try self.string(wireType, end: end)
             case 3:
-                resources.append(try self.element(Resource.self, wireType, end: end) { try $0.resource(end: $1) })
+                resources.append(try self.resourceElement(wireType, end: end))
             case 5:
                 attributes.append(try self.message(Mesos_V1_Attribute.self, wireType, end: end))
             case 6:
