@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import MesosCore
 import SwiftProtobuf
@@ -418,23 +419,42 @@ struct OperatorProtobufReader {
         return message
     }
 
+    /// Where one element of `GetTasks` lies, and which of its five lists it belongs to.
+    private struct TaskSpan {
+        var list: Int
+        var start: Int
+        var stop: Int
+    }
+
+    /// Snapshots with at least this many tasks are decoded on several threads.
+    static let parallelTaskThreshold = 4096
+
     private mutating func tasks(end: Int) throws(OperatorFastPathExit) -> Mesos_V1_Master_Response.GetTasks {
-        var lists: [[MesosTask]] = Array(repeating: [], count: 5)
-        // A first pass counts each list's elements, so that a snapshot's 100,000 tasks are one allocation.
-        let start = self.position
+        // A first pass finds the elements, so that each list is one allocation and a large snapshot's tasks can
+        // be decoded in parallel (each task's bytes are independent; the lists keep the wire order).
+        var spans: [TaskSpan] = []
         var counts = [0, 0, 0, 0, 0]
         while let (field, wireType) = try self.tag(end: end) {
             guard (1...5).contains(field) else { throw OperatorFastPathExit() }
+            let stop = try self.delimited(wireType, end: end)
+            spans.append(TaskSpan(list: Int(field) - 1, start: self.position, stop: stop))
             counts[Int(field) - 1] += 1
-            self.position = try self.delimited(wireType, end: end)
+            self.position = stop
         }
+        var lists: [[MesosTask]] = Array(repeating: [], count: 5)
         for index in 0..<5 where counts[index] > 0 {
             lists[index].reserveCapacity(counts[index])
         }
-        self.position = start
-        while let (field, wireType) = try self.tag(end: end) {
-            let task = try self.taskElement(wireType, end: end)
-            lists[Int(field) - 1].append(task)
+        let workers = min(4, ProcessInfo.processInfo.activeProcessorCount)
+        if spans.count >= Self.parallelTaskThreshold, workers > 1 {
+            let decoded = try Self.decodeInParallel(spans, base: self.base, count: self.count, workers: workers)
+            for (span, task) in zip(spans, decoded) {
+                lists[span.list].append(task)
+            }
+        } else {
+            for span in spans {
+                lists[span.list].append(try self.task(from: span.start, to: span.stop))
+            }
         }
         var message = Mesos_V1_Master_Response.GetTasks()
         message.pendingTasks = lists[0]
@@ -443,6 +463,52 @@ struct OperatorProtobufReader {
         message.orphanTasks = lists[3]
         message.unreachableTasks = lists[4]
         return message
+    }
+
+    /// The task at `start..<stop`: read here, or by swift-protobuf if this reader gives up on it.
+    private mutating func task(from start: Int, to stop: Int) throws(OperatorFastPathExit) -> MesosTask {
+        self.position = start
+        do {
+            return try self.task(end: stop)
+        } catch {
+            self.position = stop
+            return try self.swiftProtobuf(MesosTask.self, from: start, to: stop)
+        }
+    }
+
+    /// Decodes the tasks of `spans` on `workers` threads, each a contiguous share; the result is in span order.
+    /// The bytes are only read, and each worker fills its own array.
+    private static func decodeInParallel(
+        _ spans: [TaskSpan], base: UnsafeRawPointer, count: Int, workers: Int
+    ) throws(OperatorFastPathExit) -> [MesosTask] {
+        let shares = LockedValue<[[MesosTask]?]>(Array(repeating: nil, count: workers))
+        let perWorker = (spans.count + workers - 1) / workers
+        // The record's address, handed to the workers as a number (the caller keeps the bytes alive and unchanged
+        // until they are done).
+        let address = UInt(bitPattern: base)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let range = (worker * perWorker)..<min(spans.count, (worker + 1) * perWorker)
+            guard let base = UnsafeRawPointer(bitPattern: address) else { return }
+            var reader = OperatorProtobufReader(base: base, count: count)
+            var tasks: [MesosTask] = []
+            tasks.reserveCapacity(range.count)
+            do {
+                for index in range {
+                    tasks.append(try reader.task(from: spans[index].start, to: spans[index].stop))
+                }
+            } catch {
+                return  // Its share stays `nil`: the whole record goes to swift-protobuf.
+            }
+            shares.withLock { $0[worker] = tasks }
+        }
+        let results = shares.withLock { $0 }
+        var tasks: [MesosTask] = []
+        tasks.reserveCapacity(spans.count)
+        for share in results {
+            guard let share else { throw OperatorFastPathExit() }
+            tasks.append(contentsOf: share)
+        }
+        return tasks
     }
 
     private mutating func agents(end: Int) throws(OperatorFastPathExit) -> Mesos_V1_Master_Response.GetAgents {
