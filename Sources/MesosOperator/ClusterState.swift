@@ -379,14 +379,19 @@ extension MesosTask {
     /// Records a status update as the master does: the newest status last (replacing the last one when it has the
     /// same state; at most `limit` kept), the task's latest state, and the update's state and uuid.
     mutating func record(_ status: TaskStatus, state: TaskState, keeping limit: Int) {
-        if let last = self.statuses.last, last.state == status.state {
-            self.statuses[self.statuses.count - 1] = status
+        // The generated property has no in-place accessor: changing `self.statuses` directly would copy the array
+        // on every update. Taken out of the task first, the array has one owner and changes in place.
+        var statuses = self.statuses
+        self.statuses = []
+        if let last = statuses.last, last.state == status.state {
+            statuses[statuses.count - 1] = status
         } else {
-            self.statuses.append(status)
-            if self.statuses.count > limit {
-                self.statuses.removeFirst(self.statuses.count - limit)
+            statuses.append(status)
+            if statuses.count > limit {
+                statuses.removeFirst(statuses.count - limit)
             }
         }
+        self.statuses = statuses
         self.state = state
         self.statusUpdateState = status.state
         if status.hasUuid {

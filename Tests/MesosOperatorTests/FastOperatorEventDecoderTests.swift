@@ -88,7 +88,7 @@ import Testing
             status.message = "message ✓ \(index)"
             status.executorID.value = "exec-\(index)"
             status.healthy = index % 4 == 0
-            status.reason = .reasonTaskHealthCheckStatusUpdated
+            status.reason = .taskHealthCheckStatusUpdated
             var label = Mesos_V1_Label()
             label.key = "origin"
             status.labels.labels = [label]
@@ -445,6 +445,33 @@ import Testing
             }
         }
         #expect(accepted > 0)
+    }
+
+    /// A snapshot above the parallel threshold: its tasks are decoded on several threads, in wire order, with the
+    /// per-task fallback to swift-protobuf still working; one task swift-protobuf cannot read declines the record.
+    @Test func aLargeSnapshotDecodesInParallelInWireOrder() throws {
+        let count = OperatorProtobufReader.parallelTaskThreshold + 123
+        var event = MasterEvent()
+        event.type = .subscribed
+        event.subscribed.getState.getTasks.tasks = (0..<count).map { Self.richTask($0) }
+        event.subscribed.getState.getTasks.completedTasks = (0..<40).map { Self.richTask(20_000 + $0, state: .taskFinished) }
+        event.subscribed.getState.getAgents.agents = [Self.richAgent(1)]
+        let bytes: [UInt8] = try event.serializedBytes(partial: true)
+        let fast = try #require(FastOperatorEventDecoder.decode(bytes))
+        #expect(fast == event)
+        #expect(fast.subscribed.getState.getTasks.tasks.map(\.taskID.value) == (0..<count).map { "task-\($0)" })
+
+        // Invalid UTF-8 in one task's name, after many plain and empty tasks: swift-protobuf rejects the record,
+        // and so does the fast path.
+        let badTask = Wire.field(2, bytes: Wire.field(1, bytes: [0x61, 0xFF, 0xFE]))
+        let emptyTasks = (0..<(count / 10)).flatMap { _ in Wire.field(2, bytes: []) }
+        let plain: [UInt8] = try Cluster.task("t").serializedBytes(partial: true)
+        let manyPlain = (0..<count).flatMap { _ in Wire.field(2, bytes: plain) }
+        let record = Wire.field(1, varint: 1)
+            + Wire.field(2, bytes: Wire.field(1, bytes: Wire.field(1, bytes: manyPlain + emptyTasks + badTask)))
+        #expect((try? Self.reference(record)) == nil)
+        #expect(FastOperatorEventDecoder.decode(record) == nil)
+        #expect(throws: MesosError.self) { try OperatorEvent.decode(record, as: .protobuf) }
     }
 
     /// A record that is a slice of a larger buffer (as the RecordIO decoder hands them out) decodes the same.
