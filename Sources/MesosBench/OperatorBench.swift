@@ -65,14 +65,16 @@ struct OperatorBench: BenchMode {
             say("  snapshot record: bytes=\(record.count) decode_ms=\(fmt(decodeSeconds * 1000)) (cpu \(fmt(decodeCPU * 1000, 0))) build_ms=\(fmt(buildSeconds * 1000)) (cpu \(fmt(buildCPU * 1000, 0))) tasks=\(direct.taskCount) agents=\(direct.agentCount)")
             // The reference: the same record through swift-protobuf's generated decoding alone.
             start = clock.now
+            cpu = ProcessStats.cpuSeconds() ?? 0
             let reference = OperatorEvent(try OperatorWire.decode(MasterEvent.self, from: record, as: self.contentType))
             let referenceSeconds = Measure.seconds(clock.now - start)
+            let referenceCPU = (ProcessStats.cpuSeconds() ?? 0) - cpu
             guard case .subscribed(let referenceSnapshot) = reference, case .subscribed(let fastSnapshot) = decoded,
                 referenceSnapshot == fastSnapshot
             else {
                 throw BenchError("the library's decoding of SUBSCRIBED differs from swift-protobuf's")
             }
-            say("  snapshot record through swift-protobuf alone (reference): decode_ms=\(fmt(referenceSeconds * 1000)) (library decoding \(fmt(referenceSeconds / max(decodeSeconds, 1e-9), 2))x faster)")
+            say("  snapshot record through swift-protobuf alone (reference): decode_ms=\(fmt(referenceSeconds * 1000)) (cpu \(fmt(referenceCPU * 1000, 0))) (library decoding \(fmt(referenceSeconds / max(decodeSeconds, 1e-9), 2))x faster)")
 
             // The first tasks' UNREACHABLE events, then their RUNNING events, again and again.
             let unreachable = try Self.decodeAll(chunks[0], contentType: self.contentType)

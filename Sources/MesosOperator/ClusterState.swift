@@ -246,16 +246,21 @@ public struct ClusterState: Sendable {
     private mutating func unindex(_ key: TaskKey, _ task: MesosTask) {
         Self.remove(key, from: &self.tasksByAgent, at: task.agentID.value)
         Self.remove(key, from: &self.tasksByFramework, at: key.frameworkID)
-        Self.remove(key, from: &self.tasksByState, at: task.state)
+        Self.remove(key, from: &self.tasksByState, at: task.state, keepingEmpty: true)
         if task.state.isTerminal {
             self.completedCount[key.frameworkID, default: 1] -= 1
         }
     }
 
-    private static func remove<Index: Hashable>(_ key: TaskKey, from index: inout [Index: Set<TaskKey>], at slot: Index) {
+    /// Removes `key` from the set at `slot`, and the set itself once empty unless `keepingEmpty` (the per-state
+    /// index keeps its few sets: tasks flapping between two states would otherwise regrow a set of the whole
+    /// cluster's size, rehashing it, again and again).
+    private static func remove<Index: Hashable>(
+        _ key: TaskKey, from index: inout [Index: Set<TaskKey>], at slot: Index, keepingEmpty: Bool = false
+    ) {
         guard let position = index.index(forKey: slot) else { return }
         index.values[position].remove(key)
-        if index.values[position].isEmpty {
+        if !keepingEmpty, index.values[position].isEmpty {
             index.remove(at: position)
         }
     }
@@ -271,7 +276,7 @@ public struct ClusterState: Sendable {
         let oldState = self.taskTable.values[position].state
         self.taskTable.values[position].record(status, state: newState, keeping: self.limits.maximumStatusesPerTask)
         if oldState != newState {
-            Self.remove(key, from: &self.tasksByState, at: oldState)
+            Self.remove(key, from: &self.tasksByState, at: oldState, keepingEmpty: true)
             self.tasksByState[newState, default: []].insert(key)
             if oldState.isTerminal {
                 self.completedCount[key.frameworkID, default: 1] -= 1
