@@ -63,6 +63,18 @@ struct OperatorBench: BenchMode {
             let buildSeconds = Measure.seconds(clock.now - start)
             let buildCPU = (ProcessStats.cpuSeconds() ?? 0) - cpu
             say("  snapshot record: bytes=\(record.count) decode_ms=\(fmt(decodeSeconds * 1000)) (cpu \(fmt(decodeCPU * 1000, 0))) build_ms=\(fmt(buildSeconds * 1000)) (cpu \(fmt(buildCPU * 1000, 0))) tasks=\(direct.taskCount) agents=\(direct.agentCount)")
+            // The reference: the same record through swift-protobuf's generated decoding alone.
+            start = clock.now
+            cpu = ProcessStats.cpuSeconds() ?? 0
+            let reference = OperatorEvent(try OperatorWire.decode(MasterEvent.self, from: record, as: self.contentType))
+            let referenceSeconds = Measure.seconds(clock.now - start)
+            let referenceCPU = (ProcessStats.cpuSeconds() ?? 0) - cpu
+            guard case .subscribed(let referenceSnapshot) = reference, case .subscribed(let fastSnapshot) = decoded,
+                referenceSnapshot == fastSnapshot
+            else {
+                throw BenchError("the library's decoding of SUBSCRIBED differs from swift-protobuf's")
+            }
+            say("  snapshot record through swift-protobuf alone (reference): decode_ms=\(fmt(referenceSeconds * 1000)) (cpu \(fmt(referenceCPU * 1000, 0))) (library decoding \(fmt(referenceSeconds / max(decodeSeconds, 1e-9), 2))x faster)")
 
             // The first tasks' UNREACHABLE events, then their RUNNING events, again and again.
             let unreachable = try Self.decodeAll(chunks[0], contentType: self.contentType)
@@ -82,7 +94,17 @@ struct OperatorBench: BenchMode {
             while Measure.seconds(clock.now - start) < 0.5 || decodedCount < 10_000 {
                 decodedCount += try Self.decodeAll(chunks[decodedCount / self.batch % chunks.count], contentType: self.contentType).count
             }
-            say("  decode alone (RecordIO + \(self.contentType) TASK_UPDATED records): events_per_s=\(Int(Double(decodedCount) / Measure.seconds(clock.now - start)))")
+            let decodeRate = Double(decodedCount) / Measure.seconds(clock.now - start)
+            say("  decode alone (RecordIO + \(self.contentType) TASK_UPDATED records): events_per_s=\(Int(decodeRate))")
+            start = clock.now
+            decodedCount = 0
+            while Measure.seconds(clock.now - start) < 0.5 || decodedCount < 10_000 {
+                decodedCount += try Self.decodeAll(
+                    chunks[decodedCount / self.batch % chunks.count], contentType: self.contentType, swiftProtobufOnly: true
+                ).count
+            }
+            let referenceRate = Double(decodedCount) / Measure.seconds(clock.now - start)
+            say("  decode alone through swift-protobuf (reference): events_per_s=\(Int(referenceRate)) (library decoding \(fmt(decodeRate / max(referenceRate, 1), 2))x as fast)")
         }
 
         // End to end: the fake master streams, the client decodes, the mirror applies.
@@ -253,12 +275,16 @@ struct OperatorBench: BenchMode {
         return chunks
     }
 
-    static func decodeAll(_ chunk: Chunk, contentType: MesosContentType) throws -> [OperatorEvent] {
+    static func decodeAll(_ chunk: Chunk, contentType: MesosContentType, swiftProtobufOnly: Bool = false) throws -> [OperatorEvent] {
         var decoder = RecordIODecoder()
         decoder.append(chunk.bytes)
         var events: [OperatorEvent] = []
         while let record = try decoder.next() {
-            events.append(try OperatorEvent.decode(record, as: contentType))
+            if swiftProtobufOnly {
+                events.append(OperatorEvent(try OperatorWire.decode(MasterEvent.self, from: record, as: contentType)))
+            } else {
+                events.append(try OperatorEvent.decode(record, as: contentType))
+            }
         }
         return events
     }

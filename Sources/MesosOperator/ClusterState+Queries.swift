@@ -150,6 +150,6 @@ extension ClusterState {
 
     /// The number of tasks per state.
     public var taskCountsByState: [TaskState: Int] {
-        self.tasksByState.mapValues(\.count)
+        self.tasksByState.compactMapValues { $0.isEmpty ? nil : $0.count }
     }
 }

@@ -2,10 +2,28 @@ import MesosCore
 
 /// A task's identity in the cluster: task ids are unique only within their framework (EXECUTOR-OPERATOR.md §6).
 public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
+    private var storedFrameworkID: String
+    private var storedTaskID: String
+    /// The two ids hashed once: the mirror's tables and indexes hash a key several times per event.
+    private var hashCode: Int
+
     /// The framework's id.
-    public var frameworkID: String
+    public var frameworkID: String {
+        get { self.storedFrameworkID }
+        set {
+            self.storedFrameworkID = newValue
+            self.hashCode = Self.hashCode(newValue, self.storedTaskID)
+        }
+    }
+
     /// The task's id.
-    public var taskID: String
+    public var taskID: String {
+        get { self.storedTaskID }
+        set {
+            self.storedTaskID = newValue
+            self.hashCode = Self.hashCode(self.storedFrameworkID, newValue)
+        }
+    }
 
     /// Creates a key.
     ///
@@ -13,13 +31,32 @@ public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
     ///   - frameworkID: The framework's id.
     ///   - taskID: The task's id, unique within the framework.
     public init(frameworkID: String, taskID: String) {
-        self.frameworkID = frameworkID
-        self.taskID = taskID
+        self.storedFrameworkID = frameworkID
+        self.storedTaskID = taskID
+        self.hashCode = Self.hashCode(frameworkID, taskID)
+    }
+
+    private static func hashCode(_ frameworkID: String, _ taskID: String) -> Int {
+        var hasher = Hasher()
+        hasher.combine(frameworkID)
+        hasher.combine(taskID)
+        return hasher.finalize()
+    }
+
+    /// Whether both ids are equal.
+    public static func == (lhs: TaskKey, rhs: TaskKey) -> Bool {
+        lhs.hashCode == rhs.hashCode && lhs.storedTaskID == rhs.storedTaskID
+            && lhs.storedFrameworkID == rhs.storedFrameworkID
+    }
+
+    /// Feeds the key's precomputed hash of both ids.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.hashCode)
     }
 
     /// `framework/task`.
     public var description: String {
-        "\(self.frameworkID)/\(self.taskID)"
+        "\(self.storedFrameworkID)/\(self.storedTaskID)"
     }
 }
 
@@ -209,16 +246,21 @@ public struct ClusterState: Sendable {
     private mutating func unindex(_ key: TaskKey, _ task: MesosTask) {
         Self.remove(key, from: &self.tasksByAgent, at: task.agentID.value)
         Self.remove(key, from: &self.tasksByFramework, at: key.frameworkID)
-        Self.remove(key, from: &self.tasksByState, at: task.state)
+        Self.remove(key, from: &self.tasksByState, at: task.state, keepingEmpty: true)
         if task.state.isTerminal {
             self.completedCount[key.frameworkID, default: 1] -= 1
         }
     }
 
-    private static func remove<Index: Hashable>(_ key: TaskKey, from index: inout [Index: Set<TaskKey>], at slot: Index) {
+    /// Removes `key` from the set at `slot`, and the set itself once empty unless `keepingEmpty` (the per-state
+    /// index keeps its few sets: tasks flapping between two states would otherwise regrow a set of the whole
+    /// cluster's size, rehashing it, again and again).
+    private static func remove<Index: Hashable>(
+        _ key: TaskKey, from index: inout [Index: Set<TaskKey>], at slot: Index, keepingEmpty: Bool = false
+    ) {
         guard let position = index.index(forKey: slot) else { return }
         index.values[position].remove(key)
-        if index.values[position].isEmpty {
+        if !keepingEmpty, index.values[position].isEmpty {
             index.remove(at: position)
         }
     }
@@ -234,7 +276,7 @@ public struct ClusterState: Sendable {
         let oldState = self.taskTable.values[position].state
         self.taskTable.values[position].record(status, state: newState, keeping: self.limits.maximumStatusesPerTask)
         if oldState != newState {
-            Self.remove(key, from: &self.tasksByState, at: oldState)
+            Self.remove(key, from: &self.tasksByState, at: oldState, keepingEmpty: true)
             self.tasksByState[newState, default: []].insert(key)
             if oldState.isTerminal {
                 self.completedCount[key.frameworkID, default: 1] -= 1
@@ -342,14 +384,19 @@ extension MesosTask {
     /// Records a status update as the master does: the newest status last (replacing the last one when it has the
     /// same state; at most `limit` kept), the task's latest state, and the update's state and uuid.
     mutating func record(_ status: TaskStatus, state: TaskState, keeping limit: Int) {
-        if let last = self.statuses.last, last.state == status.state {
-            self.statuses[self.statuses.count - 1] = status
+        // The generated property has no in-place accessor: changing `self.statuses` directly would copy the array
+        // on every update. Taken out of the task first, the array has one owner and changes in place.
+        var statuses = self.statuses
+        self.statuses = []
+        if let last = statuses.last, last.state == status.state {
+            statuses[statuses.count - 1] = status
         } else {
-            self.statuses.append(status)
-            if self.statuses.count > limit {
-                self.statuses.removeFirst(self.statuses.count - limit)
+            statuses.append(status)
+            if statuses.count > limit {
+                statuses.removeFirst(statuses.count - limit)
             }
         }
+        self.statuses = statuses
         self.state = state
         self.statusUpdateState = status.state
         if status.hasUuid {
