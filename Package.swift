@@ -446,7 +446,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosLocalClusterTests",
-            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources", "MesosTestKit"],
+            dependencies: [
+                "MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources", "MesosTestKit",
+                "MesosOperator", "MesosRecordIO",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
