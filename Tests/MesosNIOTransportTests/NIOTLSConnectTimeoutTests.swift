@@ -32,7 +32,7 @@ struct NIOTLSConnectTimeoutTests {
     func handshakeCountsAgainstConnectTimeout() async throws {
         let server = try await SilentServer(group: MultiThreadedEventLoopGroup.singleton)
         let transport = MesosNIOTransport(configuration: .init(connectTimeout: .milliseconds(300)))
-        var request = MesosHTTPRequest(url: URL(string: "https://127.0.0.1:\(server.port)/version")!, method: "GET")
+        var request = MesosHTTPRequest(method: "GET", url: URL(string: "https://127.0.0.1:\(server.port)/version")!)
         request.timeout = .seconds(30)
         let started = ContinuousClock.now
         let error = await #expect(throws: MesosError.self) { _ = try await transport.send(request) }
@@ -48,7 +48,7 @@ struct NIOTLSConnectTimeoutTests {
     func plainHTTPIsNotCutShortByConnectTimeout() async throws {
         let server = try await SilentServer(group: MultiThreadedEventLoopGroup.singleton)
         let transport = MesosNIOTransport(configuration: .init(connectTimeout: .milliseconds(100)))
-        var request = MesosHTTPRequest(url: URL(string: "http://127.0.0.1:\(server.port)/version")!, method: "GET")
+        var request = MesosHTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(server.port)/version")!)
         request.timeout = .milliseconds(600)
         let started = ContinuousClock.now
         let error = await #expect(throws: MesosError.self) { _ = try await transport.send(request) }
