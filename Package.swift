@@ -520,6 +520,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
                 "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
+                "MesosNIOTransport",
             ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings
