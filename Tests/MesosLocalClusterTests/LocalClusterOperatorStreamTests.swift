@@ -125,8 +125,7 @@ struct LocalClusterOperatorStreamTests {
         }
         #expect(Self.subscriberCount(cluster) == 2)
 
-        var info = Harness.frameworkInfo("watched")
-        info.failoverTimeout = 0
+        let info = Harness.frameworkInfo("watched")
         let scheduler = Harness.scheduler(cluster, "watched", info: info)
         try await scheduler.withWatchedSubscription { events in
             var reader = EventReader(events)

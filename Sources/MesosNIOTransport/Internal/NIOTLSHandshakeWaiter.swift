@@ -1,5 +1,5 @@
 import NIOCore
-import NIOSSL
+import NIOTLS
 
 /// Sits right after the TLS handler of a new connection and completes ``handshake`` when the TLS handshake is
 /// done, so that the transport's connect timeout covers TCP connect and TLS handshake together (as curl's
