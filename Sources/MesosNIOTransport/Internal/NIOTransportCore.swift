@@ -86,6 +86,7 @@ final class NIOTransportCore: Sendable {
             connectTimeout = max(.nanoseconds(1), min(connectTimeout, deadline - .now()))
         }
         // The TLS handshake must be done within the same connect timeout (NIOTLSHandshakeWaiter).
+        let handshakeTimeout = connectTimeout
         let connectDeadline = NIODeadline.now() + connectTimeout
         let host = destination.host
         let serverName: String? = Self.isIPAddress(host) ? nil : host
@@ -100,7 +101,7 @@ final class NIOTransportCore: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls {
                         try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                        try pipeline.addHandler(NIOTLSHandshakeWaiter(deadline: connectDeadline, timeout: connectTimeout))
+                        try pipeline.addHandler(NIOTLSHandshakeWaiter(deadline: connectDeadline, timeout: handshakeTimeout))
                     }
                     try pipeline.addHTTPClientHandlers()
                     try pipeline.addHandler(NIOExchangeHandler())
