@@ -1,7 +1,6 @@
 import Foundation
 import MesosCore
 import MesosTestKit
-import Synchronization
 import Testing
 
 @testable import MesosOperator
@@ -16,8 +15,8 @@ import Testing
     func finishCheckIsThrottledOnTheFollowersClock() async throws {
         let agent = FakeFileAgent()
         let clock = ManualClock()
-        let checks = Mutex<[Duration]>([])
-        let finished = Mutex(false)
+        let checks = LockedValue<[Duration]>([])
+        let finished = LockedValue(false)
         let started = clock.now
         agent.write(Self.path, "a")
         let follower = agent.files().follow(
