@@ -154,6 +154,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -446,7 +447,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MesosLocalClusterTests",
-            dependencies: ["MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources", "MesosTestKit"],
+            dependencies: [
+                "MesosLocalCluster", "MesosScheduler", "MesosInMemoryTransport", "MesosResources", "MesosTestKit",
+                "MesosOperator", "MesosRecordIO",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -517,6 +521,7 @@ let package = Package(
             dependencies: [
                 "MesosCore", "MesosRecordIO", "MesosScheduler", "MesosCurlTransport", "MesosDiscovery", "MesosZooKeeper",
                 "MesosTestKit", "MesosResources", "MesosFramework", "MesosInMemoryTransport", "MesosOperator",
+                "MesosNIOTransport",
             ],
             path: "IntegrationTests/MesosIntegrationTests",
             swiftSettings: strictSettings

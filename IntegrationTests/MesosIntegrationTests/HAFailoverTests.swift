@@ -20,11 +20,11 @@ extension SharedClusterSuites {
             }
         }
 
-        static func scheduler(master: MasterDetector, name: String) -> MesosScheduler {
+        static func scheduler(master: MasterDetector, name: String, transport: TestTransport = .curl) -> MesosScheduler {
             var info = RealMaster.frameworkInfo(name: name)
             info.failoverTimeout = 600
             var configuration = MesosSchedulerConfiguration(
-                frameworkInfo: info, master: master, transport: MesosCurlTransport(configuration: .init()))
+                frameworkInfo: info, master: master, transport: transport.make())
             configuration.backoff = BackoffPolicy(initial: .milliseconds(100), maximum: .milliseconds(500))
             configuration.contentType = .protobuf
             return MesosScheduler(configuration: configuration)
@@ -93,21 +93,22 @@ extension SharedClusterSuites {
             #expect(elapsed < .seconds(15))
         }
 
-        @Test("through the static list of three URLs: the same failover")
-        func staticListFailover() async throws {
-            let transport = MesosCurlTransport(configuration: .init())
+        @Test("through the static list of three URLs: the same failover (curl and NIO)", arguments: TestTransport.allCases)
+        func staticListFailover(transport kind: TestTransport) async throws {
+            let transport = kind.make()
             let detector = try MasterDetector.staticList(url: try TestServers.value("MESOS_HA_MASTERS"), transport: transport)
-            let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-static"))
-            print("failover via static list: leader killed → SUBSCRIBED on the new leader in \(elapsed)")
+            let elapsed = try await Self.failover(Self.scheduler(master: detector, name: "ha-static-\(kind)", transport: kind))
+            print("failover via static list (\(kind)): leader killed → SUBSCRIBED on the new leader in \(elapsed)")
             #expect(elapsed < .seconds(15))
         }
 
-        @Test("a non-leader's 307 is followed to the leader")
-        func redirectFollowed() async throws {
+        @Test("a non-leader's 307 is followed to the leader (curl and NIO)", arguments: TestTransport.allCases)
+        func redirectFollowed(transport: TestTransport) async throws {
             let (leader, answering) = try await HACluster.agreedLeader()
             // A master restarted by an earlier test may still be coming up (or have failed to): ask one that answers.
             let follower = try #require(answering.first { $0 != leader }, "no follower answers: \(answering)")
-            let scheduler = Self.scheduler(master: .fixed(MasterLocation(host: "127.0.0.1", port: follower)), name: "ha-307")
+            let scheduler = Self.scheduler(
+                master: .fixed(MasterLocation(host: "127.0.0.1", port: follower)), name: "ha-307-\(transport)", transport: transport)
             try await scheduler.withSubscription { events in
                 for try await event in events {
                     if case .subscribed = event { break }

@@ -20,13 +20,12 @@ enum OperatorMaster {
         return MasterLocation(host: url.host ?? "127.0.0.1", port: url.port ?? 5050)
     }
 
-    static func configuration(_ contentType: MesosContentType = .json) -> MesosOperatorConfiguration {
-        MesosOperatorConfiguration(
-            transport: MesosCurlTransport(configuration: .init()), contentType: contentType, callTimeout: .seconds(30))
+    static func configuration(_ contentType: MesosContentType = .json, transport: TestTransport = .curl) -> MesosOperatorConfiguration {
+        MesosOperatorConfiguration(transport: transport.make(), contentType: contentType, callTimeout: .seconds(30))
     }
 
-    static func client(_ contentType: MesosContentType = .json) throws -> MesosMasterOperator {
-        MesosMasterOperator(master: try location(), configuration: configuration(contentType))
+    static func client(_ contentType: MesosContentType = .json, transport: TestTransport = .curl) throws -> MesosMasterOperator {
+        MesosMasterOperator(master: try location(), configuration: configuration(contentType, transport: transport))
     }
 
     /// The master's one agent.
@@ -39,9 +38,9 @@ extension SharedClusterSuites {
     @Suite("Real master: operator API", .enabled(if: OperatorMaster.shouldRun, "needs MESOS_OPERATOR_MASTER_URL (scripts/test.sh starts one)"),
            .serialized, .timeLimit(.minutes(3)))
     struct RealMasterOperatorTests {
-        @Test("every read call answers, in JSON and in protobuf", arguments: [MesosContentType.json, .protobuf])
-        func readCalls(contentType: MesosContentType) async throws {
-            let master = try OperatorMaster.client(contentType)
+        @Test("every read call answers, in JSON and in protobuf", arguments: [MesosContentType.json, .protobuf], TestTransport.allCases)
+        func readCalls(contentType: MesosContentType, transport: TestTransport) async throws {
+            let master = try OperatorMaster.client(contentType, transport: transport)
             #expect(try await master.getHealth().healthy)
             let version = try await master.getVersion().versionInfo
             #expect(version.version == "1.11.0")
@@ -337,9 +336,10 @@ extension SharedClusterSuites {
             }
         }
 
-        @Test("SUBSCRIBE opens the event stream: SUBSCRIBED with the state, then a HEARTBEAT", arguments: [MesosContentType.json, .protobuf])
-        func eventStream(contentType: MesosContentType) async throws {
-            let master = try OperatorMaster.client(contentType)
+        @Test("SUBSCRIBE opens the event stream: SUBSCRIBED with the state, then a HEARTBEAT",
+              arguments: [MesosContentType.json, .protobuf], TestTransport.allCases)
+        func eventStream(contentType: MesosContentType, transport: TestTransport) async throws {
+            let master = try OperatorMaster.client(contentType, transport: transport)
             let connection = try await master.openEventStream()
             #expect(connection.contentType == contentType)
             var types: [MasterEvent.TypeEnum] = []

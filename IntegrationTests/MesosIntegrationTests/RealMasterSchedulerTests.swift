@@ -4,7 +4,8 @@ import MesosCurlTransport
 import MesosScheduler
 import Testing
 
-/// The scheduler service against a real Mesos 1.11 master and agent: tasks really run.
+/// The scheduler service against a real Mesos 1.11 master and agent: tasks really run. The flows run on the curl
+/// transport and on the SwiftNIO one (`TestTransport`).
 @Suite("Real master: scheduler service", .enabled(if: RealMaster.shouldRun, "needs MESOS_MASTER_URL (scripts/test.sh starts one)"),
        .serialized, .timeLimit(.minutes(3)))
 struct RealMasterSchedulerTests {
@@ -12,7 +13,8 @@ struct RealMasterSchedulerTests {
         _ name: String,
         contentType: MesosContentType = .json,
         frameworkID: FrameworkID? = nil,
-        acknowledgements: MesosSchedulerConfiguration.AcknowledgementMode = .automatic
+        acknowledgements: MesosSchedulerConfiguration.AcknowledgementMode = .automatic,
+        transport: TestTransport = .curl
     ) throws -> MesosScheduler {
         let url = try #require(URL(string: try RealMaster.baseURL()))
         var info = RealMaster.frameworkInfo(name: name)
@@ -20,7 +22,7 @@ struct RealMasterSchedulerTests {
         var configuration = MesosSchedulerConfiguration(
             frameworkInfo: info,
             master: .fixed(MasterLocation(host: url.host ?? "127.0.0.1", port: url.port ?? 5050)),
-            transport: MesosCurlTransport(configuration: .init())
+            transport: transport.make()
         )
         configuration.contentType = contentType
         configuration.acknowledgements = acknowledgements
@@ -75,9 +77,10 @@ struct RealMasterSchedulerTests {
         return statuses
     }
 
-    @Test("echo hi → STARTING, RUNNING, FINISHED, each acknowledged", arguments: [MesosContentType.json, .protobuf])
-    func echoFinishes(contentType: MesosContentType) async throws {
-        let scheduler = try Self.scheduler("it-echo-\(contentType)", contentType: contentType)
+    @Test("echo hi → STARTING, RUNNING, FINISHED, each acknowledged",
+          arguments: [MesosContentType.json, .protobuf], TestTransport.allCases)
+    func echoFinishes(contentType: MesosContentType, transport: TestTransport) async throws {
+        let scheduler = try Self.scheduler("it-echo-\(contentType)-\(transport)", contentType: contentType, transport: transport)
         let statuses = try await scheduler.withSubscription { events in
             let statuses = try await Self.run("echo hi", on: scheduler, events: events)
             try await scheduler.teardown()
@@ -88,9 +91,10 @@ struct RealMasterSchedulerTests {
         #expect(statuses.last?.message == "Command exited with status 0")
     }
 
-    @Test("calls from tasks on the curl transport's own thread (taskExecutor): 200 ACKNOWLEDGEs and a task's launch")
-    func callsOnTheTransportThread() async throws {
-        let scheduler = try Self.scheduler("it-executor", contentType: .protobuf)
+    @Test("calls from tasks on the transport's own thread (taskExecutor: curl's thread, NIO's event loop): 200 ACKNOWLEDGEs and a task's launch",
+          arguments: TestTransport.allCases)
+    func callsOnTheTransportThread(transport: TestTransport) async throws {
+        let scheduler = try Self.scheduler("it-executor-\(transport)", contentType: .protobuf, transport: transport)
         let executor = try #require(scheduler.configuration.transport.taskExecutor)
         let statuses = try await scheduler.withSubscription { events in
             let statuses = try await withTaskExecutorPreference(executor) {
@@ -116,9 +120,9 @@ struct RealMasterSchedulerTests {
         #expect(statuses.map(\.state) == [.taskStarting, .taskRunning, .taskFinished])
     }
 
-    @Test("exit 3 → TASK_FAILED; sleep 60 + KILL → TASK_KILLED")
-    func failureAndKill() async throws {
-        let scheduler = try Self.scheduler("it-fail-kill")
+    @Test("exit 3 → TASK_FAILED; sleep 60 + KILL → TASK_KILLED", arguments: TestTransport.allCases)
+    func failureAndKill(transport: TestTransport) async throws {
+        let scheduler = try Self.scheduler("it-fail-kill-\(transport)", transport: transport)
         try await scheduler.withSubscription { events in
             let failed = try await Self.run("exit 3", on: scheduler, events: events)
             #expect(failed.last?.state == .taskFailed)
@@ -130,9 +134,10 @@ struct RealMasterSchedulerTests {
         }
     }
 
-    @Test("explicit and implicit reconciliation are answered; suppress, revive, decline, update framework work")
-    func reconcileAndOfferControl() async throws {
-        let scheduler = try Self.scheduler("it-reconcile", acknowledgements: .automatic)
+    @Test("explicit and implicit reconciliation are answered; suppress, revive, decline, update framework work",
+          arguments: TestTransport.allCases)
+    func reconcileAndOfferControl(transport: TestTransport) async throws {
+        let scheduler = try Self.scheduler("it-reconcile", acknowledgements: .automatic, transport: transport)
         try await scheduler.withSubscription { events in
             var iterator = events.makeAsyncIterator()
             var offerSeen = false
@@ -169,9 +174,10 @@ struct RealMasterSchedulerTests {
         }
     }
 
-    @Test("disconnect, then a new scheduler with the same framework id keeps the running task; teardown removes it")
-    func failoverKeepsTask() async throws {
-        let first = try Self.scheduler("it-failover")
+    @Test("disconnect, then a new scheduler with the same framework id keeps the running task; teardown removes it",
+          arguments: TestTransport.allCases)
+    func failoverKeepsTask(transport: TestTransport) async throws {
+        let first = try Self.scheduler("it-failover", transport: transport)
         let (frameworkID, taskID): (FrameworkID, TaskID) = try await first.withSubscription { events in
             let taskID = "it-long-\(UUID().uuidString.prefix(8))"
             for try await event in events {
@@ -188,7 +194,7 @@ struct RealMasterSchedulerTests {
         }
         // `withSubscription` disconnected without tearing down: the framework and task survive. The new
         // SUBSCRIBE follows at once; Mesos ignores the old connection's close if it sees it after the new one.
-        let second = try Self.scheduler("it-failover", frameworkID: frameworkID)
+        let second = try Self.scheduler("it-failover", frameworkID: frameworkID, transport: transport)
         try await second.withSubscription { events in
             var iterator = events.makeAsyncIterator()
             guard case .subscribed(let subscribed)? = try await iterator.next() else {

@@ -1,6 +1,9 @@
 import Foundation
 import MesosCore
+import MesosCurlTransport
+import MesosNIOTransport
 import MesosTestKit
+import Testing
 
 /// The real master these tests talk to, from `$MESOS_MASTER_URL` (set by `scripts/test.sh`).
 enum RealMaster {
@@ -201,4 +204,20 @@ final class CurlSubscription: @unchecked Sendable {
     deinit {
         close()
     }
+}
+
+/// The library's networked transports the real-master flows run on: libcurl (the default) and SwiftNIO.
+enum TestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case curl
+    case nio
+
+    /// A new transport of this kind (NIO on SwiftNIO's singleton event loop group).
+    func make() -> any MesosTransport {
+        switch self {
+        case .curl: MesosCurlTransport(configuration: .init())
+        case .nio: MesosNIOTransport(configuration: .init())
+        }
+    }
+
+    var testDescription: String { self.rawValue }
 }

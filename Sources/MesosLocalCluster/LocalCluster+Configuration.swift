@@ -26,8 +26,13 @@ extension LocalCluster {
         public var hostname: String
         /// The port the master reports (requests never leave the process; this only names the master).
         public var port: Int
-        /// The interval between HEARTBEAT events (Mesos: 15 s).
+        /// The interval between HEARTBEAT events on scheduler and operator event streams (Mesos: 15 s).
         public var heartbeatInterval: Duration
+        /// The most events an operator event stream (SUBSCRIBE on `/api/v1`) queues for a subscriber that does not
+        /// read them (default 4096). When the queue is full the subscriber's stream ends after what is queued (end of
+        /// stream, as a real master closing the connection), instead of growing without limit: the subscriber
+        /// subscribes again and starts over from a fresh snapshot.
+        public var operatorEventQueueLimit: Int
         /// How often offers are made from free resources whose filters expired (Mesos's `--allocation_interval`, 1 s).
         /// Freed resources, new subscriptions and REVIVE are offered at once.
         public var allocationInterval: Duration
@@ -70,6 +75,7 @@ extension LocalCluster {
             self.hostname = "localhost"
             self.port = 5050
             self.heartbeatInterval = .seconds(15)
+            self.operatorEventQueueLimit = 4096
             self.allocationInterval = .seconds(1)
             self.statusUpdateRetryInterval = .seconds(10)
             self.defaultKillGracePeriod = .seconds(3)

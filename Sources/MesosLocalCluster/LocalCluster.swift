@@ -43,6 +43,12 @@ import MesosInMemoryTransport
 /// - HTTP errors follow the master: 400 for undecodable or invalid calls, unknown frameworks and stream id
 ///   mismatches, 401 without valid credentials (when ``Configuration/credentials`` are set), 403 when not
 ///   subscribed, 405, 406, 415, and 501 for UNKNOWN.
+/// - The operator API (`/api/v1`) answers the read-only calls (GET_HEALTH, GET_VERSION, GET_STATE, GET_AGENTS,
+///   GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS) and SUBSCRIBE: SUBSCRIBED with the GET_STATE snapshot, HEARTBEAT at
+///   once and every ``Configuration/heartbeatInterval``, then TASK_ADDED, TASK_UPDATED, FRAMEWORK_ADDED,
+///   FRAMEWORK_UPDATED and FRAMEWORK_REMOVED as they happen (the agents are fixed, so no AGENT_ADDED or
+///   AGENT_REMOVED follows the snapshot), to any number of subscribers; one that falls
+///   ``Configuration/operatorEventQueueLimit`` events behind has its stream ended. Other operator calls answer 501.
 ///
 /// Tasks run as `/bin/sh -c value` (or `value` with `arguments` as argv when `shell` is false), in a sandbox
 /// directory, with the process's environment, `MESOS_SANDBOX`, `MESOS_TASK_ID`, … and the task's own variables.
@@ -57,7 +63,8 @@ public final class LocalCluster: Sendable {
     public let configuration: Configuration
     /// The in-memory transport through which schedulers reach this cluster's master.
     public let transport: MesosInMemoryTransport
-    private let master: LocalMaster
+    /// The master (internal for tests, which drive its tick by hand).
+    let master: LocalMaster
 
     /// Creates and starts a cluster.
     ///

@@ -11,8 +11,9 @@ extension MesosNIOTransport {
     /// let transport = MesosNIOTransport(configuration: configuration)
     /// ```
     public struct Configuration: Sendable {
-        /// The longest a TCP connect may take. Default: 10 s. (The TLS handshake that follows counts against the
-        /// request's own ``MesosHTTPRequest/timeout`` and ``MesosHTTPRequest/idleTimeout``.)
+        /// The longest a new connection may take to be ready: the TCP connect and, for `https`, the TLS handshake
+        /// together (as curl's `CURLOPT_CONNECTTIMEOUT`); a request's own ``MesosHTTPRequest/timeout`` shortens it.
+        /// Default: 10 s.
         public var connectTimeout: Duration
 
         /// The most unread response body bytes kept for one response before the transport stops reading from the
@@ -30,7 +31,7 @@ extension MesosNIOTransport {
         /// Creates a configuration.
         ///
         /// - Parameters:
-        ///   - connectTimeout: The TCP connect limit.
+        ///   - connectTimeout: The connect limit (TCP and TLS handshake).
         ///   - maximumBufferedBytesPerResponse: The unread bytes kept per response before pausing.
         ///   - maximumIdleConnectionsPerHost: The idle connections kept per host for reuse.
         ///   - tls: The TLS settings.

@@ -7,6 +7,9 @@ import MesosCore
 /// file is now shorter than the offset it was truncated or replaced (log rotation), and reading starts again at
 /// offset 0; otherwise it asks `isFinished` whether the task has ended, and if so reads once more (output written
 /// just before the task ended is not lost) and ends; otherwise it sleeps ``Options/pollInterval`` on its clock.
+/// `isFinished` is asked at most once per ``Options/finishCheckInterval`` on the follower's clock (the first idle
+/// poll always asks): where it is costly (a master's GET_TASKS lists every task of the cluster) the follower then
+/// keeps polling the file cheaply and notices the task's end at most that much later.
 ///
 /// A missing file (404) before the first byte means the sandbox is not there yet (the task is staging): the
 /// follower waits for it unless the task has already finished, in which case it throws
@@ -63,6 +66,9 @@ public struct TaskFileFollower: AsyncSequence, Sendable {
         public var pollInterval: Duration
         /// The most bytes one read asks for (64 KiB, the agent's cap, by default).
         public var chunkSize: UInt64
+        /// The least time between two calls of the follower's `isFinished` (zero by default: at every idle poll).
+        /// Between them, idle polls only read the file.
+        public var finishCheckInterval: Duration
 
         /// Creates options.
         ///
@@ -70,10 +76,17 @@ public struct TaskFileFollower: AsyncSequence, Sendable {
         ///   - start: Where to start.
         ///   - pollInterval: The wait after catching up; at least 1 ms.
         ///   - chunkSize: The most bytes per read, between 1 and 64 KiB.
-        public init(start: Start = .lastBytes(4096), pollInterval: Duration = .milliseconds(500), chunkSize: UInt64 = TaskFiles.maximumReadLength) {
+        ///   - finishCheckInterval: The least time between two `isFinished` calls; negative values are zero.
+        public init(
+            start: Start = .lastBytes(4096),
+            pollInterval: Duration = .milliseconds(500),
+            chunkSize: UInt64 = TaskFiles.maximumReadLength,
+            finishCheckInterval: Duration = .zero
+        ) {
             self.start = start
             self.pollInterval = Swift.max(pollInterval, .milliseconds(1))
             self.chunkSize = Swift.min(Swift.max(chunkSize, 1), TaskFiles.maximumReadLength)
+            self.finishCheckInterval = Swift.max(finishCheckInterval, .zero)
         }
     }
 
@@ -99,6 +112,8 @@ public struct TaskFileFollower: AsyncSequence, Sendable {
         /// The task was seen finished: one more pass of reads, then the end.
         private var draining = false
         private var ended = false
+        /// When `isFinished` was last asked, on the follower's clock.
+        private var lastFinishCheck: Duration?
 
         init(follower: TaskFileFollower) {
             self.follower = follower
@@ -188,8 +203,14 @@ public struct TaskFileFollower: AsyncSequence, Sendable {
             return nil
         }
 
-        private func taskFinished() async throws(MesosError) -> Bool {
+        /// Asks `isFinished`, unless it was asked less than ``Options/finishCheckInterval`` ago (then `false`).
+        private mutating func taskFinished() async throws(MesosError) -> Bool {
             guard let isFinished = self.follower.isFinished else { return false }
+            let now = self.follower.time.now()
+            if let last = self.lastFinishCheck, now - last < self.follower.options.finishCheckInterval {
+                return false
+            }
+            self.lastFinishCheck = now
             return try await isFinished()
         }
 

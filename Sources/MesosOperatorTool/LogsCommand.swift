@@ -11,7 +11,9 @@ struct LogsCommand: AsyncParsableCommand {
             The task is looked up in the master's state; the file is read from the agent that ran it, with the \
             agent's READ_FILE call, or its /files/read endpoint where the agent refuses that call. With -f the \
             file is polled every 0.5 s (--interval) and the command ends once the task has reached a terminal \
-            state and everything was printed.
+            state and everything was printed. The task's state is asked from the master (GET_TASKS, which lists \
+            every task of the cluster) at most every 5 s (--task-check-interval), not on every poll: the command \
+            ends at most that long after the task.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -37,6 +39,9 @@ struct LogsCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How often -f polls the file.", valueName: "duration"))
     var interval: ToolDuration = ToolDuration(.milliseconds(500), text: "500ms")
 
+    @Option(name: .long, help: ArgumentHelp("With -f, how often the master is asked whether the task has ended.", valueName: "duration"))
+    var taskCheckInterval: ToolDuration = ToolDuration(.seconds(5), text: "5s")
+
     func run() async throws {
         try await runTool {
             let session = try MasterSession(self.global)
@@ -60,7 +65,9 @@ struct LogsCommand: AsyncParsableCommand {
             let client = session.client
             let taskID = self.taskID
             let frameworkID = location.frameworkID
-            let options = TaskFileFollower.Options(start: self.tail.map { .lastBytes($0) } ?? .beginning, pollInterval: self.interval.duration)
+            let options = TaskFileFollower.Options(
+                start: self.tail.map { .lastBytes($0) } ?? .beginning, pollInterval: self.interval.duration,
+                finishCheckInterval: self.taskCheckInterval.duration)
             let follower = files.follow(path: path, options: options) { () async throws(MesosError) -> Bool in
                 let tasks = try await client.getTasks()
                 let all = tasks.pendingTasks + tasks.tasks + tasks.unreachableTasks + tasks.completedTasks

@@ -17,6 +17,7 @@ struct MesosTool: AsyncParsableCommand {
             Examples:
               mesos version --master 127.0.0.1:5050
               mesos agents --local --local-agents 2
+              mesos watch --local --json
               mesos tasks --all --state TASK_FINISHED --master zk://zk1:2181/mesos
               mesos logs my-task -f --master http://m1:5050,m2:5050
               mesos agent drain S0 --max-grace-period 10m --master 127.0.0.1:5050

@@ -19,7 +19,7 @@ struct GlobalOptions: ParsableArguments {
     var master: String?
 
     @Flag(name: .long, help: ArgumentHelp(
-        "Ask an embedded local cluster (a master and agents in this process; read-only calls only) instead of --master.",
+        "Ask an embedded local cluster (a master and agents in this process; read-only calls and watch) instead of --master.",
         valueName: "local"))
     var local = false
 

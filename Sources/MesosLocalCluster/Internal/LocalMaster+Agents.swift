@@ -214,6 +214,7 @@ extension LocalMaster {
     /// Applies a new status: the task's state, its resources once it is done, and the update queue.
     func apply(_ status: TaskStatus, frameworkKey key: String, taskID: String, state: inout State) {
         guard var framework = state.frameworks[key], var task = framework.tasks[taskID] else { return }
+        let previous = task.state
         task.state = status.state
         task.latest = status
         var freed = false
@@ -226,6 +227,7 @@ extension LocalMaster {
         if framework.isRemoved {
             framework.tasks[taskID] = task
             state.frameworks[key] = framework
+            self.publishTaskUpdated(status, previous: previous, frameworkKey: key, state: &state)
             if status.state.isTerminal {
                 self.complete(taskID, frameworkKey: key, state: &state)
             }
@@ -233,6 +235,7 @@ extension LocalMaster {
             task.pending.append(status)
             framework.tasks[taskID] = task
             state.frameworks[key] = framework
+            self.publishTaskUpdated(status, previous: previous, frameworkKey: key, state: &state)
             if task.pending.count == 1 {
                 self.forwardPendingUpdates(frameworkKey: key, state: &state)
             }

@@ -115,6 +115,7 @@ extension LocalMaster {
                     self.removeFramework(key, reason: "its failover timeout expired", state: &state)
                 }
             }
+            self.heartbeatOperatorSubscribers(now: now, state: &state)
             self.allocate(state: &state)
         }
     }
@@ -135,6 +136,7 @@ extension LocalMaster {
             }
             state.offers = [:]
             state.offerOrder = []
+            self.closeOperatorSubscribers(state: &state)
             return processes
         }
     }

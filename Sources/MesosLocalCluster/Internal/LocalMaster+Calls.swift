@@ -113,6 +113,9 @@ extension LocalMaster {
         }
         state.frameworks[key] = framework
         for taskID in launched {
+            self.publishTaskAdded(taskID, frameworkKey: key, state: &state)
+        }
+        for taskID in launched {
             self.agentQueue.async { [self] in
                 self.runTask(frameworkKey: key, taskID: taskID)
             }

@@ -2,8 +2,9 @@ import Foundation
 import MesosCore
 
 /// The read-only half of the master's operator API (`POST /api/v1`): GET_HEALTH, GET_VERSION, GET_STATE,
-/// GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS and GET_TASKS, built from the local cluster's own state, with the
-/// master's checks in its order (authentication, method, content type, body, Accept). Other calls answer 501.
+/// GET_AGENTS, GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS and SUBSCRIBE (the event stream,
+/// `LocalMaster+OperatorStream.swift`), built from the local cluster's own state, with the master's checks in its
+/// order (authentication, method, content type, body, Accept). Other calls answer 501.
 extension LocalMaster {
     /// Answers `POST /api/v1`.
     func operatorEndpoint(_ request: MesosHTTPRequest) -> (MesosHTTPResponse, MesosResponseBody) {
@@ -55,6 +56,8 @@ extension LocalMaster {
         case .getTasks:
             response.type = .getTasks
             response.getTasks = self.operatorState().getTasks
+        case .subscribe:
+            return self.operatorSubscribe(accept: accept)
         default:
             return Self.response(.text(501, "The local cluster does not implement this operator call"))
         }
@@ -78,50 +81,59 @@ extension LocalMaster {
 
     /// The master's view of the cluster, as GET_STATE reports it.
     func operatorState() -> Mesos_V1_Master_Response.GetState {
+        self.state.withLock { state in self.operatorState(of: state) }
+    }
+
+    /// The master's view of `state`, as GET_STATE reports it (called under the master's lock).
+    func operatorState(of state: State) -> Mesos_V1_Master_Response.GetState {
         let version = self.configuration.version
-        return self.state.withLock { state in
-            var result = Mesos_V1_Master_Response.GetState()
-            result.getAgents.agents = state.agents.map { record in
-                var agent = Mesos_V1_Master_Response.GetAgents.Agent()
-                agent.agentInfo = record.info
-                agent.active = true
-                agent.deactivated = false
-                agent.version = version
-                agent.pid = "slave(\(record.index + 1))@127.0.0.1:\(5051 + record.index)"
-                agent.totalResources = record.total.array
-                agent.allocatedResources = record.used.array
-                agent.offeredResources = record.offered.array
-                return agent
-            }
-            for key in state.frameworkOrder {
-                guard let record = state.frameworks[key] else { continue }
-                var framework = Mesos_V1_Master_Response.GetFrameworks.Framework()
-                framework.frameworkInfo = record.info
-                framework.frameworkInfo.id = record.id
-                framework.connected = record.connection != nil && !record.isRemoved
-                framework.active = framework.connected
-                framework.recovered = false
-                framework.allocatedResources = record.taskOrder.compactMap { record.tasks[$0] }.flatMap { $0.resources.array }
-                if record.isRemoved {
-                    result.getFrameworks.completedFrameworks.append(framework)
-                } else {
-                    result.getFrameworks.frameworks.append(framework)
-                }
-                let live = record.taskOrder.compactMap { record.tasks[$0] }
-                result.getTasks.tasks += live.map { Self.operatorTask($0, framework: record.id, agents: state.agents) }
-                result.getTasks.completedTasks += record.completed.map { Self.operatorTask($0, framework: record.id, agents: state.agents) }
-                for task in live + record.completed where task.info.hasExecutor {
-                    var executor = Mesos_V1_Master_Response.GetExecutors.Executor()
-                    executor.executorInfo = task.info.executor
-                    executor.executorInfo.frameworkID = record.id
-                    executor.agentID = state.agents[task.agentIndex].id
-                    if !result.getExecutors.executors.contains(where: { $0.executorInfo.executorID == executor.executorInfo.executorID && $0.executorInfo.frameworkID == record.id }) {
-                        result.getExecutors.executors.append(executor)
-                    }
-                }
-            }
-            return result
+        var result = Mesos_V1_Master_Response.GetState()
+        result.getAgents.agents = state.agents.map { record in
+            var agent = Mesos_V1_Master_Response.GetAgents.Agent()
+            agent.agentInfo = record.info
+            agent.active = true
+            agent.deactivated = false
+            agent.version = version
+            agent.pid = "slave(\(record.index + 1))@127.0.0.1:\(5051 + record.index)"
+            agent.totalResources = record.total.array
+            agent.allocatedResources = record.used.array
+            agent.offeredResources = record.offered.array
+            return agent
         }
+        for key in state.frameworkOrder {
+            guard let record = state.frameworks[key] else { continue }
+            let framework = Self.operatorFramework(record)
+            if record.isRemoved {
+                result.getFrameworks.completedFrameworks.append(framework)
+            } else {
+                result.getFrameworks.frameworks.append(framework)
+            }
+            let live = record.taskOrder.compactMap { record.tasks[$0] }
+            result.getTasks.tasks += live.map { Self.operatorTask($0, framework: record.id, agents: state.agents) }
+            result.getTasks.completedTasks += record.completed.map { Self.operatorTask($0, framework: record.id, agents: state.agents) }
+            for task in live + record.completed where task.info.hasExecutor {
+                var executor = Mesos_V1_Master_Response.GetExecutors.Executor()
+                executor.executorInfo = task.info.executor
+                executor.executorInfo.frameworkID = record.id
+                executor.agentID = state.agents[task.agentIndex].id
+                if !result.getExecutors.executors.contains(where: { $0.executorInfo.executorID == executor.executorInfo.executorID && $0.executorInfo.frameworkID == record.id }) {
+                    result.getExecutors.executors.append(executor)
+                }
+            }
+        }
+        return result
+    }
+
+    /// A framework as the master's operator API describes it.
+    static func operatorFramework(_ record: FrameworkRecord) -> Mesos_V1_Master_Response.GetFrameworks.Framework {
+        var framework = Mesos_V1_Master_Response.GetFrameworks.Framework()
+        framework.frameworkInfo = record.info
+        framework.frameworkInfo.id = record.id
+        framework.connected = record.connection != nil && !record.isRemoved
+        framework.active = framework.connected
+        framework.recovered = false
+        framework.allocatedResources = record.taskOrder.compactMap { record.tasks[$0] }.flatMap { $0.resources.array }
+        return framework
     }
 
     /// A task as the master's operator API describes it (command tasks have no executor id).

@@ -68,6 +68,7 @@ extension LocalMaster {
                     framework.tasks[taskID]?.lastSent = nil
                 }
                 state.frameworks[key] = framework
+                self.publishFramework(key, added: false, state: &state)
                 self.logger.info("Framework re-subscribed", metadata: ["mesos.framework_id": "\(key)"])
             } else {
                 var framework = FrameworkRecord(id: FrameworkID(key), info: info)
@@ -75,6 +76,7 @@ extension LocalMaster {
                 framework.suppressedRoles = Set(call.subscribe.suppressedRoles)
                 state.frameworks[key] = framework
                 state.frameworkOrder.append(key)
+                self.publishFramework(key, added: true, state: &state)
                 self.logger.info("Framework subscribed", metadata: ["mesos.framework_id": "\(key)", "mesos.framework": "\(info.name)"])
             }
 
@@ -138,6 +140,8 @@ extension LocalMaster {
         framework.isRemoved = true
         framework.connection?.close()
         framework.connection = nil
+        state.frameworks[key] = framework
+        self.publishFrameworkRemoved(key, state: &state)
         for taskID in framework.taskOrder {
             guard let task = framework.tasks[taskID] else { continue }
             framework.tasks[taskID]?.pending = []

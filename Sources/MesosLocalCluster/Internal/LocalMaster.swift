@@ -35,6 +35,9 @@ final class LocalMaster: Sendable {
         var nextFrameworkNumber = 0
         var nextOfferNumber = 0
         var allocationRound = 0
+        /// The operator event stream's subscribers, oldest first.
+        var operatorSubscribers: [OperatorSubscriber] = []
+        var nextOperatorSubscriberID = 0
     }
 
     /// One agent. Every `Resources` here is post-refinement and without `allocation_info`.
@@ -358,6 +361,7 @@ final class LocalMaster: Sendable {
             framework.info = info
             framework.suppressedRoles = suppressed
             state.frameworks[key] = framework
+            self.publishFramework(key, added: false, state: &state)
             self.allocate(state: &state)
             return .text(200)
         case .acceptInverseOffers, .declineInverseOffers, .acknowledgeOperationStatus, .reconcileOperations,

@@ -113,6 +113,9 @@ final class NIOTransportCore: Sendable {
         if let deadline {
             connectTimeout = max(.nanoseconds(1), min(connectTimeout, deadline - .now()))
         }
+        // The TLS handshake must be done within the same connect timeout (NIOTLSHandshakeWaiter).
+        let handshakeTimeout = connectTimeout
+        let connectDeadline = NIODeadline.now() + connectTimeout
         let host = destination.host
         let serverName: String? = Self.isIPAddress(host) ? nil : host
         let bootstrap = ClientBootstrap(group: self.loop)
@@ -126,12 +129,23 @@ final class NIOTransportCore: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls {
                         try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        try pipeline.addHandler(NIOTLSHandshakeWaiter(deadline: connectDeadline, timeout: handshakeTimeout))
                     }
                     try pipeline.addHTTPClientHandlers()
                     try pipeline.addHandler(NIOExchangeHandler())
                 }
             }
-        let connect = bootstrap.connect(host: host, port: destination.port)
+        let connect = bootstrap.connect(host: host, port: destination.port).flatMap { channel in
+            guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
+            return channel.eventLoop.flatSubmit {
+                let waiter = try? channel.pipeline.syncOperations.handler(type: NIOTLSHandshakeWaiter.self)
+                let handshake = waiter?.handshake ?? channel.eventLoop.makeSucceededVoidFuture()
+                return handshake.map { channel }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+        }
         do {
             let channel = try await withTaskCancellationHandler {
                 try await connect.get()
@@ -144,7 +158,8 @@ final class NIOTransportCore: Sendable {
             }
             return (channel, false)
         } catch {
-            let mapped = NIOTransportErrors.mesosError(error, context: call.description, phase: "connecting to \(host):\(destination.port)")
+            let phase = tls == nil ? "connecting to \(host):\(destination.port)" : "connecting to \(host):\(destination.port) (TCP and TLS handshake)"
+            let mapped = NIOTransportErrors.mesosError(error, context: call.description, phase: phase)
             throw mapped
         }
     }
