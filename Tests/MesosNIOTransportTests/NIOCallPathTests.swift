@@ -65,6 +65,34 @@ import Testing
         #expect(pool.idleCount == 1)
     }
 
+    @Test func theSmallChunksOfOneReadReachAWaitingConsumerAsOneChunk() throws {
+        let pool = NIOConnectionPool(capacityPerHost: 4)
+        let (channel, exchange, outcome) = try Self.start(pool: pool)
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        #expect(try outcome.head?.get().response.status == 200)
+        let next = exchange.nextOnLoop()
+        // Three HTTP chunks (three records of a stream) in one read: nothing is handed over before the read ends.
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "3\r\nabc\r\n3\r\ndef\r\n3\r\nghi\r\n"))
+        var received: ArraySlice<UInt8>??
+        next.whenSuccess { received = $0 }
+        #expect(received == nil)
+        channel.pipeline.fireChannelReadComplete()
+        #expect(received == .some(.some(Array("abcdefghi".utf8)[...])))
+        #expect(exchange.readyOnLoop() == nil)
+    }
+
+    @Test func aWaitingConsumerGetsWhatArrivedBeforeAFailureAndThenTheFailure() throws {
+        let pool = NIOConnectionPool(capacityPerHost: 4)
+        let (channel, exchange, outcome) = try Self.start(pool: pool)
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        #expect(try outcome.head?.get().response.status == 200)
+        let next = exchange.nextOnLoop()
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "3\r\nabc\r\n"))
+        exchange.connectionClosedOnLoop()
+        #expect(try next.wait() == Array("abc".utf8)[...])
+        #expect(throws: MesosError.self) { try exchange.readyOnLoop()?.get() }
+    }
+
     @Test func aFailureAfterTheHeadInTheSameReadEndsTheBodyNotTheHead() throws {
         let pool = NIOConnectionPool(capacityPerHost: 4)
         let (channel, exchange, outcome) = try Self.start(pool: pool)

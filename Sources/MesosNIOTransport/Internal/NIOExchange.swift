@@ -164,15 +164,19 @@ final class NIOExchange: @unchecked Sendable {
         case .body(let buffer):
             self.receivedBytes = true
             guard case .body = self.phase, buffer.readableBytes > 0 else { return }
-            let bytes = buffer.withUnsafeReadableBytes { Array($0) }[...]
-            if let waiter = self.waiter {
-                self.waiter = nil
-                waiter.succeed(bytes)
+            // A streaming answer comes as many small HTTP chunks (one RecordIO record each, often): the parts of
+            // one read are gathered into chunks of up to `Self.coalescedChunkSize` bytes and handed over at the
+            // end of the read, so the consumer wakes once per read rather than once per record.
+            let count = buffer.readableBytes
+            if var last = self.chunks.last, last.count + count <= Self.coalescedChunkSize {
+                _ = self.chunks.removeLast()
+                buffer.withUnsafeReadableBytes { last.append(contentsOf: $0) }
+                self.chunks.append(last)
             } else {
-                self.chunks.append(bytes)
-                self.buffered += bytes.count
-                self.statistics.noteBuffered(self.buffered)
+                self.chunks.append(buffer.withUnsafeReadableBytes { Array($0) }[...])
             }
+            self.buffered += count
+            self.statistics.noteBuffered(self.buffered)
         case .end:
             guard case .body = self.phase else { return }
             self.phase = .ended
@@ -181,10 +185,7 @@ final class NIOExchange: @unchecked Sendable {
             // (perhaps on another thread at once) finds it there.
             self.releaseConnectionOnLoop(reusable: self.keepAlive)
             self.deliverHeadOnLoop()
-            if let waiter = self.waiter {
-                self.waiter = nil
-                waiter.succeed(nil)
-            }
+            self.feedWaiterOnLoop()
         }
     }
 
@@ -194,7 +195,32 @@ final class NIOExchange: @unchecked Sendable {
         self.idleTimer?.cancel()
         self.idleTimer = nil
         self.deliverHeadOnLoop()
+        self.feedWaiterOnLoop()
         self.requestReadOnLoop()
+    }
+
+    /// The most bytes gathered into one chunk from the parts of the body (see ``receivedOnLoop(_:)``).
+    static let coalescedChunkSize = 64 << 10
+
+    /// Gives a waiting consumer the next chunk, or the end or failure once nothing is buffered.
+    private func feedWaiterOnLoop() {
+        guard let waiter = self.waiter else { return }
+        if let chunk = self.chunks.popFirst() {
+            self.waiter = nil
+            self.buffered -= chunk.count
+            waiter.succeed(chunk)
+            return
+        }
+        switch self.phase {
+        case .ended:
+            self.waiter = nil
+            waiter.succeed(nil)
+        case .failed(let error):
+            self.waiter = nil
+            waiter.fail(error)
+        case .head, .body:
+            break
+        }
     }
 
     /// The next chunk, the end (`.success(nil)`) or the failure if one is at hand now, or `nil` if the consumer
@@ -260,10 +286,8 @@ final class NIOExchange: @unchecked Sendable {
             self.headHandler = nil
             onHead(.failure(error))
         }
-        if let waiter = self.waiter {
-            self.waiter = nil
-            waiter.fail(error)
-        }
+        // A waiting consumer gets what was received before the failure first; the failure comes next.
+        self.feedWaiterOnLoop()
         self.releaseConnectionOnLoop(reusable: false)
     }
 
