@@ -309,8 +309,15 @@ struct Serve: BenchMode {
         abstract: "Run only the local benchmark server; prints port=N, stops when standard input closes."
     )
 
+    @Option(help: "The port on 127.0.0.1 (0: any free port).")
+    var port = 0
+
+    @Flag(help: "Stream OFFERS after SUBSCRIBED on /api/v1/scheduler too (not only under /offers/): for clients that cannot put a path before the endpoint, such as the Python peers of scripts/bench-peers.sh.")
+    var offersOnSubscribe = false
+
     func runBenchmark() async throws {
-        let server = try await LocalMaster.start(payloads: try BenchPayloads.make())
+        let server = try await LocalMaster.start(
+            payloads: try BenchPayloads.make(), port: self.port, offersOnSubscribe: self.offersOnSubscribe)
         FileHandle.standardOutput.write(Data("port=\(server.port)\n".utf8))
         // Block a thread (not the cooperative pool) until the parent closes our stdin or goes away.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

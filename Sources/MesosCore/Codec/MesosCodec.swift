@@ -94,11 +94,18 @@ public struct MesosCodec: Sendable, Hashable {
     /// - Returns: The typed event.
     /// - Throws: ``MesosError/Code/decodingFailed``.
     public func decodeEvent(_ bytes: ArraySlice<UInt8>) throws(MesosError) -> SchedulerEvent {
+        var strings = RecurringStrings()
+        return try self.decodeEvent(bytes, strings: &strings)
+    }
+
+    /// Parses one event record, sharing the strings that recur across events (framework and agent ids,
+    /// hostnames) with the events decoded before with the same `strings`: the stream readers keep one.
+    func decodeEvent(_ bytes: ArraySlice<UInt8>, strings: inout RecurringStrings) throws(MesosError) -> SchedulerEvent {
         // The purpose-built decoders first (FastJSON/, FastProtobuf/), swift-protobuf for whatever they do not
         // handle.
         let fast = self.contentType == .json
-            ? FastEventJSONDecoder.decode(bytes)
-            : FastEventProtobufDecoder.decode(bytes)
+            ? FastEventJSONDecoder.decode(bytes, strings: &strings)
+            : FastEventProtobufDecoder.decode(bytes, strings: &strings)
         let message: SchedulerEventMessage
         if let fast {
             message = fast
