@@ -213,6 +213,9 @@ struct Ingest: BenchMode {
     @Option(help: "With --decline: the most DECLINE calls outstanding at once (also MesosScheduler's maximumCallsInFlight).")
     var inFlight = 16
 
+    @Option(help: "Without --decline: batches decoded at once, as MesosScheduler reads its stream (its default: the core count); 0 decodes on the reading task.")
+    var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
+
     func runBenchmark() async throws {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
         guard self.inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
@@ -225,7 +228,8 @@ struct Ingest: BenchMode {
         } else {
             // Consume only: the stream's events, decoded as MesosScheduler decodes them, no calls.
             result = try await Measure.typed(
-                transport: try self.remoteTransport(), url: url, contentType: self.contentType, events: self.events)
+                transport: try self.remoteTransport(), url: url, contentType: self.contentType, events: self.events,
+                decodingConcurrency: self.decodingConcurrency > 0 ? self.decodingConcurrency : nil)
         }
         let peak = ProcessStats.peakRSSMegabytes() ?? .nan
         say(
