@@ -1,4 +1,5 @@
 import Foundation
+import MesosRecordIO
 import SwiftProtobuf
 import Testing
 
@@ -58,6 +59,45 @@ import Testing
             #expect(viaCodec.wireMessage == expected, "event \(event) through the codec")
         }
         #expect(fastPath == 400)
+    }
+
+    /// A whole stream of such events through both stream readers (the sequential one keeps a
+    /// ``MesosStreamDecodingState``, the parallel one a table per batch), in chunks of random sizes: every event
+    /// equals swift-protobuf's decoding of its record.
+    @Test(arguments: [MesosContentType.protobuf, .json])
+    func streamReadersDecodeAsSwiftProtobuf(_ contentType: MesosContentType) async throws {
+        let codec = MesosCodec(contentType)
+        var random = SplitMix64(seed: 0xA6E7_0016)
+        var bytes: [UInt8] = []
+        var expected: [SchedulerEventMessage] = []
+        for event in 0..<300 {
+            let agents = (0..<Int(1 + random.next() % 5)).map { _ in Int(random.next() % 60) }
+            let record = try codec.encode(Self.offers(event: event, agents: agents))
+            expected.append(try codec.decode(SchedulerEventMessage.self, from: record[...]))
+            bytes += RecordIOEncoder.encode(record)
+        }
+        let chunks = ParallelEventSequenceTests.chunks(bytes, seed: 16)
+        var sequential: [SchedulerEventMessage] = []
+        for try await event in ParallelEventSequenceTests.upstream(chunks).schedulerEvents(codec: codec) {
+            sequential.append(event.wireMessage)
+        }
+        #expect(sequential == expected)
+        var parallel: [SchedulerEventMessage] = []
+        let upstream = ParallelEventSequenceTests.upstream(chunks)
+        for try await event in upstream.schedulerEvents(codec: codec, decodingConcurrency: 2) {
+            parallel.append(event.wireMessage)
+        }
+        #expect(parallel == expected)
+        // And record by record with one state, as a reader without the sequences would.
+        var state = MesosStreamDecodingState()
+        var index = 0
+        var decoder = RecordIODecoder()
+        decoder.append(bytes)
+        while let record = try decoder.next() {
+            #expect(try codec.decodeEvent(record, state: &state).wireMessage == expected[index])
+            index += 1
+        }
+        #expect(index == expected.count)
     }
 
     /// Mutated events (the fast decoders' fuzz-ish inputs) through one shared table: a string the table
