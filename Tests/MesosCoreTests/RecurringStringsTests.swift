@@ -55,8 +55,10 @@ import Testing
                 fastPath += 1
                 #expect(fast == expected, "event \(event) from agents \(agents)")
             }
+            // Through the codec, as the typed event (an OFFERS event without offers comes back with an empty
+            // `offers` message, as it always has: compare with the typed event of swift-protobuf's decoding).
             let viaCodec = try codec.decodeEvent(bytes[...], strings: &strings)
-            #expect(viaCodec.wireMessage == expected, "event \(event) through the codec")
+            #expect(viaCodec.wireMessage == SchedulerEvent(expected).wireMessage, "event \(event) through the codec")
         }
         #expect(fastPath == 400)
     }
@@ -153,6 +155,7 @@ import Testing
                 let (_, slot) = strings.lookUp(buffer)
                 strings.store(String(decoding: buffer, as: UTF8.self), at: slot)
                 #expect(strings.lookUp(buffer).hit?.utf8.count == length)
+                guard length > 0 else { return }
                 let shorter = UnsafeBufferPointer(rebasing: buffer.dropLast())
                 if let hit = strings.lookUp(shorter).hit {
                     #expect(hit.utf8.count == length - 1)
