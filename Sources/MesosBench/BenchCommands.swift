@@ -227,6 +227,9 @@ struct Ingest: BenchMode {
     @Option(help: "With --decline: the most DECLINE calls outstanding at once (also MesosScheduler's maximumCallsInFlight).")
     var inFlight = 16
 
+    @Option(help: "Without --decline: batches decoded at once, as MesosScheduler reads its stream (its default: the core count); 0 decodes on the reading task.")
+    var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
+
     func runBenchmark() async throws {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
         guard self.inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
@@ -239,7 +242,8 @@ struct Ingest: BenchMode {
         } else {
             // Consume only: the stream's events, decoded as MesosScheduler decodes them, no calls.
             result = try await Measure.typed(
-                transport: try self.remoteTransport(), url: url, contentType: self.contentType, events: self.events)
+                transport: try self.remoteTransport(), url: url, contentType: self.contentType, events: self.events,
+                decodingConcurrency: self.decodingConcurrency > 0 ? self.decodingConcurrency : nil)
         }
         let peak = ProcessStats.peakRSSMegabytes() ?? .nan
         say(
@@ -323,8 +327,15 @@ struct Serve: BenchMode {
         abstract: "Run only the local benchmark server; prints port=N, stops when standard input closes."
     )
 
+    @Option(help: "The port on 127.0.0.1 (0: any free port).")
+    var port = 0
+
+    @Flag(help: "Stream OFFERS after SUBSCRIBED on /api/v1/scheduler too (not only under /offers/): for clients that cannot put a path before the endpoint, such as the Python peers of scripts/bench-peers.sh.")
+    var offersOnSubscribe = false
+
     func runBenchmark() async throws {
-        let server = try await LocalMaster.start(payloads: try BenchPayloads.make())
+        let server = try await LocalMaster.start(
+            payloads: try BenchPayloads.make(), port: self.port, offersOnSubscribe: self.offersOnSubscribe)
         FileHandle.standardOutput.write(Data("port=\(server.port)\n".utf8))
         // Block a thread (not the cooperative pool) until the parent closes our stdin or goes away.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

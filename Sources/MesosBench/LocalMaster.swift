@@ -188,6 +188,8 @@ final class ChildServer: BenchServer {
 /// - `POST /api/v1/scheduler` with any other call: 202 with an empty body, on a kept-alive connection.
 /// - `POST /offers/api/v1/scheduler` with SUBSCRIBE: 200, a SUBSCRIBED event, then the endless OFFERS stream (for
 ///   `ingest --decline` through `MesosScheduler`); any other call there: 202 as above.
+/// - With `offersOnSubscribe`, `POST /api/v1/scheduler` with SUBSCRIBE behaves as under `/offers/`: for clients
+///   that cannot put a path before the endpoint (the Python peers of `scripts/bench-peers.sh`).
 final class LocalMaster: BenchServer {
     let port: Int
     private let group: MultiThreadedEventLoopGroup
@@ -201,14 +203,14 @@ final class LocalMaster: BenchServer {
         self.acceptTask = acceptTask
     }
 
-    static func start(payloads: BenchPayloads) async throws -> LocalMaster {
+    static func start(payloads: BenchPayloads, port: Int = 0, offersOnSubscribe: Bool = false) async throws -> LocalMaster {
         // The shared singleton group: it lives as long as the process and needs no shutdown.
         let group = MultiThreadedEventLoopGroup.singleton
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { channel in
+            .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
@@ -226,7 +228,8 @@ final class LocalMaster: BenchServer {
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
                         group.addTask {
-                            try? await Self.serve(connection, payloads: payloads, streams: streams)
+                            try? await Self.serve(
+                                connection, payloads: payloads, streams: streams, offersOnSubscribe: offersOnSubscribe)
                         }
                     }
                 }
@@ -249,7 +252,8 @@ final class LocalMaster: BenchServer {
     private static func serve(
         _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
         payloads: BenchPayloads,
-        streams: StreamBuffers
+        streams: StreamBuffers,
+        offersOnSubscribe: Bool
     ) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
@@ -281,7 +285,7 @@ final class LocalMaster: BenchServer {
                         try await outbound.write(.head(Self.streamHead(contentType)))
                         let subscribed = wantsJSON ? payloads.subscribedJSON : payloads.subscribedProtobuf
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: subscribed))))
-                        if requestHead.uri.hasPrefix("/offers/") {
+                        if offersOnSubscribe || requestHead.uri.hasPrefix("/offers/") {
                             let buffer = wantsJSON ? streams.json : streams.protobuf
                             while true {
                                 try await outbound.write(.body(.byteBuffer(buffer)))

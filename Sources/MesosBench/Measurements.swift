@@ -85,7 +85,7 @@ enum Measure {
         return IngestResult(events: count, bytes: bytes, seconds: Self.seconds(clock.now - start), checksum: checksum)
     }
 
-    /// Typed ingest through the transport: RecordIO framing, then ``MesosCodec/decodeEvent(_:)`` for every
+    /// Typed ingest through the transport: RecordIO framing, then ``MesosCodec/decodeEvent(_:state:)`` for every
     /// record (what `schedulerEvents(codec:)` does, with the record sizes counted), and a consumer that touches
     /// every offer. It consumes only: no calls are made.
     static func typed(
@@ -111,12 +111,14 @@ enum Measure {
         var checksum = 0.0
         let clock = ContinuousClock()
         var start = clock.now
+        // What `schedulerEvents(codec:)` keeps for its stream: the strings that recur from event to event.
+        var state = MesosStreamDecodingState()
         for try await record in body.recordIORecords() {
             // `genericDecoder`: swift-protobuf's own decoder only (the figure before the fast JSON path).
             let event =
                 genericDecoder
                 ? SchedulerEvent(try codec.decode(SchedulerEventMessage.self, from: record))
-                : try codec.decodeEvent(record)
+                : try codec.decodeEvent(record, state: &state)
             switch event {
             case .subscribed:
                 start = clock.now

@@ -94,11 +94,33 @@ public struct MesosCodec: Sendable, Hashable {
     /// - Returns: The typed event.
     /// - Throws: ``MesosError/Code/decodingFailed``.
     public func decodeEvent(_ bytes: ArraySlice<UInt8>) throws(MesosError) -> SchedulerEvent {
+        var strings = RecurringStrings()
+        return try self.decodeEvent(bytes, strings: &strings)
+    }
+
+    /// Parses one event record of a stream, sharing the strings that recur across events (framework and agent
+    /// ids, hostnames) with the events decoded before with the same `state`: fewer allocations. A reader keeps
+    /// one state per stream.
+    ///
+    /// - Parameters:
+    ///   - bytes: One RecordIO record of the event stream.
+    ///   - state: The stream's decoding state.
+    /// - Returns: The typed event.
+    /// - Throws: ``MesosError/Code/decodingFailed``.
+    public func decodeEvent(
+        _ bytes: ArraySlice<UInt8>, state: inout MesosStreamDecodingState
+    ) throws(MesosError) -> SchedulerEvent {
+        try self.decodeEvent(bytes, strings: &state.strings)
+    }
+
+    /// Parses one event record, sharing the strings that recur across events (framework and agent ids,
+    /// hostnames) with the events decoded before with the same `strings`: the stream readers keep one.
+    func decodeEvent(_ bytes: ArraySlice<UInt8>, strings: inout RecurringStrings) throws(MesosError) -> SchedulerEvent {
         // The purpose-built decoders first (FastJSON/, FastProtobuf/), swift-protobuf for whatever they do not
         // handle.
         let fast = self.contentType == .json
-            ? FastEventJSONDecoder.decode(bytes)
-            : FastEventProtobufDecoder.decode(bytes)
+            ? FastEventJSONDecoder.decode(bytes, strings: &strings)
+            : FastEventProtobufDecoder.decode(bytes, strings: &strings)
         let message: SchedulerEventMessage
         if let fast {
             message = fast

@@ -86,9 +86,11 @@ where Upstream.Element == ArraySlice<UInt8> {
     private static func decode(_ batch: [ArraySlice<UInt8>], codec: MesosCodec) -> DecodedBatch {
         var events: [SchedulerEvent] = []
         events.reserveCapacity(batch.count)
+        // The batch's events share their recurring strings (ids, hostnames): fewer allocations.
+        var strings = RecurringStrings()
         for record in batch {
             do {
-                events.append(try codec.decodeEvent(record))
+                events.append(try codec.decodeEvent(record, strings: &strings))
             } catch {
                 return DecodedBatch(events: events, failure: error)
             }

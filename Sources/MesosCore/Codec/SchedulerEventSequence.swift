@@ -10,12 +10,50 @@ public protocol MesosStreamEvent: Sendable {
     /// - Returns: The typed event.
     /// - Throws: ``MesosError/Code/decodingFailed``.
     static func decode(_ record: ArraySlice<UInt8>, codec: MesosCodec) throws(MesosError) -> Self
+
+    /// Decodes one record of a stream with what the stream's reader keeps from one record to the next.
+    ///
+    /// - Parameters:
+    ///   - record: One RecordIO record of the stream.
+    ///   - codec: The encoding the server answered in.
+    ///   - state: The reader's decoding state, the same for every record of one stream.
+    /// - Returns: The typed event.
+    /// - Throws: ``MesosError/Code/decodingFailed``.
+    static func decode(
+        _ record: ArraySlice<UInt8>, codec: MesosCodec, state: inout MesosStreamDecodingState
+    ) throws(MesosError) -> Self
+}
+
+extension MesosStreamEvent {
+    /// Decodes one record with ``decode(_:codec:)``: an event type that keeps nothing between records.
+    public static func decode(
+        _ record: ArraySlice<UInt8>, codec: MesosCodec, state: inout MesosStreamDecodingState
+    ) throws(MesosError) -> Self {
+        try Self.decode(record, codec: codec)
+    }
+}
+
+/// What a reader of one event stream keeps from one record to the next: the strings that recur from event to
+/// event (framework and agent ids, hostnames), so that decoding them again shares the string already made.
+/// Keep one per stream and pass it to every record's decoding; it is not shared between threads.
+public struct MesosStreamDecodingState: Sendable {
+    var strings = RecurringStrings()
+
+    /// A state for a new stream.
+    public init() {}
 }
 
 extension SchedulerEvent: MesosStreamEvent {
     /// Decodes one record with ``MesosCodec/decodeEvent(_:)``.
     public static func decode(_ record: ArraySlice<UInt8>, codec: MesosCodec) throws(MesosError) -> SchedulerEvent {
         try codec.decodeEvent(record)
+    }
+
+    /// Decodes one record with ``MesosCodec/decodeEvent(_:state:)``.
+    public static func decode(
+        _ record: ArraySlice<UInt8>, codec: MesosCodec, state: inout MesosStreamDecodingState
+    ) throws(MesosError) -> SchedulerEvent {
+        try codec.decodeEvent(record, state: &state)
     }
 }
 
@@ -62,6 +100,7 @@ where Upstream.Element == ArraySlice<UInt8> {
     public struct Iterator: AsyncIteratorProtocol {
         private var records: RecordIOSequence<Upstream>.Iterator
         private let codec: MesosCodec
+        private var state = MesosStreamDecodingState()
 
         init(records: RecordIOSequence<Upstream>.Iterator, codec: MesosCodec) {
             self.records = records
@@ -81,7 +120,7 @@ where Upstream.Element == ArraySlice<UInt8> {
             guard let record else {
                 return nil
             }
-            return try Event.decode(record, codec: self.codec)
+            return try Event.decode(record, codec: self.codec, state: &self.state)
         }
     }
 }

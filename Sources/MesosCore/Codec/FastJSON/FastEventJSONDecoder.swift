@@ -15,9 +15,18 @@ import Foundation
 enum FastEventJSONDecoder {
     /// Decodes one event, or returns `nil` when the input is outside the fast path.
     static func decode(_ bytes: ArraySlice<UInt8>) -> Mesos_V1_Scheduler_Event? {
+        var strings = RecurringStrings()
+        return Self.decode(bytes, strings: &strings)
+    }
+
+    /// Decodes one event, sharing the recurring strings (ids, hostnames) with the events decoded before with the
+    /// same `strings`; `nil` when the input is outside the fast path.
+    static func decode(_ bytes: ArraySlice<UInt8>, strings: inout RecurringStrings) -> Mesos_V1_Scheduler_Event? {
         bytes.withUnsafeBufferPointer { buffer -> Mesos_V1_Scheduler_Event? in
             do {
                 var reader = try FastJSONReader(buffer)
+                swap(&reader.strings, &strings)
+                defer { swap(&reader.strings, &strings) }
                 let event = try reader.event()
                 try reader.finish()
                 return event
@@ -140,13 +149,13 @@ extension FastJSONReader {
                 message.id.value = try self.idValue()
             } else if self.key(key, is: "framework_id") || self.key(key, is: "frameworkId") {
                 try mark(&seen, 1)
-                message.frameworkID.value = try self.idValue()
+                message.frameworkID.value = try self.idValue(recurring: true)
             } else if self.key(key, is: "agent_id") || self.key(key, is: "agentId") {
                 try mark(&seen, 2)
-                message.agentID.value = try self.idValue()
+                message.agentID.value = try self.idValue(recurring: true)
             } else if self.key(key, is: "hostname") {
                 try mark(&seen, 3)
-                message.hostname = try self.string()
+                message.hostname = try self.recurringString()
             } else if self.key(key, is: "resources") {
                 try mark(&seen, 4)
                 var resources: [Mesos_V1_Resource] = []
@@ -154,7 +163,9 @@ extension FastJSONReader {
                 try self.beginArray()
                 var firstElement = true
                 while try self.nextElement(&firstElement) {
-                    resources.append(try self.resource())
+                    // Decoded where it stays: a resource is a large value (~400 bytes), not worth moving.
+                    resources.append(Mesos_V1_Resource())
+                    try self.resource(into: &resources[resources.count &- 1])
                 }
                 message.resources = resources
             } else if self.key(key, is: "executor_ids") || self.key(key, is: "executorIds") {
@@ -197,14 +208,15 @@ extension FastJSONReader {
 
     /// The `value` of an id message (`OfferID`, `FrameworkID`, `AgentID`, `ExecutorID`): an object whose
     /// only field is `value`. Returns `nil` semantics are not needed: a missing `value` falls back.
-    private mutating func idValue() throws(FastJSONFallback) -> String {
+    /// With `recurring` (framework and agent ids), the value is shared through ``FastJSONReader/strings``.
+    private mutating func idValue(recurring: Bool = false) throws(FastJSONFallback) -> String {
         var value: String?
         try self.beginObject()
         var first = true
         while let key = try self.nextKey(&first) {
             if self.key(key, is: "value") {
                 guard value == nil else { throw FastJSONFallback() }
-                value = try self.string()
+                value = recurring ? try self.recurringString() : try self.string()
             } else {
                 try self.skipValue()
             }
@@ -256,10 +268,10 @@ extension FastJSONReader {
         while let key = try self.nextKey(&first) {
             if self.key(key, is: "hostname") {
                 try mark(&seen, 0)
-                message.hostname = try self.string()
+                message.hostname = try self.recurringString()
             } else if self.key(key, is: "ip") {
                 try mark(&seen, 1)
-                message.ip = try self.string()
+                message.ip = try self.recurringString()
             } else if self.key(key, is: "port") {
                 try mark(&seen, 2)
                 message.port = try self.int32()
@@ -362,8 +374,7 @@ extension FastJSONReader {
 
     // MARK: - Resource, Attribute, Value
 
-    private mutating func resource() throws(FastJSONFallback) -> Mesos_V1_Resource {
-        var message = Mesos_V1_Resource()
+    private mutating func resource(into message: inout Mesos_V1_Resource) throws(FastJSONFallback) {
         var seen: UInt32 = 0
         try self.beginObject()
         var first = true
@@ -404,7 +415,6 @@ extension FastJSONReader {
                 try self.skipValue()
             }
         }
-        return message
     }
 
     private static let resourceUnhandled: [StaticString] = [

@@ -34,6 +34,8 @@ struct FastJSONReader {
     let end: Int
     var index = 0
     var depth = 0
+    /// Shared strings of the fields that recur across offers and events (``recurringString()``).
+    var strings = RecurringStrings()
 
     init(_ buffer: UnsafeBufferPointer<UInt8>) throws(FastJSONFallback) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { throw FastJSONFallback() }
@@ -103,6 +105,7 @@ struct FastJSONReader {
         }
         try self.expect(UInt8(ascii: "\""))
         let start = self.index
+        self.skipPlainASCII()
         while true {
             guard self.index < self.end else { throw FastJSONFallback() }
             let byte = self.base[self.index]
@@ -146,6 +149,25 @@ struct FastJSONReader {
         return true
     }
 
+    /// Inside a string: skips eight bytes at a time while none of them is a quote, a backslash, a control
+    /// character or non-ASCII. The test may stop at a word holding none of these, never skip one: the byte
+    /// loops that follow decide.
+    @inline(__always)
+    mutating func skipPlainASCII() {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        while self.index &+ 8 <= self.end {
+            let word = UnsafeRawPointer(self.base + self.index).loadUnaligned(as: UInt64.self)
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            // A zero byte in `quote` or `backslash`, a byte below 0x20 (its subtraction borrows), or the high bit.
+            let special =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (word &- (ones &* 0x20)) | word
+            if special & high != 0 { return }
+            self.index &+= 8
+        }
+    }
+
     /// Whether `key` is exactly `name`.
     @inline(__always)
     func key(_ key: FastJSONKey, is name: StaticString) -> Bool {
@@ -156,10 +178,22 @@ struct FastJSONReader {
 
     /// Reads a string value.
     mutating func string() throws(FastJSONFallback) -> String {
+        try self.string(recurring: false)
+    }
+
+    /// Reads a string value of a field whose values recur (framework and agent ids, hostnames): an unescaped
+    /// one longer than the 15 bytes `String` stores inline is shared through ``strings``.
+    mutating func recurringString() throws(FastJSONFallback) -> String {
+        try self.string(recurring: true)
+    }
+
+    @inline(__always)
+    private mutating func string(recurring: Bool) throws(FastJSONFallback) -> String {
         self.skipWhitespace()
         try self.expect(UInt8(ascii: "\""))
         let start = self.index
         var ascii = true
+        self.skipPlainASCII()
         while true {
             guard self.index < self.end else { throw FastJSONFallback() }
             let byte = self.base[self.index]
@@ -167,7 +201,14 @@ struct FastJSONReader {
                 let bytes = UnsafeBufferPointer(start: self.base + start, count: self.index - start)
                 self.index += 1
                 if ascii {
-                    return String(decoding: bytes, as: UTF8.self)
+                    guard recurring, bytes.count > 15 else {
+                        return String(decoding: bytes, as: UTF8.self)
+                    }
+                    let (hit, slot) = self.strings.lookUp(bytes)
+                    if let hit { return hit }
+                    let string = String(decoding: bytes, as: UTF8.self)
+                    self.strings.store(string, at: slot)
+                    return string
                 }
                 guard let string = String(validating: bytes, as: UTF8.self) else { throw FastJSONFallback() }
                 return string

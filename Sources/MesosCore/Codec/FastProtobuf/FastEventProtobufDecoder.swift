@@ -10,11 +10,20 @@
 enum FastEventProtobufDecoder {
     /// Decodes one event, or returns `nil` when the input is outside the fast path.
     static func decode(_ bytes: ArraySlice<UInt8>) -> Mesos_V1_Scheduler_Event? {
+        var strings = RecurringStrings()
+        return Self.decode(bytes, strings: &strings)
+    }
+
+    /// Decodes one event, sharing the recurring strings (ids, hostnames) with the events decoded before with the
+    /// same `strings`; `nil` when the input is outside the fast path.
+    static func decode(_ bytes: ArraySlice<UInt8>, strings: inout RecurringStrings) -> Mesos_V1_Scheduler_Event? {
         bytes.withUnsafeBytes { buffer -> Mesos_V1_Scheduler_Event? in
             guard let base = buffer.baseAddress else {
                 return Mesos_V1_Scheduler_Event()
             }
             var reader = FastProtobufReader(base: base, count: buffer.count)
+            swap(&reader.strings, &strings)
+            defer { swap(&reader.strings, &strings) }
             do {
                 return try reader.event(end: buffer.count)
             } catch {
@@ -47,6 +56,8 @@ struct FastProtobufReader {
     private let base: UnsafeRawPointer
     private let count: Int
     private var position = 0
+    /// Shared strings of the fields that recur across offers and events.
+    var strings = RecurringStrings()
 
     init(base: UnsafeRawPointer, count: Int) {
         self.base = base
@@ -100,6 +111,35 @@ struct FastProtobufReader {
         throw FastProtobufFallback()
     }
 
+    /// How many times field `number` occurs from the position to `end`, without moving: the exact capacity for
+    /// a repeated field. It stops counting at anything malformed (the decoding that follows then declines it).
+    private func occurrences(of number: UInt64, end: Int) -> Int {
+        var scan = self
+        var found = 0
+        do {
+            while let (field, wireType) = try scan.tag(end: end) {
+                if field == number { found &+= 1 }
+                switch wireType {
+                case WireType.varint:
+                    _ = try scan.varint(end: end)
+                case WireType.fixed64:
+                    guard end - scan.position >= 8 else { return found }
+                    scan.position &+= 8
+                case WireType.lengthDelimited:
+                    scan.position = try scan.delimited(wireType, end: end)
+                case 5:
+                    guard end - scan.position >= 4 else { return found }
+                    scan.position &+= 4
+                default:
+                    return found
+                }
+            }
+        } catch {
+            return found
+        }
+        return found
+    }
+
     /// Checks the wire type, reads a length and returns where the delimited value ends.
     @inline(__always)
     private mutating func delimited(_ wireType: UInt64, end: Int) throws(FastProtobufFallback) -> Int {
@@ -111,6 +151,12 @@ struct FastProtobufReader {
 
     private mutating func string(_ wireType: UInt64, end: Int) throws(FastProtobufFallback) -> String {
         let stop = try self.delimited(wireType, end: end)
+        return try self.string(to: stop)
+    }
+
+    /// The string of the bytes from the position to `stop`, which becomes the position.
+    @inline(__always)
+    private mutating func string(to stop: Int) throws(FastProtobufFallback) -> String {
         let bytes = UnsafeBufferPointer(
             start: (self.base + self.position).assumingMemoryBound(to: UInt8.self), count: stop - self.position)
         self.position = stop
@@ -119,6 +165,26 @@ struct FastProtobufReader {
             return String(decoding: bytes, as: UTF8.self)
         }
         guard let string = String(validating: bytes, as: UTF8.self) else { throw FastProtobufFallback() }
+        return string
+    }
+
+    /// A string of a field whose values recur (framework and agent ids, hostnames): shared through
+    /// ``strings`` when it is longer than the 15 bytes `String` stores inline.
+    private mutating func recurringString(_ wireType: UInt64, end: Int) throws(FastProtobufFallback) -> String {
+        let stop = try self.delimited(wireType, end: end)
+        let count = stop - self.position
+        guard count > 15 else {
+            return try self.string(to: stop)
+        }
+        let bytes = UnsafeBufferPointer(
+            start: (self.base + self.position).assumingMemoryBound(to: UInt8.self), count: count)
+        let (hit, slot) = self.strings.lookUp(bytes)
+        if let hit {
+            self.position = stop
+            return hit
+        }
+        let string = try self.string(to: stop)
+        self.strings.store(string, at: slot)
         return string
     }
 
@@ -199,6 +265,7 @@ struct FastProtobufReader {
     private mutating func offersEvent(end: Int) throws(FastProtobufFallback) -> Mesos_V1_Scheduler_Event.Offers {
         var message = Mesos_V1_Scheduler_Event.Offers()
         var offers: [Mesos_V1_Offer] = []
+        offers.reserveCapacity(self.occurrences(of: 1, end: end))
         while let (field, wireType) = try self.tag(end: end) {
             guard field == 1 else { throw FastProtobufFallback() }
             offers.append(try self.offer(end: try self.delimited(wireType, end: end)))
@@ -213,7 +280,8 @@ struct FastProtobufReader {
         var message = Mesos_V1_Offer()
         var seen: UInt32 = 0
         var resources: [Mesos_V1_Resource] = []
-        // An offer usually holds a handful of resources: one allocation instead of growing 1, 2, 4, 8.
+        // An offer usually holds a handful of resources: one allocation instead of growing 1, 2, 4, 8 (counting
+        // them first costs more than the spare room).
         resources.reserveCapacity(8)
         var executorIDs: [Mesos_V1_ExecutorID] = []
         var attributes: [Mesos_V1_Attribute] = []
@@ -224,15 +292,19 @@ struct FastProtobufReader {
                 message.id = Mesos_V1_OfferID(try self.idValue(end: try self.delimited(wireType, end: end)))
             case 2:
                 try mark(&seen, 1)
-                message.frameworkID = Mesos_V1_FrameworkID(try self.idValue(end: try self.delimited(wireType, end: end)))
+                message.frameworkID = Mesos_V1_FrameworkID(
+                    try self.recurringIDValue(end: try self.delimited(wireType, end: end)))
             case 3:
                 try mark(&seen, 2)
-                message.agentID = Mesos_V1_AgentID(try self.idValue(end: try self.delimited(wireType, end: end)))
+                message.agentID = Mesos_V1_AgentID(try self.recurringIDValue(end: try self.delimited(wireType, end: end)))
             case 4:
                 try mark(&seen, 3)
-                message.hostname = try self.string(wireType, end: end)
+                message.hostname = try self.recurringString(wireType, end: end)
             case 5:
-                resources.append(try self.resource(end: try self.delimited(wireType, end: end)))
+                // Decoded where it stays: a resource is a large value (~400 bytes), not worth moving.
+                let stop = try self.delimited(wireType, end: end)
+                resources.append(Mesos_V1_Resource())
+                try self.resource(into: &resources[resources.count &- 1], end: stop)
             case 6:
                 executorIDs.append(Mesos_V1_ExecutorID(try self.idValue(end: try self.delimited(wireType, end: end))))
             case 7:
@@ -262,6 +334,16 @@ struct FastProtobufReader {
         while let (field, wireType) = try self.tag(end: end) {
             guard field == 1, value == nil else { throw FastProtobufFallback() }
             value = try self.string(wireType, end: end)
+        }
+        return value
+    }
+
+    /// The `value` of an id whose values recur (framework and agent ids), through ``strings``.
+    private mutating func recurringIDValue(end: Int) throws(FastProtobufFallback) -> String? {
+        var value: String?
+        while let (field, wireType) = try self.tag(end: end) {
+            guard field == 1, value == nil else { throw FastProtobufFallback() }
+            value = try self.recurringString(wireType, end: end)
         }
         return value
     }
@@ -306,10 +388,10 @@ struct FastProtobufReader {
             switch field {
             case 1:
                 try mark(&seen, 0)
-                message.hostname = try self.string(wireType, end: end)
+                message.hostname = try self.recurringString(wireType, end: end)
             case 2:
                 try mark(&seen, 1)
-                message.ip = try self.string(wireType, end: end)
+                message.ip = try self.recurringString(wireType, end: end)
             case 3:
                 try mark(&seen, 2)
                 message.port = try self.int32(wireType, end: end)
@@ -378,8 +460,9 @@ struct FastProtobufReader {
 
     // MARK: - Resource
 
-    private mutating func resource(end: Int) throws(FastProtobufFallback) -> Mesos_V1_Resource {
-        var message = Mesos_V1_Resource()
+    private mutating func resource(
+        into message: inout Mesos_V1_Resource, end: Int
+    ) throws(FastProtobufFallback) {
         var seen: UInt32 = 0
         var reservations: [Mesos_V1_Resource.ReservationInfo] = []
         while let (field, wireType) = try self.tag(end: end) {
@@ -412,7 +495,6 @@ struct FastProtobufReader {
             }
         }
         if !reservations.isEmpty { message.reservations = reservations }
-        return message
     }
 
     private mutating func reservation(end: Int) throws(FastProtobufFallback) -> Mesos_V1_Resource.ReservationInfo {
