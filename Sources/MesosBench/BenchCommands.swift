@@ -86,7 +86,7 @@ struct LocalRun: BenchMode {
     @Option(help: "Comma-separated parts to run: json, protobuf, calls, idle (default: all).")
     var parts = "json,protobuf,calls,idle"
 
-    @Option(help: "Batches decoded at once in the typed ingest runs (MesosScheduler's default: the core count).")
+    @Option(help: "Batches decoded at once in the typed ingest run as MesosScheduler reads (its default: 0 on two cores or fewer, else the core count up to 4); 0 decodes on the reading task.")
     var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
 
     @Flag(help: "After the RSS figure, list the mappings holding the most resident memory.")
@@ -124,7 +124,7 @@ struct LocalRun: BenchMode {
             ProcessStats.resetPeak()
             let typed = try await Measure.typed(
                 transport: transport, url: streamURL, contentType: contentType, events: self.events,
-                decodingConcurrency: self.decodingConcurrency)
+                decodingConcurrency: self.decodingConcurrency > 0 ? self.decodingConcurrency : nil)
             let typedPeak = ProcessStats.peakRSSMegabytes() ?? .nan
             typedPeaks.append(typedPeak)
             let name = contentType == .json ? "json" : "protobuf"
@@ -227,7 +227,7 @@ struct Ingest: BenchMode {
     @Option(help: "With --decline: the most DECLINE calls outstanding at once (also MesosScheduler's maximumCallsInFlight).")
     var inFlight = 16
 
-    @Option(help: "Without --decline: batches decoded at once, as MesosScheduler reads its stream (its default: the core count); 0 decodes on the reading task.")
+    @Option(help: "Batches decoded at once, as MesosScheduler reads its stream (its default: 0 on two cores or fewer, else the core count up to 4); 0 decodes on the reading task.")
     var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
 
     func runBenchmark() async throws {
@@ -238,7 +238,7 @@ struct Ingest: BenchMode {
         if self.decline {
             result = try await Measure.typedDeclining(
                 master: base, transport: try self.remoteTransport(), contentType: self.contentType, events: self.events,
-                inFlight: self.inFlight)
+                inFlight: self.inFlight, decodingConcurrency: self.decodingConcurrency)
         } else {
             // Consume only: the stream's events, decoded as MesosScheduler decodes them, no calls.
             result = try await Measure.typed(

@@ -191,13 +191,14 @@ enum Measure {
         transport: any MesosTransport,
         contentType: MesosContentType,
         events: Int,
-        inFlight: Int
+        inFlight: Int,
+        decodingConcurrency: Int = MesosSchedulerConfiguration.defaultDecodingConcurrency
     ) async throws -> IngestResult {
         let received = Counter()
         let declineErrors = Counter()
         let scheduler = try Self.scheduler(
             master: master, transport: CountingTransport(base: transport, counter: received), contentType: contentType,
-            maximumCallsInFlight: inFlight)
+            maximumCallsInFlight: inFlight, decodingConcurrency: decodingConcurrency)
         let stream = scheduler.events
         let clock = ContinuousClock()
         let result = try await withThrowingTaskGroup(of: IngestResult?.self) { group in
@@ -285,7 +286,8 @@ enum Measure {
         master: URL,
         transport: any MesosTransport,
         contentType: MesosContentType,
-        maximumCallsInFlight: Int? = nil
+        maximumCallsInFlight: Int? = nil,
+        decodingConcurrency: Int = MesosSchedulerConfiguration.defaultDecodingConcurrency
     ) throws -> MesosScheduler {
         guard let host = master.host, let port = master.port ?? (master.scheme == "https" ? 443 : 80) as Int? else {
             throw BenchError("Cannot read host and port from \(master)")
@@ -303,6 +305,7 @@ enum Measure {
         let prefix = master.path.hasSuffix("/") ? String(master.path.dropLast()) : master.path
         configuration.schedulerPath = prefix + "/api/v1/scheduler"
         configuration.maximumSubscriptionAttempts = 3
+        configuration.decodingConcurrency = decodingConcurrency
         if let maximumCallsInFlight {
             configuration.maximumCallsInFlight = maximumCallsInFlight
         }

@@ -271,8 +271,8 @@ extension MesosScheduler {
         }
 
         do {
-            let events = answer.body.schedulerEvents(
-                codec: codec, maximumRecordSize: self.configuration.maximumEventSize,
+            let events = SchedulerEventSource(
+                body: answer.body, codec: codec, maximumRecordSize: self.configuration.maximumEventSize,
                 decodingConcurrency: self.configuration.decodingConcurrency)
             for try await event in events {
                 watchdog.pause()

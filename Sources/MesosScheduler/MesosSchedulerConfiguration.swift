@@ -48,11 +48,16 @@ public struct MesosSchedulerConfiguration: Sendable {
     /// The largest event accepted, in bytes.
     public var maximumEventSize: Int = RecordIODecoder.defaultMaximumRecordSize
     /// How many batches of events may be decoded at once, on separate cores, ahead of delivery (events are
-    /// always delivered in stream order). 1 still decodes on a reader task, off the delivering one.
+    /// always delivered in stream order). 0 decodes each event on the task that reads the stream (no hand-off);
+    /// 1 still decodes on a reader task, off the delivering one.
     public var decodingConcurrency: Int = MesosSchedulerConfiguration.defaultDecodingConcurrency
-    /// The default ``decodingConcurrency``: the number of active cores, at most 4.
+    /// The default ``decodingConcurrency``: 0 (decoding on the reading task) on a machine with two cores or
+    /// fewer, where handing batches to decoding tasks costs more than the second core gives (measured with
+    /// `scripts/bench-peers.sh` and `mesos-bench ingest --decoding-concurrency`); else the number of active
+    /// cores, at most 4.
     public static var defaultDecodingConcurrency: Int {
-        min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return cores <= 2 ? 0 : min(4, cores)
     }
     /// The scheduler endpoint's path on the master.
     public var schedulerPath: String = "/api/v1/scheduler"

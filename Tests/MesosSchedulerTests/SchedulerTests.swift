@@ -42,6 +42,35 @@ struct SchedulerTests {
         }
     }
 
+    @Test(
+        "events arrive in stream order whether decoded on the reading task or on decoding tasks",
+        arguments: [0, 1, 2], [MesosContentType.json, .protobuf])
+    func decodingConcurrencyKeepsOrder(concurrency: Int, contentType: MesosContentType) async throws {
+        let master = makeMaster(heartbeat: .seconds(3600))
+        let scheduler = makeScheduler(master: master) {
+            $0.decodingConcurrency = concurrency
+            $0.contentType = contentType
+        }
+        let events = scheduler.events
+        try await whileRunning(scheduler) {
+            var iterator = events.makeAsyncIterator()
+            guard case .subscribed(let subscribed)? = try await iterator.next() else {
+                Issue.record("first event is not SUBSCRIBED")
+                return
+            }
+            for count in 1...5 {
+                try await master.sendOffers(count, to: subscribed.frameworkID)
+            }
+            var counts: [Int] = []
+            while counts.count < 5, let event = try await iterator.next() {
+                if case .offers(let offers) = event {
+                    counts.append(offers.count)
+                }
+            }
+            #expect(counts == [1, 2, 3, 4, 5])
+        }
+    }
+
     @Test("a call before the subscription fails fast with notSubscribed")
     func callWhileNotSubscribed() async throws {
         let scheduler = makeScheduler(master: makeMaster())
