@@ -118,6 +118,7 @@ final class NIOTransportCore: Sendable {
         let connectDeadline = NIODeadline.now() + connectTimeout
         let host = destination.host
         let serverName: String? = Self.isIPAddress(host) ? nil : host
+        let handshakeBox = NIOHandshakeBox()
         let bootstrap = ClientBootstrap(group: self.loop)
             .connectTimeout(connectTimeout)
             .channelOption(.autoRead, value: false)
@@ -129,7 +130,11 @@ final class NIOTransportCore: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls {
                         try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                        try pipeline.addHandler(NIOTLSHandshakeWaiter(deadline: connectDeadline, timeout: handshakeTimeout))
+                        let waiter = NIOTLSHandshakeWaiter(deadline: connectDeadline, timeout: handshakeTimeout)
+                        try pipeline.addHandler(waiter)
+                        // Kept now: a failed handshake closes the channel, which takes the waiter out of the
+                        // pipeline before the connect's continuation could look it up.
+                        handshakeBox.future = waiter.handshake
                     }
                     try pipeline.addHTTPClientHandlers()
                     try pipeline.addHandler(NIOExchangeHandler())
@@ -138,8 +143,7 @@ final class NIOTransportCore: Sendable {
         let connect = bootstrap.connect(host: host, port: destination.port).flatMap { channel in
             guard tls != nil else { return channel.eventLoop.makeSucceededFuture(channel) }
             return channel.eventLoop.flatSubmit {
-                let waiter = try? channel.pipeline.syncOperations.handler(type: NIOTLSHandshakeWaiter.self)
-                let handshake = waiter?.handshake ?? channel.eventLoop.makeSucceededVoidFuture()
+                let handshake = handshakeBox.future ?? channel.eventLoop.makeSucceededVoidFuture()
                 return handshake.map { channel }.flatMapErrorThrowing { error in
                     channel.close(promise: nil)
                     throw error
@@ -248,4 +252,9 @@ enum NIOTransportErrors {
         }
         return false
     }
+}
+
+/// The TLS handshake's future of the one connection a `connect` makes; written and read on its event loop only.
+final class NIOHandshakeBox: @unchecked Sendable {
+    var future: EventLoopFuture<Void>?
 }
