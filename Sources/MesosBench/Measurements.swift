@@ -137,7 +137,8 @@ enum Measure {
     }
 
     /// Typed ingest the way `MesosScheduler` reads its stream: `schedulerEvents(codec:decodingConcurrency:)`
-    /// frames on a reader task and decodes batches on up to `decodingConcurrency` cores, in order. Megabytes
+    /// frames on the consuming task and splits large batches with up to `decodingConcurrency` helper tasks, in
+    /// order. Megabytes
     /// count the body bytes (RecordIO headers included).
     static func typedParallel(
         transport: any MesosTransport,

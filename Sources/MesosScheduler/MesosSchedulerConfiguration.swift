@@ -47,17 +47,16 @@ public struct MesosSchedulerConfiguration: Sendable {
     public var offerConstraints: OfferConstraints?
     /// The largest event accepted, in bytes.
     public var maximumEventSize: Int = RecordIODecoder.defaultMaximumRecordSize
-    /// How many batches of events may be decoded at once, on separate cores, ahead of delivery (events are
-    /// always delivered in stream order). 0 decodes each event on the task that reads the stream (no hand-off);
-    /// 1 still decodes on a reader task, off the delivering one.
+    /// How many helper tasks may decode parts of a large batch of events (a master catching up, a burst of
+    /// offers) on other cores while the reading task decodes the first part and delivers; events are always
+    /// delivered in stream order, and a small batch is decoded on the reading task alone. 0 decodes every event
+    /// on the reading task (no hand-off at all). See ``ParallelSchedulerEventSequence``.
     public var decodingConcurrency: Int = MesosSchedulerConfiguration.defaultDecodingConcurrency
-    /// The default ``decodingConcurrency``: 0 (decoding on the reading task) on a machine with two cores or
-    /// fewer, where handing batches to decoding tasks costs more than the second core gives (measured with
-    /// `scripts/bench-peers.sh` and `mesos-bench ingest --decoding-concurrency`); else the number of active
-    /// cores, at most 4.
+    /// The default ``decodingConcurrency``: one helper per active core beside the reading task's, at most 3 (1 on
+    /// two cores); 0 on a single core.
     public static var defaultDecodingConcurrency: Int {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        return cores <= 2 ? 0 : min(4, cores)
+        return cores <= 1 ? 0 : min(3, cores - 1)
     }
     /// The scheduler endpoint's path on the master.
     public var schedulerPath: String = "/api/v1/scheduler"

@@ -32,20 +32,29 @@ struct SchedulerEventSource: AsyncSequence, Sendable {
         enum Kind {
             case sequential(SchedulerEventSequence<MesosResponseBody>.Iterator)
             case parallel(ParallelSchedulerEventSequence<MesosResponseBody>.Iterator)
+            /// While an iterator is out being advanced (so that its buffers stay uniquely referenced), and after
+            /// a failure.
+            case none
         }
 
         var kind: Kind
 
         mutating func next() async throws -> SchedulerEvent? {
+            // The iterator is taken out of `kind` before it is advanced: a copy left behind would make every
+            // write to its buffers copy them first.
             switch self.kind {
             case .sequential(var iterator):
+                self.kind = .none
                 let event = try await iterator.next()
                 self.kind = .sequential(iterator)
                 return event
             case .parallel(var iterator):
+                self.kind = .none
                 let event = try await iterator.next()
                 self.kind = .parallel(iterator)
                 return event
+            case .none:
+                return nil
             }
         }
     }

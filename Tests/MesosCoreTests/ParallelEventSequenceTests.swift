@@ -67,11 +67,9 @@ struct ParallelEventSequenceTests {
                 events.append(event.wireMessage)
             }
             return (events, nil)
-        } catch let error as MesosError {
-            return (events, error)
         } catch {
-            Issue.record("not a MesosError: \(error)")
-            return (events, nil)
+            // The sequence throws MesosError only (typed throws).
+            return (events, error)
         }
     }
 
@@ -135,31 +133,75 @@ struct ParallelEventSequenceTests {
         #expect(sequential == cut)
     }
 
-    @Test("a slow consumer stops the reader: only a bounded number of chunks is pulled ahead")
+    /// How many chunks must be read before the first `events` records are complete.
+    static func chunksNeeded(for events: Int, recordEnds: [Int], chunks: [ArraySlice<UInt8>]) -> Int {
+        var read = 0
+        for (index, chunk) in chunks.enumerated() {
+            read += chunk.count
+            if read >= recordEnds[events - 1] { return index + 1 }
+        }
+        return chunks.count
+    }
+
+    @Test("nothing is read ahead of the consumer beyond the chunk that completed the records it is taking")
     func backpressure() async throws {
         let codec = MesosCodec(.protobuf)
         let (bytes, _) = try Self.stream(3_000, codec: codec)
+        var recordEnds: [Int] = []
+        var framer = RecordIODecoder()
+        var offset = 0
+        for chunk in Self.chunks(bytes, seed: 1, maximum: 1) {  // one byte at a time: where each record ends
+            framer.append(chunk)
+            offset += chunk.count
+            while try framer.next() != nil { recordEnds.append(offset) }
+        }
+        #expect(recordEnds.count == 3_000)
         let chunks = Self.chunks(bytes, seed: 11, maximum: 64)  // about 4 records per chunk at most
         let pulled = SharedCount()
         let counting = Self.upstream(chunks).map { chunk -> ArraySlice<UInt8> in
             pulled.value.add(1, ordering: .relaxed)
             return chunk
         }
-        let sequence = MesosResponseBody(counting).schedulerEvents(codec: codec, decodingConcurrency: 2)
-        var iterator = sequence.makeAsyncIterator()
-        _ = try await iterator.next()
-        // Readiness, not a pause: the reader has filled the queue and waits; it pulls nothing more until the
-        // consumer takes a batch.
-        await iterator.pipeline.queue.producerBlocked()
-        let ahead = pulled.value.load(ordering: .relaxed)
-        // Capacity is 2 × 2 batches queued, plus one being pushed and the chunks that completed no record.
-        #expect(ahead < 40, "pulled \(ahead) of \(chunks.count) chunks while the consumer took one event")
+        var iterator = MesosResponseBody(counting).schedulerEvents(codec: codec, decodingConcurrency: 2).makeAsyncIterator()
+        var taken = 0
+        for target in [1, 2, 12, 100] {
+            while taken < target, try await iterator.next() != nil { taken += 1 }
+            // The consumer pulls a chunk only when no complete record is left, so the chunks read are exactly
+            // those that complete the records taken (or, after a whole batch, the next one's).
+            let needed = Self.chunksNeeded(for: taken, recordEnds: recordEnds, chunks: chunks)
+            let read = pulled.value.load(ordering: .relaxed)
+            #expect(read == needed, "read \(read) chunks for \(taken) events (\(needed) needed)")
+        }
         #expect(chunks.count > 200)
-        // Taking the rest of the first batch and the next one lets the reader go on, and it stops again.
-        var taken = 1
-        while taken < 12, try await iterator.next() != nil { taken += 1 }
-        await iterator.pipeline.queue.producerBlocked()
-        #expect(pulled.value.load(ordering: .relaxed) < ahead + 40)
+    }
+
+    @Test("large batches are split between the consuming task and the helpers; order and errors stay the same",
+          arguments: [1, 2, 3])
+    func largeBatches(concurrency: Int) async throws {
+        for codec in [MesosCodec(.protobuf), MesosCodec(.json)] {
+            let (bytes, expected) = try Self.stream(2_000, codec: codec)
+            // A few large chunks, as a busy stream arrives: every batch is split.
+            var iterator = Self.upstream(Self.chunks(bytes, seed: 9, maximum: 40_000))
+                .schedulerEvents(codec: codec, decodingConcurrency: concurrency).makeAsyncIterator()
+            var events: [SchedulerEventMessage] = []
+            while let event = try await iterator.next() { events.append(event.wireMessage) }
+            #expect(events == expected)
+            #expect(iterator.splitBatches >= 2)
+            #expect((4...14).contains(iterator.helperSixteenths))
+            // A malformed record anywhere in one large chunk: the consumer's part, a helper's, the last record.
+            let (good, goodEvents) = try Self.stream(300, codec: codec)
+            let bad = RecordIOEncoder.encode(Array(#"{"type":"#.utf8))
+            var goodRecords: [[UInt8]] = []
+            var framer = RecordIODecoder()
+            framer.append(good[...])
+            while let record = try framer.next() { goodRecords.append(RecordIOEncoder.encode(Array(record))) }
+            for position in [0, 5, 150, 299, 300] {
+                let stream = goodRecords[..<position].flatMap { $0 } + bad + goodRecords[position...].flatMap { $0 }
+                let (got, error) = await Self.drain(Self.upstream([stream[...]]), codec: codec, concurrency: concurrency)
+                #expect(got == Array(goodEvents[..<position]), "bad record at \(position)")
+                #expect(error?.code == .decodingFailed)
+            }
+        }
     }
 
     @Test("cancelling a consumer that waits for the next event ends the wait and stops the upstream")
@@ -201,24 +243,47 @@ struct ParallelEventSequenceTests {
         #expect(stopped, "the upstream was not terminated")
     }
 
-    @Test("dropping the iterator stops the reader and the upstream")
+    @Test("dropping the iterator releases the upstream's iterator (a transport's body then closes its connection)")
     func droppedIterator() async throws {
         let codec = MesosCodec(.protobuf)
         let (bytes, _) = try Self.stream(3, codec: codec)
-        let terminated = SharedFlag()
-        let (upstream, continuation) = AsyncThrowingStream<ArraySlice<UInt8>, any Error>.makeStream()
-        continuation.onTermination = { _ in terminated.value.store(true, ordering: .relaxed) }
-        continuation.yield(bytes[...])
+        let released = SharedFlag()
         do {
-            var iterator = upstream.schedulerEvents(codec: codec, decodingConcurrency: 2).makeAsyncIterator()
+            var iterator = DropTrackingUpstream(chunks: [bytes[...]], released: released)
+                .schedulerEvents(codec: codec, decodingConcurrency: 2).makeAsyncIterator()
             _ = try await iterator.next()
+            let early = released.value.load(ordering: .relaxed)
+            #expect(!early)
         }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !terminated.value.load(ordering: .relaxed), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
+        let late = released.value.load(ordering: .relaxed)
+        #expect(late, "the upstream's iterator is still alive")
+    }
+}
+
+/// Chunks, then silence; its iterator notes when it is released (as a transport's body notices it was dropped).
+struct DropTrackingUpstream: AsyncSequence, Sendable {
+    let chunks: [ArraySlice<UInt8>]
+    let released: SharedFlag
+
+    final class Token: Sendable {
+        let released: SharedFlag
+        init(_ released: SharedFlag) { self.released = released }
+        deinit { self.released.value.store(true, ordering: .relaxed) }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let token: Token
+        var chunks: [ArraySlice<UInt8>]
+
+        mutating func next() async throws -> ArraySlice<UInt8>? {
+            if !self.chunks.isEmpty { return self.chunks.removeFirst() }
+            try await Task.sleep(for: .seconds(3_600))
+            return nil
         }
-        let stopped = terminated.value.load(ordering: .relaxed)
-        #expect(stopped, "the upstream was not terminated")
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(token: Token(self.released), chunks: self.chunks)
     }
 }
 

@@ -1,17 +1,24 @@
 import MesosRecordIO
+import Synchronization
 
 /// Typed scheduler events read from a SUBSCRIBE response body, decoded on several cores while keeping the
 /// stream's order.
 ///
-/// A reader task frames the bytes as RecordIO; the records completed by each arriving chunk form a batch, and
-/// each batch is decoded by its own task while the reader goes on with the next chunk. The consumer receives
-/// the events in stream order. At most `2 × decodingConcurrency` batches are ahead of the consumer: when it is
-/// slow, the reader stops pulling from the transport (which then stops reading from the socket), so memory
-/// stays bounded. Batching by chunk adds no latency: an event is handed on as soon as its chunk has arrived.
+/// The consuming task reads the body and frames it as RecordIO itself. The records that one arriving chunk
+/// completes form a batch. A small batch is decoded on the consuming task, one event per `next()`, as
+/// ``SchedulerEventSequence`` does. A large one (a master catching up, a burst of offers) is split: the
+/// consuming task decodes the first part one event at a time, as it hands the events out, while up to
+/// `decodingConcurrency` helper tasks decode the rest on other cores; by the time the consumer reaches the rest
+/// it is usually ready. The split follows the consumer: when it reaches the helpers' part before it is ready, the
+/// helpers get less of the next batch; when the helpers finished first, they get more.
+///
+/// This costs one hand-off to another thread per large batch and none per event, adds no latency (the first event
+/// of a batch is decoded as soon as its bytes are in), and reads nothing ahead of the consumer beyond the chunk
+/// being decoded: a slow consumer stops pulling from the transport, which then stops reading from the socket.
 ///
 /// Errors are the same as ``SchedulerEventSequence``'s and come in order: the events before a malformed record
-/// or a transport failure are delivered first. Dropping the iterator or cancelling the consuming task stops the
-/// reader, which closes the connection.
+/// or a transport failure are delivered first. Cancelling the consuming task ends the sequence with
+/// ``MesosError/Code/cancelled``; dropping the iterator drops the transport's body, which closes the connection.
 ///
 /// The sequence is iterated once.
 public struct ParallelSchedulerEventSequence<Upstream: AsyncSequence & Sendable>: AsyncSequence, Sendable
@@ -30,7 +37,8 @@ where Upstream.Element == ArraySlice<UInt8> {
     ///   - upstream: The response body's chunks.
     ///   - codec: The encoding the master answered in.
     ///   - maximumRecordSize: The largest event accepted, in bytes.
-    ///   - decodingConcurrency: How many batches may be decoded at once (at least 1).
+    ///   - decodingConcurrency: How many helper tasks may decode parts of one batch beside the consuming task (at
+    ///     least 1).
     public init(upstream: Upstream, codec: MesosCodec, maximumRecordSize: Int, decodingConcurrency: Int) {
         self.upstream = upstream
         self.codec = codec
@@ -38,289 +46,235 @@ where Upstream.Element == ArraySlice<UInt8> {
         self.concurrency = Swift.max(1, decodingConcurrency)
     }
 
-    /// Starts the reader and returns the iterator.
+    /// Returns the iterator; nothing is read before its first `next()`.
     public func makeAsyncIterator() -> Iterator {
-        let queue = DecodedBatchQueue(capacity: 2 * self.concurrency)
-        let upstream = self.upstream
-        let codec = self.codec
-        let maximumRecordSize = self.maximumRecordSize
-        let reader = Task {
-            await Self.read(upstream, into: queue, codec: codec, maximumRecordSize: maximumRecordSize)
-        }
-        return Iterator(pipeline: Pipeline(queue: queue, reader: reader))
-    }
-
-    /// The reader: frames records, starts one decoding task per non-empty batch, queues the tasks in order.
-    private static func read(
-        _ upstream: Upstream,
-        into queue: DecodedBatchQueue,
-        codec: MesosCodec,
-        maximumRecordSize: Int
-    ) async {
-        var decoder = RecordIODecoder(maximumRecordSize: maximumRecordSize)
-        var chunks = upstream.makeAsyncIterator()
-        do {
-            while let chunk = try await chunks.next() {
-                decoder.append(chunk)
-                var batch: [ArraySlice<UInt8>] = []
-                while let record = try decoder.next() {
-                    batch.append(record)
-                }
-                if batch.isEmpty {
-                    continue
-                }
-                let decoding = Task { Self.decode(batch, codec: codec) }
-                guard await queue.push(decoding) else {
-                    decoding.cancel()
-                    return  // The consumer has gone: dropping `chunks` closes the connection.
-                }
-            }
-            try decoder.finish()
-            queue.finish(nil)
-        } catch {
-            queue.finish(eventStreamError(error))
-        }
-    }
-
-    /// Decodes a batch; the first record that fails ends it with that error.
-    private static func decode(_ batch: [ArraySlice<UInt8>], codec: MesosCodec) -> DecodedBatch {
-        var events: [SchedulerEvent] = []
-        events.reserveCapacity(batch.count)
-        // The batch's events share their recurring strings (ids, hostnames): fewer allocations.
-        var strings = RecurringStrings()
-        for record in batch {
-            do {
-                events.append(try codec.decodeEvent(record, strings: &strings))
-            } catch {
-                return DecodedBatch(events: events, failure: error)
-            }
-        }
-        return DecodedBatch(events: events, failure: nil)
-    }
-
-    /// Stops the reader when the iterator goes away.
-    final class Pipeline: Sendable {
-        let queue: DecodedBatchQueue
-        let reader: Task<Void, Never>
-
-        init(queue: DecodedBatchQueue, reader: Task<Void, Never>) {
-            self.queue = queue
-            self.reader = reader
-        }
-
-        deinit {
-            self.queue.cancel()
-            self.reader.cancel()
-        }
+        Iterator(
+            chunks: self.upstream.makeAsyncIterator(),
+            framer: RecordIODecoder(maximumRecordSize: self.maximumRecordSize),
+            codec: self.codec,
+            helpers: self.concurrency
+        )
     }
 
     /// Hands out the events in stream order.
     public struct Iterator: AsyncIteratorProtocol {
-        /// The reader and its queue (internal: tests observe the queue).
-        let pipeline: Pipeline
-        private var events: [SchedulerEvent] = []
-        private var index = 0
+        private var chunks: Upstream.AsyncIterator
+        private var framer: RecordIODecoder
+        private let codec: MesosCodec
+        private let helpers: Int
+        /// The consuming task's recurring strings (the helpers keep their own, one table per part).
+        private var state = MesosStreamDecodingState()
+        /// The records of the current batch that this task decodes, one per `next()`.
+        private var own: [ArraySlice<UInt8>] = []
+        private var ownIndex = 0
+        /// The helpers' parts of the current batch, in stream order, after `own`.
+        private var parts: [HelperPart] = []
+        /// Events of a helper's part being handed out.
+        private var decoded: [SchedulerEvent] = []
+        private var decodedIndex = 0
+        /// The error that ends the stream once the events before it are out.
         private var failure: MesosError?
+        /// The upstream ended or failed: nothing more is read.
+        private var exhausted = false
+        /// The stream is over: `next()` returns `nil`.
         private var finished = false
+        /// The share of a large batch the helpers decode, in 1/16ths (between 4 and 14).
+        private(set) var helperSixteenths = 8
+        /// Batches handed to helpers so far (for tests).
+        private(set) var splitBatches = 0
+        /// Chunks pulled from the upstream so far (for tests).
+        private(set) var chunksPulled = 0
 
-        init(pipeline: Pipeline) {
-            self.pipeline = pipeline
+        /// A batch smaller than this is decoded on the consuming task alone: a hand-off costs more than it gives.
+        static var minimumSplit: Int { 12 }
+
+        init(chunks: Upstream.AsyncIterator, framer: RecordIODecoder, codec: MesosCodec, helpers: Int) {
+            self.chunks = chunks
+            self.framer = framer
+            self.codec = codec
+            self.helpers = helpers
         }
 
         /// Returns the next event, or `nil` when the stream ended cleanly.
         ///
         /// - Throws: ``MesosError``.
-        public mutating func next() async throws -> SchedulerEvent? {
+        public mutating func next() async throws(MesosError) -> SchedulerEvent? {
             while true {
-                if self.index < self.events.count {
-                    defer { self.index += 1 }
-                    return self.events[self.index]
+                if self.decodedIndex < self.decoded.count {
+                    defer { self.decodedIndex += 1 }
+                    return self.decoded[self.decodedIndex]
                 }
+                if self.ownIndex < self.own.count {
+                    let record = self.own[self.ownIndex]
+                    self.ownIndex += 1
+                    do {
+                        return try self.codec.decodeEvent(record, state: &self.state)
+                    } catch {
+                        self.end()
+                        throw error
+                    }
+                }
+                if !self.parts.isEmpty {
+                    let part = self.parts.removeFirst()
+                    // Reaching a part that is not ready yet means the helpers had too much of this batch.
+                    self.adjustShare(helpersWereFirst: part.isDone)
+                    let batch = await part.task.value
+                    self.decoded = batch.events
+                    self.decodedIndex = 0
+                    if let failure = batch.failure {
+                        // The events before the bad record go out first; what follows it is dropped.
+                        self.parts.removeAll()
+                        self.failure = failure
+                        self.exhausted = true
+                    }
+                    continue
+                }
+                self.decoded = []
+                self.decodedIndex = 0
                 if let failure = self.failure {
-                    self.failure = nil
-                    self.finished = true
+                    self.end()
                     throw failure
                 }
-                if self.finished {
+                if self.finished || self.exhausted {
+                    self.end()
                     return nil
                 }
-                let pipeline = self.pipeline
-                // Cancelling the consumer stops the reader (closing the connection) and ends the wait.
-                let item = await withTaskCancellationHandler {
-                    await pipeline.queue.pop()
-                } onCancel: {
-                    pipeline.queue.cancel()
-                    pipeline.reader.cancel()
-                }
-                switch item {
-                case .batch(let task):
-                    let batch = await task.value
-                    self.events = batch.events
-                    self.index = 0
-                    self.failure = batch.failure
-                case .end(let failure):
-                    self.events = []
-                    self.index = 0
-                    self.finished = true
-                    if let failure {
-                        throw failure
+                try await self.readBatch()
+            }
+        }
+
+        /// Reads until at least one record is complete, then takes every complete record at hand as the next batch
+        /// and splits it between this task and the helpers when it is large.
+        private mutating func readBatch() async throws(MesosError) {
+            var records: [ArraySlice<UInt8>] = []
+            do {
+                while records.isEmpty {
+                    while let record = try self.framer.next() {
+                        records.append(record)
                     }
-                    return nil
+                    if !records.isEmpty { break }
+                    let chunk: ArraySlice<UInt8>?
+                    do {
+                        chunk = try await self.chunks.next()
+                    } catch {
+                        throw eventStreamError(error)
+                    }
+                    guard let chunk else {
+                        self.exhausted = true
+                        if Task.isCancelled {
+                            throw MesosError(code: .cancelled, message: "Reading the event stream was cancelled")
+                        }
+                        _ = try self.framer.finish()
+                        return
+                    }
+                    self.chunksPulled += 1
+                    self.framer.append(chunk)
+                }
+            } catch {
+                let failure = eventStreamError(error)
+                self.exhausted = true
+                if records.isEmpty {
+                    self.end()
+                    throw failure
+                }
+                // The whole records before the bad bytes are delivered first.
+                self.failure = failure
+            }
+            self.split(records)
+        }
+
+        /// Keeps the batch's first part for this task and starts the helpers on the rest.
+        private mutating func split(_ records: [ArraySlice<UInt8>]) {
+            self.ownIndex = 0
+            guard records.count >= Self.minimumSplit else {
+                self.own = records
+                return
+            }
+            let helped = records.count * self.helperSixteenths / 16
+            let kept = records.count - helped
+            self.own = Array(records[..<kept])
+            let helpers = Swift.min(self.helpers, Swift.max(1, helped / (Self.minimumSplit / 2)))
+            let codec = self.codec
+            var start = kept
+            for index in 0..<helpers {
+                let end = index == helpers - 1 ? records.count : start + helped / helpers
+                let part = Array(records[start..<end])
+                let done = HelperPart.Flag()
+                let task = Task {
+                    defer { done.value.store(true, ordering: .releasing) }
+                    return Self.decode(part, codec: codec)
+                }
+                self.parts.append(HelperPart(task: task, done: done))
+                start = end
+            }
+            self.splitBatches += 1
+        }
+
+        private mutating func adjustShare(helpersWereFirst: Bool) {
+            if helpersWereFirst {
+                self.helperSixteenths = Swift.min(14, self.helperSixteenths + 1)
+            } else {
+                self.helperSixteenths = Swift.max(4, self.helperSixteenths - 1)
+            }
+        }
+
+        /// Drops everything buffered: the stream is over.
+        private mutating func end() {
+            self.finished = true
+            self.exhausted = true
+            self.own = []
+            self.ownIndex = 0
+            self.parts.removeAll()
+            self.decoded = []
+            self.decodedIndex = 0
+            self.failure = nil
+        }
+
+        /// Decodes a helper's part; the first record that fails ends it with that error.
+        private static func decode(_ records: [ArraySlice<UInt8>], codec: MesosCodec) -> DecodedBatch {
+            var events: [SchedulerEvent] = []
+            events.reserveCapacity(records.count)
+            var strings = RecurringStrings()
+            for record in records {
+                do {
+                    events.append(try codec.decodeEvent(record, strings: &strings))
+                } catch {
+                    return DecodedBatch(events: events, failure: error)
                 }
             }
+            return DecodedBatch(events: events, failure: nil)
         }
     }
 }
 
-/// The events of one batch, and the error that cut it short, if any.
+/// A helper's part of a batch: its decoding task and whether it has finished.
+struct HelperPart: Sendable {
+    /// Set by the helper when its part is decoded.
+    final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    let task: Task<DecodedBatch, Never>
+    let done: Flag
+
+    /// The part is decoded (the consumer will not wait for it).
+    var isDone: Bool { self.done.value.load(ordering: .acquiring) }
+}
+
+/// The events of one part, and the error that cut it short, if any.
 struct DecodedBatch: Sendable {
     var events: [SchedulerEvent]
     var failure: MesosError?
 }
 
-/// A bounded FIFO of decoding tasks between the reader (one producer) and the iterator (one consumer).
-final class DecodedBatchQueue: Sendable {
-    enum Item: Sendable {
-        case batch(Task<DecodedBatch, Never>)
-        case end(MesosError?)
-    }
-
-    private struct State {
-        var items = FIFOQueue<Task<DecodedBatch, Never>>()
-        var end: MesosError??
-        var cancelled = false
-        var consumer: CheckedContinuation<Item, Never>?
-        var producer: CheckedContinuation<Bool, Never>?
-        /// Waiting in ``producerBlocked()``.
-        var blockedWatchers: [CheckedContinuation<Void, Never>] = []
-
-        var count: Int { self.items.count }
-    }
-
-    private let capacity: Int
-    private let state = LockedValue(State())
-
-    init(capacity: Int) {
-        self.capacity = max(1, capacity)
-    }
-
-    /// Queues a batch, waiting while the queue is full. Returns `false` once the consumer has gone.
-    func push(_ task: Task<DecodedBatch, Never>) async -> Bool {
-        enum Step {
-            case handedOver(CheckedContinuation<Item, Never>)
-            case queued
-            case full
-            case cancelled
-        }
-        let step = self.state.withLock { state -> Step in
-            if state.cancelled { return .cancelled }
-            if let consumer = state.consumer {
-                state.consumer = nil
-                return .handedOver(consumer)
-            }
-            if state.count < self.capacity {
-                state.items.append(task)
-                return .queued
-            }
-            return .full
-        }
-        switch step {
-        case .handedOver(let consumer):
-            consumer.resume(returning: .batch(task))
-            return true
-        case .queued:
-            return true
-        case .cancelled:
-            return false
-        case .full:
-            let proceed = await withCheckedContinuation { (producer: CheckedContinuation<Bool, Never>) in
-                let (answer, watchers) = self.state.withLock { state -> (Bool?, [CheckedContinuation<Void, Never>]) in
-                    if state.cancelled { return (false, []) }
-                    if state.count < self.capacity { return (true, []) }
-                    state.producer = producer
-                    defer { state.blockedWatchers = [] }
-                    return (nil, state.blockedWatchers)
-                }
-                if let answer { producer.resume(returning: answer) }
-                for watcher in watchers { watcher.resume() }
-            }
-            guard proceed else { return false }
-            return await self.push(task)
-        }
-    }
-
-    /// Returns once the producer waits because the queue is full (for tests: the readiness signal that the
-    /// reader has stopped pulling from the transport).
-    func producerBlocked() async {
-        await withCheckedContinuation { (watcher: CheckedContinuation<Void, Never>) in
-            let blocked = self.state.withLock { state -> Bool in
-                if state.producer != nil || state.cancelled { return true }
-                state.blockedWatchers.append(watcher)
-                return false
-            }
-            if blocked { watcher.resume() }
-        }
-    }
-
-    /// Ends the queue after the batches already in it.
-    func finish(_ failure: MesosError?) {
-        let consumer = self.state.withLock { state -> CheckedContinuation<Item, Never>? in
-            guard state.end == nil else { return nil }
-            state.end = .some(failure)
-            defer { state.consumer = nil }
-            return state.count == 0 ? state.consumer : nil
-        }
-        consumer?.resume(returning: .end(failure))
-    }
-
-    /// The next batch or the end, waiting for either.
-    func pop() async -> Item {
-        await withCheckedContinuation { (consumer: CheckedContinuation<Item, Never>) in
-            let (ready, producer) = self.state.withLock { state -> (Item?, CheckedContinuation<Bool, Never>?) in
-                if let task = state.items.popFirst() {
-                    let producer = state.producer
-                    state.producer = nil
-                    return (.batch(task), producer)
-                }
-                if let end = state.end {
-                    return (.end(end), nil)
-                }
-                if state.cancelled {
-                    return (.end(MesosError(code: .cancelled, message: "Reading the event stream was cancelled")), nil)
-                }
-                state.consumer = consumer
-                return (nil, nil)
-            }
-            producer?.resume(returning: true)
-            if let ready { consumer.resume(returning: ready) }
-        }
-    }
-
-    /// The consumer has gone: the producer stops, queued decoding is cancelled.
-    func cancel() {
-        let (producer, consumer, pending, watchers) = self.state.withLock { state in
-            state.cancelled = true
-            defer {
-                state.producer = nil
-                state.consumer = nil
-                state.blockedWatchers = []
-            }
-            return (state.producer, state.consumer, state.items.removeAll(), state.blockedWatchers)
-        }
-        for watcher in watchers { watcher.resume() }
-        producer?.resume(returning: false)
-        consumer?.resume(returning: .end(MesosError(code: .cancelled, message: "Reading the event stream was cancelled")))
-        for task in pending { task.cancel() }
-    }
-}
-
 extension AsyncSequence where Element == ArraySlice<UInt8>, Self: Sendable {
-    /// Reads this byte stream as a scheduler event stream, decoding on up to `decodingConcurrency` cores.
+    /// Reads this byte stream as a scheduler event stream, decoding large batches on up to
+    /// `decodingConcurrency` helper tasks beside the consuming one.
     ///
     /// - Parameters:
     ///   - codec: The encoding of the events.
     ///   - maximumRecordSize: The largest event accepted, in bytes.
-    ///   - decodingConcurrency: Batches decoded at once; 1 still decodes off the consuming task.
+    ///   - decodingConcurrency: Helper tasks per large batch (at least 1).
     /// - Returns: A sequence of typed events, in stream order.
     public func schedulerEvents(
         codec: MesosCodec,
