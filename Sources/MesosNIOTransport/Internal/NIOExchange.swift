@@ -38,14 +38,28 @@ final class NIOExchange: @unchecked Sendable {
     /// The final head, received but not handed over yet: it waits for the end of the read that brought it, so
     /// that a response that arrived whole is handed over whole, with one resumption of the caller.
     private var receivedHead: MesosHTTPResponse?
-    private var chunks = CircularBuffer<ArraySlice<UInt8>>()
-    private var buffered = 0
+    /// The body parts of the read under way, gathered into chunks; published to ``ready`` at the end of the read.
+    private var gathering = CircularBuffer<ArraySlice<UInt8>>()
+    private var gatheringBytes = 0
+    /// Chunks handed over at the end of their read: the one state shared with a consumer off the loop, which takes
+    /// them under the lock without a trip to the loop (``takeReadyChunk()``). The end and failures still go
+    /// through the loop, after every chunk.
+    private let ready = LockedValue(ReadyChunks())
     private var waiter: EventLoopPromise<ArraySlice<UInt8>?>?
     private var readPending = false
     private var keepAlive = false
     private var receivedBytes = false
     private var callTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
+
+    /// See ``ready``.
+    struct ReadyChunks {
+        var chunks = CircularBuffer<ArraySlice<UInt8>>()
+        var bytes = 0
+        /// The loop stopped asking for reads because enough was buffered; the consumer that brings the buffer
+        /// down to half the limit asks it to go on.
+        var readingStopped = false
+    }
 
     init(
         channel: any Channel, call: NIOCallContext, destination: NIODestination, pool: NIOConnectionPool,
@@ -109,16 +123,19 @@ final class NIOExchange: @unchecked Sendable {
         self.headHandler = nil
         var completeBody: [UInt8]?
         if case .ended = self.phase {
-            var bytes: [UInt8] = []
-            if self.chunks.count == 1, let only = self.chunks.first {
-                bytes = Array(only)
-            } else {
-                bytes.reserveCapacity(self.buffered)
-                for chunk in self.chunks { bytes.append(contentsOf: chunk) }
+            self.publishOnLoop()
+            completeBody = self.ready.withLock { ready in
+                var bytes: [UInt8] = []
+                if ready.chunks.count == 1, let only = ready.chunks.first {
+                    bytes = Array(only)
+                } else {
+                    bytes.reserveCapacity(ready.bytes)
+                    for chunk in ready.chunks { bytes.append(contentsOf: chunk) }
+                }
+                ready.chunks.removeAll()
+                ready.bytes = 0
+                return bytes
             }
-            self.chunks.removeAll()
-            self.buffered = 0
-            completeBody = bytes
         }
         onHead(.success(NIOHead(response: response, completeBody: completeBody)))
     }
@@ -127,13 +144,20 @@ final class NIOExchange: @unchecked Sendable {
 
     /// Asks the channel for more bytes unless a read is pending, the response is over, or enough is buffered.
     private func requestReadOnLoop() {
-        guard !self.readPending, self.buffered < self.maximumBuffered, let channel = self.channel else { return }
+        guard !self.readPending, let channel = self.channel else { return }
         switch self.phase {
         case .head, .body:
             break
         case .ended, .failed:
             return
         }
+        let gathering = self.gatheringBytes
+        let maximum = self.maximumBuffered
+        let room = self.ready.withLock { ready -> Bool in
+            ready.readingStopped = ready.bytes + gathering >= maximum
+            return !ready.readingStopped
+        }
+        guard room else { return }
         self.readPending = true
         if let idle = self.idleTimeout {
             self.idleTimer?.cancel()
@@ -168,17 +192,17 @@ final class NIOExchange: @unchecked Sendable {
             // one read are gathered into chunks of up to `Self.coalescedChunkSize` bytes and handed over at the
             // end of the read, so the consumer wakes once per read rather than once per record.
             let count = buffer.readableBytes
-            if var last = self.chunks.last, last.count + count <= Self.coalescedChunkSize {
-                _ = self.chunks.removeLast()
+            if var last = self.gathering.last, last.count + count <= Self.coalescedChunkSize {
+                _ = self.gathering.removeLast()
                 buffer.withUnsafeReadableBytes { last.append(contentsOf: $0) }
-                self.chunks.append(last)
+                self.gathering.append(last)
             } else {
-                self.chunks.append(buffer.withUnsafeReadableBytes { Array($0) }[...])
+                self.gathering.append(buffer.withUnsafeReadableBytes { Array($0) }[...])
             }
-            self.buffered += count
-            self.statistics.noteBuffered(self.buffered)
+            self.gatheringBytes += count
         case .end:
             guard case .body = self.phase else { return }
+            self.publishOnLoop()
             self.phase = .ended
             self.cancelTimersOnLoop()
             // The connection goes back to the pool before the caller hears of the end, so that its next request
@@ -189,8 +213,51 @@ final class NIOExchange: @unchecked Sendable {
         }
     }
 
+    /// Moves the chunks of the read under way to ``ready``, where a consumer can take them.
+    private func publishOnLoop() {
+        guard !self.gathering.isEmpty else { return }
+        let bytes = self.ready.withLock { ready -> Int in
+            while let chunk = self.gathering.popFirst() {
+                ready.chunks.append(chunk)
+            }
+            ready.bytes += self.gatheringBytes
+            return ready.bytes
+        }
+        self.gatheringBytes = 0
+        self.statistics.noteBuffered(bytes)
+    }
+
+    /// The next published chunk, if any (on the loop).
+    private func popReadyOnLoop() -> ArraySlice<UInt8>? {
+        self.ready.withLock { ready in
+            guard let chunk = ready.chunks.popFirst() else { return nil }
+            ready.bytes -= chunk.count
+            return chunk
+        }
+    }
+
+    /// A chunk already handed over, taken from any thread without a trip to the loop; `nil` when none is at hand
+    /// (the consumer then goes through the loop, which also reports the end and failures once the chunks are out).
+    /// When the loop had stopped reading because enough was buffered and this brings the buffer down to half the
+    /// limit, the loop is asked to read on (without waiting for it).
+    func takeReadyChunk() -> ArraySlice<UInt8>? {
+        let maximum = self.maximumBuffered
+        let (chunk, resume) = self.ready.withLock { ready -> (ArraySlice<UInt8>?, Bool) in
+            guard let chunk = ready.chunks.popFirst() else { return (nil, false) }
+            ready.bytes -= chunk.count
+            guard ready.readingStopped, ready.bytes <= maximum / 2 else { return (chunk, false) }
+            ready.readingStopped = false
+            return (chunk, true)
+        }
+        if resume {
+            self.loop.execute { self.requestReadOnLoop() }
+        }
+        return chunk
+    }
+
     /// The read NIO was asked for has been delivered.
     func readCompleteOnLoop() {
+        self.publishOnLoop()
         self.readPending = false
         self.idleTimer?.cancel()
         self.idleTimer = nil
@@ -205,9 +272,8 @@ final class NIOExchange: @unchecked Sendable {
     /// Gives a waiting consumer the next chunk, or the end or failure once nothing is buffered.
     private func feedWaiterOnLoop() {
         guard let waiter = self.waiter else { return }
-        if let chunk = self.chunks.popFirst() {
+        if let chunk = self.popReadyOnLoop() {
             self.waiter = nil
-            self.buffered -= chunk.count
             waiter.succeed(chunk)
             return
         }
@@ -226,8 +292,7 @@ final class NIOExchange: @unchecked Sendable {
     /// The next chunk, the end (`.success(nil)`) or the failure if one is at hand now, or `nil` if the consumer
     /// would have to wait. Lets a consumer already on the loop go on without suspending.
     func readyOnLoop() -> Result<ArraySlice<UInt8>?, MesosError>? {
-        if let chunk = self.chunks.popFirst() {
-            self.buffered -= chunk.count
+        if let chunk = self.popReadyOnLoop() {
             self.requestReadOnLoop()
             return .success(chunk)
         }
@@ -243,8 +308,7 @@ final class NIOExchange: @unchecked Sendable {
 
     /// The next chunk, the end (`nil`), or the failure; waits on the network when nothing is buffered.
     func nextOnLoop() -> EventLoopFuture<ArraySlice<UInt8>?> {
-        if let chunk = self.chunks.popFirst() {
-            self.buffered -= chunk.count
+        if let chunk = self.popReadyOnLoop() {
             self.requestReadOnLoop()
             return self.loop.makeSucceededFuture(chunk)
         }
@@ -279,6 +343,7 @@ final class NIOExchange: @unchecked Sendable {
         }
         self.phase = .failed(error)
         self.cancelTimersOnLoop()
+        self.publishOnLoop()
         if self.receivedHead != nil {
             // The head arrived: it is the answer; the body then ends with this failure.
             self.deliverHeadOnLoop()
@@ -293,8 +358,12 @@ final class NIOExchange: @unchecked Sendable {
 
     /// The consumer went away (body and iterator dropped): close unless the response already ended.
     func abandonOnLoop() {
-        self.chunks.removeAll()
-        self.buffered = 0
+        self.gathering.removeAll()
+        self.gatheringBytes = 0
+        self.ready.withLock { ready in
+            ready.chunks.removeAll()
+            ready.bytes = 0
+        }
         self.failOnLoop(MesosError(code: .cancelled, message: "\(self.context): the response body was dropped"))
     }
 

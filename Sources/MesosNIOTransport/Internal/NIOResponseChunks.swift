@@ -42,9 +42,14 @@ struct NIOResponseChunks: AsyncSequence, Sendable {
                 exchange.onLoop { exchange.failOnLoop(error) }
                 throw error
             }
-            if exchange.loop.inEventLoop, let ready = exchange.readyOnLoop() {
-                // Already on the loop (a task on the transport's executor) with data at hand: no suspension.
-                return try ready.get()
+            if exchange.loop.inEventLoop {
+                if let ready = exchange.readyOnLoop() {
+                    // Already on the loop (a task on the transport's executor) with data at hand: no suspension.
+                    return try ready.get()
+                }
+            } else if let chunk = exchange.takeReadyChunk() {
+                // A chunk the loop already handed over: taken without a trip to the loop and back.
+                return chunk
             }
             return try await NIOTransportCore.await(exchange, context: exchange.context) {
                 if exchange.loop.inEventLoop {
