@@ -86,7 +86,7 @@ struct LocalRun: BenchMode {
     @Option(help: "Comma-separated parts to run: json, protobuf, calls, idle (default: all).")
     var parts = "json,protobuf,calls,idle"
 
-    @Option(help: "Helper tasks decoding large batches beside the reading task in the typed ingest run, as MesosScheduler reads (its default: cores − 1, at most 3; 1 on two cores); 0 decodes on the reading task alone.")
+    @Option(help: "Helper tasks decoding large batches beside the reading task in the typed ingest run, as MesosScheduler reads (its default: cores − 1, at most 3; 0 on two cores or fewer); 0 decodes on the reading task alone.")
     var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
 
     @Flag(help: "After the RSS figure, list the mappings holding the most resident memory.")
@@ -227,7 +227,7 @@ struct Ingest: BenchMode {
     @Option(help: "With --decline: the most DECLINE calls outstanding at once (also MesosScheduler's maximumCallsInFlight).")
     var inFlight = 16
 
-    @Option(help: "Helper tasks decoding large batches beside the reading task, as MesosScheduler reads its stream (its default: cores − 1, at most 3; 1 on two cores); 0 decodes on the reading task alone.")
+    @Option(help: "Helper tasks decoding large batches beside the reading task, as MesosScheduler reads its stream (its default: cores − 1, at most 3; 0 on two cores or fewer); 0 decodes on the reading task alone.")
     var decodingConcurrency = MesosSchedulerConfiguration.defaultDecodingConcurrency
 
     func runBenchmark() async throws {

@@ -57,6 +57,32 @@ import Testing
         }
     }
 
+    @Test("a header or method that would change the request's framing is refused before anything is sent")
+    func headerInjectionIsRefused() async throws {
+        try await Self.withServer { _, server, transport in
+            let bad: [MesosHTTPRequest] = [
+                Self.version(server, headers: ["X-Note": "a\r\nInjected: 1"]),
+                Self.version(server, headers: ["X-Note": "a\nb"]),
+                Self.version(server, headers: ["X-Note": "a\u{0}b"]),
+                Self.version(server, headers: ["Bad Name": "x"]),
+                Self.version(server, headers: ["Bad:Name": "x"]),
+                MesosHTTPRequest(method: "GET /x HTTP/1.1\r\n", url: server.url.appending(path: "version")),
+            ]
+            for request in bad {
+                do {
+                    _ = try await transport.send(request)
+                    Issue.record("sent \(request.method) with \(request.headers.fields)")
+                } catch let error as MesosError {
+                    #expect(error.code == .invalidCall, "\(error)")
+                }
+            }
+            // The transport is still fine, and a good request goes through.
+            let (head, body) = try await transport.send(Self.version(server, headers: ["X-Note": "fine value: with colon"]))
+            #expect(head.status == 200)
+            _ = try await body.collect(upTo: 1 << 20)
+        }
+    }
+
     @Test func sequentialCallsReuseOneConnection() async throws {
         try await Self.withServer { master, server, transport in
             for _ in 0..<20 {

@@ -136,7 +136,9 @@ final class NIOTransportCore: Sendable {
                         // pipeline before the connect's continuation could look it up.
                         handshakeBox.future = waiter.handshake
                     }
-                    try pipeline.addHTTPClientHandlers()
+                    // NIORequest already checked the method, the target and every header (no CR, LF or NUL; names are
+                    // tokens): NIO's own check of the same on each write is left out.
+                    try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try pipeline.addHandler(NIOExchangeHandler())
                 }
             }
