@@ -398,6 +398,7 @@ extension FastProtobufReader {
 // MARK: - Ids from an optional value
 
 /// The generated id messages (`OfferID`, `TaskID`, …): a single string `value`.
+@usableFromInline
 package protocol FastProtobufID {
     /// An id with no value.
     init()

@@ -3,6 +3,7 @@ import SwiftProtobuf
 /// Thrown inside the fast protobuf decoders when the input is outside what they read; it never escapes them
 /// (``FastEventProtobufDecoder`` then returns `nil`, the operator decoder hands the element or the record to
 /// swift-protobuf).
+@usableFromInline
 package struct FastProtobufFallback: Error {
     /// The one value there is.
     @inlinable
@@ -20,6 +21,10 @@ package struct FastProtobufFallback: Error {
 /// Every reader is strict in the same way: a field it does not decode, a singular field seen twice, an
 /// unexpected wire type, an unknown enum value, invalid UTF-8, a truncated or over-long varint or tag all throw
 /// ``FastProtobufFallback``.
+///
+/// (`@usableFromInline` on these `package` types is what lets another module inline their `@inlinable`
+/// members; without it the compiler emits calls.)
+@usableFromInline
 package struct FastProtobufReader {
     /// The first byte of the record.
     @usableFromInline
@@ -43,17 +48,17 @@ package struct FastProtobufReader {
     @usableFromInline
     package enum WireType {
         /// Varint: ints, bools, enums.
-        @usableFromInline
-        package static let varint: UInt64 = 0
+        @inlinable
+        package static var varint: UInt64 { 0 }
         /// Eight little-endian bytes: doubles.
-        @usableFromInline
-        package static let fixed64: UInt64 = 1
+        @inlinable
+        package static var fixed64: UInt64 { 1 }
         /// A length, then that many bytes: strings, bytes, messages.
-        @usableFromInline
-        package static let lengthDelimited: UInt64 = 2
+        @inlinable
+        package static var lengthDelimited: UInt64 { 2 }
         /// Four little-endian bytes (only skipped).
-        @usableFromInline
-        package static let fixed32: UInt64 = 5
+        @inlinable
+        package static var fixed32: UInt64 { 5 }
     }
 
     /// Marks field `bit` of `seen` as read, giving up on a singular field seen twice (swift-protobuf would merge
