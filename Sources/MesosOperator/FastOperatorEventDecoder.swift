@@ -49,7 +49,7 @@ enum FastOperatorEventDecoder {
 typealias OperatorProtobufReader = FastProtobufReader
 
 extension OperatorProtobufReader {
-
+    /// A length-delimited `bytes` field, copied out of the record.
     private mutating func bytes(_ wireType: UInt64, end: Int) throws(FastProtobufFallback) -> Data {
         let stop = try self.delimited(wireType, end: end)
         let data = Data(bytes: self.base + self.position, count: stop &- self.position)
