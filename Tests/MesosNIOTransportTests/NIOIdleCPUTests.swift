@@ -15,18 +15,6 @@ import Testing
 struct NIOIdleCPUTests {
     static let seconds = Double(ProcessInfo.processInfo.environment["MESOS_NIO_CPU_SECONDS"] ?? "") ?? 10
 
-    /// User plus system CPU time of the whole process, in seconds.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
-    }
-
     @Test("an open stream with nothing arriving costs < 1 % of a core")
     func anIdleStreamSleeps() async throws {
         let master = FakeMaster(configuration: .init(heartbeatInterval: .seconds(3600)))
@@ -48,10 +36,10 @@ struct NIOIdleCPUTests {
             return try? await iterator.next()
         }
         try await Task.sleep(for: .milliseconds(500))
-        let cpuBefore = Self.processCPUSeconds()
+        let cpuBefore = processCPUSeconds()
         let wallBefore = ContinuousClock.now
         try await Task.sleep(for: .seconds(Self.seconds))
-        let cpu = Self.processCPUSeconds() - cpuBefore
+        let cpu = processCPUSeconds() - cpuBefore
         let wall = (ContinuousClock.now - wallBefore).inSeconds
         print("NIO idle stream: \(String(format: "%.3f", cpu)) s CPU in \(String(format: "%.2f", wall)) s = \(String(format: "%.2f", cpu / wall * 100)) % of one core (fake master in the same process)")
         #expect(cpu / wall < 0.01)

@@ -35,18 +35,6 @@ func residentBytes() -> Int? {
     return nil
 }
 
-/// CPU time (user + system) this process has used, in seconds.
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    #if os(Linux)
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    #else
-    getrusage(RUSAGE_SELF, &usage)
-    #endif
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
-}
-
 /// Runs a program and returns its exit status.
 @discardableResult
 func runTool(_ executable: String, _ arguments: [String]) throws -> Int32 {
