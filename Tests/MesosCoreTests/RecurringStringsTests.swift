@@ -29,6 +29,37 @@ import Testing
             cpus.type = .scalar
             cpus.scalar.value = Double(agent)
             offer.resources = [cpus]
+            // Runs of resources and attributes that recur per agent, change with the event for some agents (a
+            // task started there), and differ in length: hits, misses and replaced slots of the run tables.
+            if agent % 2 == 0 {
+                var mem = Resource()
+                mem.name = "mem"
+                mem.type = .scalar
+                mem.scalar.value = Double(1024 * (agent % 7 == 0 ? event % 3 : 1))
+                offer.resources.append(mem)
+                var ports = Resource()
+                ports.name = "ports"
+                ports.type = .ranges
+                var range = Value.Range()
+                range.begin = 31_000
+                range.end = UInt64(31_000 + agent)
+                ports.ranges.range = [range]
+                offer.resources.append(ports)
+            }
+            if agent % 4 != 3 {
+                var rack = Attribute()
+                rack.name = "rack"
+                rack.type = .text
+                rack.text.value = "rack-\(agent % 5)"
+                offer.attributes.append(rack)
+                if agent % 4 == 1 {
+                    var zone = Attribute()
+                    zone.name = "zone"
+                    zone.type = .scalar
+                    zone.scalar.value = Double(agent % 3)
+                    offer.attributes.append(zone)
+                }
+            }
             message.offers.offers.append(offer)
         }
         return message
@@ -160,6 +191,52 @@ import Testing
                 if let hit = strings.lookUp(shorter).hit {
                     #expect(hit.utf8.count == length - 1)
                 }
+            }
+        }
+    }
+}
+
+/// The run tables: a hit needs the very same bytes; a recurring run decodes to the array decoded the first time.
+@Suite struct RecurringRunsTests {
+    @Test func aHitNeedsTheSameBytes() {
+        var runs = RecurringRuns<[Int]>()
+        let first: [UInt8] = Array(repeating: 0x2A, count: 40)
+        var second = first
+        second[39] = 0x2B
+        first.withUnsafeBufferPointer { bytes in
+            let (hit, slot) = runs.lookUp(bytes)
+            #expect(hit == nil)
+            runs.store([1, 2, 3], bytes: bytes, at: slot)
+            #expect(runs.lookUp(bytes).hit == [1, 2, 3])
+        }
+        second.withUnsafeBufferPointer { bytes in
+            #expect(runs.lookUp(bytes).hit == nil)
+        }
+        first.dropLast().withUnsafeBufferPointer { bytes in
+            #expect(runs.lookUp(bytes).hit == nil)
+        }
+    }
+
+    @Test func recurringOffersShareTheirResourcesAndAttributes() throws {
+        let codec = MesosCodec(.protobuf)
+        var strings = RecurringStrings()
+        let bytes = try codec.encode(RecurringStringsTests.offers(event: 1, agents: [2, 2]))
+        guard let event = FastEventProtobufDecoder.decode(bytes[...], strings: &strings) else {
+            Issue.record("not on the fast path")
+            return
+        }
+        #expect(event == (try codec.decode(SchedulerEventMessage.self, from: bytes[...])))
+        let offers = event.offers.offers
+        #expect(offers.count == 2 && offers[0].resources.count == 3 && offers[0].attributes.count == 1)
+        // The second offer's arrays are the first's (one buffer), not decoded again.
+        offers[0].resources.withUnsafeBufferPointer { first in
+            offers[1].resources.withUnsafeBufferPointer { second in
+                #expect(first.baseAddress == second.baseAddress)
+            }
+        }
+        offers[0].attributes.withUnsafeBufferPointer { first in
+            offers[1].attributes.withUnsafeBufferPointer { second in
+                #expect(first.baseAddress == second.baseAddress)
             }
         }
     }

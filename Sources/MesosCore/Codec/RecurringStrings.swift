@@ -3,7 +3,7 @@
 /// them again shares the string already made instead of allocating a new one.
 ///
 /// The fast decoders use it only for those fields: offer ids and other values that are new in every event are
-/// not looked up. Strings of at most 15 UTF-8 bytes are stored inline by `String` and never allocate, so they
+/// not looked up. It also keeps the protobuf decoder's ``RecurringRuns`` of resources and attributes. Strings of at most 15 UTF-8 bytes are stored inline by `String` and never allocate, so they
 /// skip it too. A slot holds the last string whose bytes hashed to it; a lookup compares the bytes in full, so
 /// a hit is always the same string.
 struct RecurringStrings {
@@ -11,6 +11,10 @@ struct RecurringStrings {
     static let slotCount = 32
 
     private var slots: ContiguousArray<String>
+    /// The resources of an offer (its run of `resources` fields), by their bytes.
+    var resourceRuns = RecurringRuns<[Mesos_V1_Resource]>()
+    /// The attributes of an offer (its run of `attributes` fields), by their bytes.
+    var attributeRuns = RecurringRuns<[Mesos_V1_Attribute]>()
 
     /// An empty table (it allocates its slots on the first ``store(_:at:)``).
     init() {
@@ -20,7 +24,7 @@ struct RecurringStrings {
     /// The string of `bytes` if it is in the table, else `nil` and the slot to ``store(_:at:)`` it in.
     @inline(__always)
     func lookUp(_ bytes: UnsafeBufferPointer<UInt8>) -> (hit: String?, slot: Int) {
-        let slot = Self.slot(of: bytes)
+        let slot = Self.slot(of: bytes, slotCount: Self.slotCount)
         guard !self.slots.isEmpty else { return (nil, slot) }
         let candidate = self.slots[slot]
         let equal = candidate.utf8.withContiguousStorageIfAvailable { stored -> Bool in
@@ -38,9 +42,9 @@ struct RecurringStrings {
         self.slots[slot] = string
     }
 
-    /// A hash of the length and every byte, eight at a time.
+    /// A hash of the length and every byte, eight at a time, as a slot of a table of `slotCount` (a power of two).
     @inline(__always)
-    private static func slot(of bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    static func slot(of bytes: UnsafeBufferPointer<UInt8>, slotCount: Int) -> Int {
         guard let base = bytes.baseAddress else { return 0 }
         let count = bytes.count
         var hash = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
@@ -58,12 +62,12 @@ struct RecurringStrings {
                 index &+= 1
             }
         }
-        return Int(truncatingIfNeeded: (hash ^ (hash >> 29)) & UInt64(Self.slotCount - 1))
+        return Int(truncatingIfNeeded: (hash ^ (hash >> 29)) & UInt64(slotCount - 1))
     }
 
     /// Whether two byte runs are equal, eight bytes at a time.
     @inline(__always)
-    private static func equal(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func equal(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = lhs.count
         guard count == rhs.count else { return false }
         guard let left = lhs.baseAddress, let right = rhs.baseAddress else { return count == 0 }
@@ -81,5 +85,41 @@ struct RecurringStrings {
             index &+= 1
         }
         return true
+    }
+}
+
+/// Decoded runs of repeated fields that recur from offer to offer: an agent's attributes never change, and its
+/// resources stay the same from one offer to the next until tasks start or end on it. A run is the bytes of the
+/// consecutive fields (tags included) of one offer; when the same bytes come again the decoded array is shared
+/// instead of being decoded and allocated again. A slot holds the last run whose bytes hashed to it, with a copy
+/// of those bytes: a lookup compares them in full, so a hit is always the value those very bytes decode to.
+struct RecurringRuns<Value: Sendable>: Sendable {
+    /// How many runs are kept (a power of two).
+    static var slotCount: Int { 16 }
+
+    private var keys: ContiguousArray<[UInt8]> = []
+    private var values: ContiguousArray<Value?> = []
+
+    /// An empty table (it allocates its slots on the first ``store(_:bytes:at:)``).
+    init() {}
+
+    /// The value decoded from `bytes` if they are in the table, else `nil` and the slot to store it in.
+    @inline(__always)
+    func lookUp(_ bytes: UnsafeBufferPointer<UInt8>) -> (hit: Value?, slot: Int) {
+        let slot = RecurringStrings.slot(of: bytes, slotCount: Self.slotCount)
+        guard !self.keys.isEmpty, let value = self.values[slot] else { return (nil, slot) }
+        let equal = self.keys[slot].withUnsafeBufferPointer { RecurringStrings.equal($0, bytes) }
+        return (equal ? value : nil, slot)
+    }
+
+    /// Keeps `value`, decoded from `bytes`, in `slot` (from ``lookUp(_:)``).
+    @inline(__always)
+    mutating func store(_ value: Value, bytes: UnsafeBufferPointer<UInt8>, at slot: Int) {
+        if self.keys.isEmpty {
+            self.keys = ContiguousArray(repeating: [], count: Self.slotCount)
+            self.values = ContiguousArray(repeating: nil, count: Self.slotCount)
+        }
+        self.keys[slot] = Array(bytes)
+        self.values[slot] = value
     }
 }

@@ -1913,28 +1913,28 @@ nonisolated extension Mesos_V1_Agent_Call: SwiftProtobuf.Message, SwiftProtobuf.
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}get_metrics\0\u{3}set_logging_level\0\u{3}list_files\0\u{3}read_file\0\u{3}launch_nested_container\0\u{3}wait_nested_container\0\u{3}kill_nested_container\0\u{3}launch_nested_container_session\0\u{3}attach_container_input\0\u{3}attach_container_output\0\u{3}remove_nested_container\0\u{3}launch_container\0\u{3}wait_container\0\u{3}kill_container\0\u{3}remove_container\0\u{3}add_resource_provider_config\0\u{3}update_resource_provider_config\0\u{3}remove_resource_provider_config\0\u{3}get_containers\0\u{3}prune_images\0\u{3}mark_resource_provider_gone\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Agent_Call.TypeEnum? = nil
-    var _getMetrics: Mesos_V1_Agent_Call.GetMetrics? = nil
-    var _setLoggingLevel: Mesos_V1_Agent_Call.SetLoggingLevel? = nil
-    var _listFiles: Mesos_V1_Agent_Call.ListFiles? = nil
-    var _readFile: Mesos_V1_Agent_Call.ReadFile? = nil
-    var _launchNestedContainer: Mesos_V1_Agent_Call.LaunchNestedContainer? = nil
-    var _waitNestedContainer: Mesos_V1_Agent_Call.WaitNestedContainer? = nil
-    var _killNestedContainer: Mesos_V1_Agent_Call.KillNestedContainer? = nil
-    var _launchNestedContainerSession: Mesos_V1_Agent_Call.LaunchNestedContainerSession? = nil
-    var _attachContainerInput: Mesos_V1_Agent_Call.AttachContainerInput? = nil
-    var _attachContainerOutput: Mesos_V1_Agent_Call.AttachContainerOutput? = nil
-    var _removeNestedContainer: Mesos_V1_Agent_Call.RemoveNestedContainer? = nil
-    var _launchContainer: Mesos_V1_Agent_Call.LaunchContainer? = nil
-    var _waitContainer: Mesos_V1_Agent_Call.WaitContainer? = nil
-    var _killContainer: Mesos_V1_Agent_Call.KillContainer? = nil
-    var _removeContainer: Mesos_V1_Agent_Call.RemoveContainer? = nil
-    var _addResourceProviderConfig: Mesos_V1_Agent_Call.AddResourceProviderConfig? = nil
-    var _updateResourceProviderConfig: Mesos_V1_Agent_Call.UpdateResourceProviderConfig? = nil
-    var _removeResourceProviderConfig: Mesos_V1_Agent_Call.RemoveResourceProviderConfig? = nil
-    var _getContainers: Mesos_V1_Agent_Call.GetContainers? = nil
-    var _pruneImages: Mesos_V1_Agent_Call.PruneImages? = nil
-    var _markResourceProviderGone: Mesos_V1_Agent_Call.MarkResourceProviderGone? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Agent_Call.TypeEnum? = nil
+    @exclusivity(unchecked) var _getMetrics: Mesos_V1_Agent_Call.GetMetrics? = nil
+    @exclusivity(unchecked) var _setLoggingLevel: Mesos_V1_Agent_Call.SetLoggingLevel? = nil
+    @exclusivity(unchecked) var _listFiles: Mesos_V1_Agent_Call.ListFiles? = nil
+    @exclusivity(unchecked) var _readFile: Mesos_V1_Agent_Call.ReadFile? = nil
+    @exclusivity(unchecked) var _launchNestedContainer: Mesos_V1_Agent_Call.LaunchNestedContainer? = nil
+    @exclusivity(unchecked) var _waitNestedContainer: Mesos_V1_Agent_Call.WaitNestedContainer? = nil
+    @exclusivity(unchecked) var _killNestedContainer: Mesos_V1_Agent_Call.KillNestedContainer? = nil
+    @exclusivity(unchecked) var _launchNestedContainerSession: Mesos_V1_Agent_Call.LaunchNestedContainerSession? = nil
+    @exclusivity(unchecked) var _attachContainerInput: Mesos_V1_Agent_Call.AttachContainerInput? = nil
+    @exclusivity(unchecked) var _attachContainerOutput: Mesos_V1_Agent_Call.AttachContainerOutput? = nil
+    @exclusivity(unchecked) var _removeNestedContainer: Mesos_V1_Agent_Call.RemoveNestedContainer? = nil
+    @exclusivity(unchecked) var _launchContainer: Mesos_V1_Agent_Call.LaunchContainer? = nil
+    @exclusivity(unchecked) var _waitContainer: Mesos_V1_Agent_Call.WaitContainer? = nil
+    @exclusivity(unchecked) var _killContainer: Mesos_V1_Agent_Call.KillContainer? = nil
+    @exclusivity(unchecked) var _removeContainer: Mesos_V1_Agent_Call.RemoveContainer? = nil
+    @exclusivity(unchecked) var _addResourceProviderConfig: Mesos_V1_Agent_Call.AddResourceProviderConfig? = nil
+    @exclusivity(unchecked) var _updateResourceProviderConfig: Mesos_V1_Agent_Call.UpdateResourceProviderConfig? = nil
+    @exclusivity(unchecked) var _removeResourceProviderConfig: Mesos_V1_Agent_Call.RemoveResourceProviderConfig? = nil
+    @exclusivity(unchecked) var _getContainers: Mesos_V1_Agent_Call.GetContainers? = nil
+    @exclusivity(unchecked) var _pruneImages: Mesos_V1_Agent_Call.PruneImages? = nil
+    @exclusivity(unchecked) var _markResourceProviderGone: Mesos_V1_Agent_Call.MarkResourceProviderGone? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2933,24 +2933,24 @@ nonisolated extension Mesos_V1_Agent_Response: SwiftProtobuf.Message, SwiftProto
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}get_health\0\u{3}get_flags\0\u{3}get_version\0\u{3}get_metrics\0\u{3}get_logging_level\0\u{3}list_files\0\u{3}read_file\0\u{3}get_state\0\u{3}get_containers\0\u{3}get_frameworks\0\u{3}get_executors\0\u{3}get_tasks\0\u{3}wait_nested_container\0\u{3}get_agent\0\u{3}wait_container\0\u{3}get_resource_providers\0\u{3}get_operations\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Agent_Response.TypeEnum? = nil
-    var _getHealth: Mesos_V1_Agent_Response.GetHealth? = nil
-    var _getFlags: Mesos_V1_Agent_Response.GetFlags? = nil
-    var _getVersion: Mesos_V1_Agent_Response.GetVersion? = nil
-    var _getMetrics: Mesos_V1_Agent_Response.GetMetrics? = nil
-    var _getLoggingLevel: Mesos_V1_Agent_Response.GetLoggingLevel? = nil
-    var _listFiles: Mesos_V1_Agent_Response.ListFiles? = nil
-    var _readFile: Mesos_V1_Agent_Response.ReadFile? = nil
-    var _getState: Mesos_V1_Agent_Response.GetState? = nil
-    var _getContainers: Mesos_V1_Agent_Response.GetContainers? = nil
-    var _getFrameworks: Mesos_V1_Agent_Response.GetFrameworks? = nil
-    var _getExecutors: Mesos_V1_Agent_Response.GetExecutors? = nil
-    var _getTasks: Mesos_V1_Agent_Response.GetTasks? = nil
-    var _waitNestedContainer: Mesos_V1_Agent_Response.WaitNestedContainer? = nil
-    var _getAgent: Mesos_V1_Agent_Response.GetAgent? = nil
-    var _waitContainer: Mesos_V1_Agent_Response.WaitContainer? = nil
-    var _getResourceProviders: Mesos_V1_Agent_Response.GetResourceProviders? = nil
-    var _getOperations: Mesos_V1_Agent_Response.GetOperations? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Agent_Response.TypeEnum? = nil
+    @exclusivity(unchecked) var _getHealth: Mesos_V1_Agent_Response.GetHealth? = nil
+    @exclusivity(unchecked) var _getFlags: Mesos_V1_Agent_Response.GetFlags? = nil
+    @exclusivity(unchecked) var _getVersion: Mesos_V1_Agent_Response.GetVersion? = nil
+    @exclusivity(unchecked) var _getMetrics: Mesos_V1_Agent_Response.GetMetrics? = nil
+    @exclusivity(unchecked) var _getLoggingLevel: Mesos_V1_Agent_Response.GetLoggingLevel? = nil
+    @exclusivity(unchecked) var _listFiles: Mesos_V1_Agent_Response.ListFiles? = nil
+    @exclusivity(unchecked) var _readFile: Mesos_V1_Agent_Response.ReadFile? = nil
+    @exclusivity(unchecked) var _getState: Mesos_V1_Agent_Response.GetState? = nil
+    @exclusivity(unchecked) var _getContainers: Mesos_V1_Agent_Response.GetContainers? = nil
+    @exclusivity(unchecked) var _getFrameworks: Mesos_V1_Agent_Response.GetFrameworks? = nil
+    @exclusivity(unchecked) var _getExecutors: Mesos_V1_Agent_Response.GetExecutors? = nil
+    @exclusivity(unchecked) var _getTasks: Mesos_V1_Agent_Response.GetTasks? = nil
+    @exclusivity(unchecked) var _waitNestedContainer: Mesos_V1_Agent_Response.WaitNestedContainer? = nil
+    @exclusivity(unchecked) var _getAgent: Mesos_V1_Agent_Response.GetAgent? = nil
+    @exclusivity(unchecked) var _waitContainer: Mesos_V1_Agent_Response.WaitContainer? = nil
+    @exclusivity(unchecked) var _getResourceProviders: Mesos_V1_Agent_Response.GetResourceProviders? = nil
+    @exclusivity(unchecked) var _getOperations: Mesos_V1_Agent_Response.GetOperations? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.

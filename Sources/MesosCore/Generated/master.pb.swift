@@ -2159,29 +2159,29 @@ nonisolated extension Mesos_V1_Master_Call: SwiftProtobuf.Message, SwiftProtobuf
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}get_metrics\0\u{3}set_logging_level\0\u{3}list_files\0\u{3}read_file\0\u{3}update_weights\0\u{3}reserve_resources\0\u{3}unreserve_resources\0\u{3}create_volumes\0\u{3}destroy_volumes\0\u{3}update_maintenance_schedule\0\u{3}start_maintenance\0\u{3}stop_maintenance\0\u{3}set_quota\0\u{3}remove_quota\0\u{1}teardown\0\u{3}mark_agent_gone\0\u{3}grow_volume\0\u{3}shrink_volume\0\u{3}update_quota\0\u{3}drain_agent\0\u{3}deactivate_agent\0\u{3}reactivate_agent\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Master_Call.TypeEnum? = nil
-    var _getMetrics: Mesos_V1_Master_Call.GetMetrics? = nil
-    var _setLoggingLevel: Mesos_V1_Master_Call.SetLoggingLevel? = nil
-    var _listFiles: Mesos_V1_Master_Call.ListFiles? = nil
-    var _readFile: Mesos_V1_Master_Call.ReadFile? = nil
-    var _updateWeights: Mesos_V1_Master_Call.UpdateWeights? = nil
-    var _reserveResources: Mesos_V1_Master_Call.ReserveResources? = nil
-    var _unreserveResources: Mesos_V1_Master_Call.UnreserveResources? = nil
-    var _createVolumes: Mesos_V1_Master_Call.CreateVolumes? = nil
-    var _destroyVolumes: Mesos_V1_Master_Call.DestroyVolumes? = nil
-    var _updateMaintenanceSchedule: Mesos_V1_Master_Call.UpdateMaintenanceSchedule? = nil
-    var _startMaintenance: Mesos_V1_Master_Call.StartMaintenance? = nil
-    var _stopMaintenance: Mesos_V1_Master_Call.StopMaintenance? = nil
-    var _setQuota: Mesos_V1_Master_Call.SetQuota? = nil
-    var _removeQuota: Mesos_V1_Master_Call.RemoveQuota? = nil
-    var _teardown: Mesos_V1_Master_Call.Teardown? = nil
-    var _markAgentGone: Mesos_V1_Master_Call.MarkAgentGone? = nil
-    var _growVolume: Mesos_V1_Master_Call.GrowVolume? = nil
-    var _shrinkVolume: Mesos_V1_Master_Call.ShrinkVolume? = nil
-    var _updateQuota: Mesos_V1_Master_Call.UpdateQuota? = nil
-    var _drainAgent: Mesos_V1_Master_Call.DrainAgent? = nil
-    var _deactivateAgent: Mesos_V1_Master_Call.DeactivateAgent? = nil
-    var _reactivateAgent: Mesos_V1_Master_Call.ReactivateAgent? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Master_Call.TypeEnum? = nil
+    @exclusivity(unchecked) var _getMetrics: Mesos_V1_Master_Call.GetMetrics? = nil
+    @exclusivity(unchecked) var _setLoggingLevel: Mesos_V1_Master_Call.SetLoggingLevel? = nil
+    @exclusivity(unchecked) var _listFiles: Mesos_V1_Master_Call.ListFiles? = nil
+    @exclusivity(unchecked) var _readFile: Mesos_V1_Master_Call.ReadFile? = nil
+    @exclusivity(unchecked) var _updateWeights: Mesos_V1_Master_Call.UpdateWeights? = nil
+    @exclusivity(unchecked) var _reserveResources: Mesos_V1_Master_Call.ReserveResources? = nil
+    @exclusivity(unchecked) var _unreserveResources: Mesos_V1_Master_Call.UnreserveResources? = nil
+    @exclusivity(unchecked) var _createVolumes: Mesos_V1_Master_Call.CreateVolumes? = nil
+    @exclusivity(unchecked) var _destroyVolumes: Mesos_V1_Master_Call.DestroyVolumes? = nil
+    @exclusivity(unchecked) var _updateMaintenanceSchedule: Mesos_V1_Master_Call.UpdateMaintenanceSchedule? = nil
+    @exclusivity(unchecked) var _startMaintenance: Mesos_V1_Master_Call.StartMaintenance? = nil
+    @exclusivity(unchecked) var _stopMaintenance: Mesos_V1_Master_Call.StopMaintenance? = nil
+    @exclusivity(unchecked) var _setQuota: Mesos_V1_Master_Call.SetQuota? = nil
+    @exclusivity(unchecked) var _removeQuota: Mesos_V1_Master_Call.RemoveQuota? = nil
+    @exclusivity(unchecked) var _teardown: Mesos_V1_Master_Call.Teardown? = nil
+    @exclusivity(unchecked) var _markAgentGone: Mesos_V1_Master_Call.MarkAgentGone? = nil
+    @exclusivity(unchecked) var _growVolume: Mesos_V1_Master_Call.GrowVolume? = nil
+    @exclusivity(unchecked) var _shrinkVolume: Mesos_V1_Master_Call.ShrinkVolume? = nil
+    @exclusivity(unchecked) var _updateQuota: Mesos_V1_Master_Call.UpdateQuota? = nil
+    @exclusivity(unchecked) var _drainAgent: Mesos_V1_Master_Call.DrainAgent? = nil
+    @exclusivity(unchecked) var _deactivateAgent: Mesos_V1_Master_Call.DeactivateAgent? = nil
+    @exclusivity(unchecked) var _reactivateAgent: Mesos_V1_Master_Call.ReactivateAgent? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2729,9 +2729,9 @@ nonisolated extension Mesos_V1_Master_Call.GrowVolume: SwiftProtobuf.Message, Sw
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}volume\0\u{1}addition\0")
 
   fileprivate class _StorageClass {
-    var _agentID: Mesos_V1_AgentID? = nil
-    var _volume: Mesos_V1_Resource? = nil
-    var _addition: Mesos_V1_Resource? = nil
+    @exclusivity(unchecked) var _agentID: Mesos_V1_AgentID? = nil
+    @exclusivity(unchecked) var _volume: Mesos_V1_Resource? = nil
+    @exclusivity(unchecked) var _addition: Mesos_V1_Resource? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3238,26 +3238,26 @@ nonisolated extension Mesos_V1_Master_Response: SwiftProtobuf.Message, SwiftProt
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}get_health\0\u{3}get_flags\0\u{3}get_version\0\u{3}get_metrics\0\u{3}get_logging_level\0\u{3}list_files\0\u{3}read_file\0\u{3}get_state\0\u{3}get_agents\0\u{3}get_frameworks\0\u{3}get_executors\0\u{3}get_tasks\0\u{3}get_roles\0\u{3}get_weights\0\u{3}get_master\0\u{3}get_maintenance_status\0\u{3}get_maintenance_schedule\0\u{3}get_quota\0\u{3}get_operations\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Master_Response.TypeEnum? = nil
-    var _getHealth: Mesos_V1_Master_Response.GetHealth? = nil
-    var _getFlags: Mesos_V1_Master_Response.GetFlags? = nil
-    var _getVersion: Mesos_V1_Master_Response.GetVersion? = nil
-    var _getMetrics: Mesos_V1_Master_Response.GetMetrics? = nil
-    var _getLoggingLevel: Mesos_V1_Master_Response.GetLoggingLevel? = nil
-    var _listFiles: Mesos_V1_Master_Response.ListFiles? = nil
-    var _readFile: Mesos_V1_Master_Response.ReadFile? = nil
-    var _getState: Mesos_V1_Master_Response.GetState? = nil
-    var _getAgents: Mesos_V1_Master_Response.GetAgents? = nil
-    var _getFrameworks: Mesos_V1_Master_Response.GetFrameworks? = nil
-    var _getExecutors: Mesos_V1_Master_Response.GetExecutors? = nil
-    var _getTasks: Mesos_V1_Master_Response.GetTasks? = nil
-    var _getRoles: Mesos_V1_Master_Response.GetRoles? = nil
-    var _getWeights: Mesos_V1_Master_Response.GetWeights? = nil
-    var _getMaster: Mesos_V1_Master_Response.GetMaster? = nil
-    var _getMaintenanceStatus: Mesos_V1_Master_Response.GetMaintenanceStatus? = nil
-    var _getMaintenanceSchedule: Mesos_V1_Master_Response.GetMaintenanceSchedule? = nil
-    var _getQuota: Mesos_V1_Master_Response.GetQuota? = nil
-    var _getOperations: Mesos_V1_Master_Response.GetOperations? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Master_Response.TypeEnum? = nil
+    @exclusivity(unchecked) var _getHealth: Mesos_V1_Master_Response.GetHealth? = nil
+    @exclusivity(unchecked) var _getFlags: Mesos_V1_Master_Response.GetFlags? = nil
+    @exclusivity(unchecked) var _getVersion: Mesos_V1_Master_Response.GetVersion? = nil
+    @exclusivity(unchecked) var _getMetrics: Mesos_V1_Master_Response.GetMetrics? = nil
+    @exclusivity(unchecked) var _getLoggingLevel: Mesos_V1_Master_Response.GetLoggingLevel? = nil
+    @exclusivity(unchecked) var _listFiles: Mesos_V1_Master_Response.ListFiles? = nil
+    @exclusivity(unchecked) var _readFile: Mesos_V1_Master_Response.ReadFile? = nil
+    @exclusivity(unchecked) var _getState: Mesos_V1_Master_Response.GetState? = nil
+    @exclusivity(unchecked) var _getAgents: Mesos_V1_Master_Response.GetAgents? = nil
+    @exclusivity(unchecked) var _getFrameworks: Mesos_V1_Master_Response.GetFrameworks? = nil
+    @exclusivity(unchecked) var _getExecutors: Mesos_V1_Master_Response.GetExecutors? = nil
+    @exclusivity(unchecked) var _getTasks: Mesos_V1_Master_Response.GetTasks? = nil
+    @exclusivity(unchecked) var _getRoles: Mesos_V1_Master_Response.GetRoles? = nil
+    @exclusivity(unchecked) var _getWeights: Mesos_V1_Master_Response.GetWeights? = nil
+    @exclusivity(unchecked) var _getMaster: Mesos_V1_Master_Response.GetMaster? = nil
+    @exclusivity(unchecked) var _getMaintenanceStatus: Mesos_V1_Master_Response.GetMaintenanceStatus? = nil
+    @exclusivity(unchecked) var _getMaintenanceSchedule: Mesos_V1_Master_Response.GetMaintenanceSchedule? = nil
+    @exclusivity(unchecked) var _getQuota: Mesos_V1_Master_Response.GetQuota? = nil
+    @exclusivity(unchecked) var _getOperations: Mesos_V1_Master_Response.GetOperations? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3760,20 +3760,20 @@ nonisolated extension Mesos_V1_Master_Response.GetAgents.Agent: SwiftProtobuf.Me
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_info\0\u{1}active\0\u{1}version\0\u{1}pid\0\u{3}registered_time\0\u{3}reregistered_time\0\u{3}total_resources\0\u{3}allocated_resources\0\u{3}offered_resources\0\u{1}capabilities\0\u{3}resource_providers\0\u{1}deactivated\0\u{3}drain_info\0\u{3}estimated_drain_start_time\0")
 
   fileprivate class _StorageClass {
-    var _agentInfo: Mesos_V1_AgentInfo? = nil
-    var _active: Bool? = nil
-    var _version: String? = nil
-    var _pid: String? = nil
-    var _registeredTime: Mesos_V1_TimeInfo? = nil
-    var _reregisteredTime: Mesos_V1_TimeInfo? = nil
-    var _totalResources: [Mesos_V1_Resource] = []
-    var _allocatedResources: [Mesos_V1_Resource] = []
-    var _offeredResources: [Mesos_V1_Resource] = []
-    var _capabilities: [Mesos_V1_AgentInfo.Capability] = []
-    var _resourceProviders: [Mesos_V1_Master_Response.GetAgents.Agent.ResourceProvider] = []
-    var _deactivated: Bool? = nil
-    var _drainInfo: Mesos_V1_DrainInfo? = nil
-    var _estimatedDrainStartTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _agentInfo: Mesos_V1_AgentInfo? = nil
+    @exclusivity(unchecked) var _active: Bool? = nil
+    @exclusivity(unchecked) var _version: String? = nil
+    @exclusivity(unchecked) var _pid: String? = nil
+    @exclusivity(unchecked) var _registeredTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _reregisteredTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _totalResources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _allocatedResources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _offeredResources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _capabilities: [Mesos_V1_AgentInfo.Capability] = []
+    @exclusivity(unchecked) var _resourceProviders: [Mesos_V1_Master_Response.GetAgents.Agent.ResourceProvider] = []
+    @exclusivity(unchecked) var _deactivated: Bool? = nil
+    @exclusivity(unchecked) var _drainInfo: Mesos_V1_DrainInfo? = nil
+    @exclusivity(unchecked) var _estimatedDrainStartTime: Mesos_V1_TimeInfo? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4000,18 +4000,18 @@ nonisolated extension Mesos_V1_Master_Response.GetFrameworks.Framework: SwiftPro
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}framework_info\0\u{1}active\0\u{1}connected\0\u{3}registered_time\0\u{3}reregistered_time\0\u{3}unregistered_time\0\u{1}offers\0\u{3}inverse_offers\0\u{3}allocated_resources\0\u{3}offered_resources\0\u{1}recovered\0\u{3}offer_constraints\0")
 
   fileprivate class _StorageClass {
-    var _frameworkInfo: Mesos_V1_FrameworkInfo? = nil
-    var _active: Bool? = nil
-    var _connected: Bool? = nil
-    var _registeredTime: Mesos_V1_TimeInfo? = nil
-    var _reregisteredTime: Mesos_V1_TimeInfo? = nil
-    var _unregisteredTime: Mesos_V1_TimeInfo? = nil
-    var _offers: [Mesos_V1_Offer] = []
-    var _inverseOffers: [Mesos_V1_InverseOffer] = []
-    var _allocatedResources: [Mesos_V1_Resource] = []
-    var _offeredResources: [Mesos_V1_Resource] = []
-    var _recovered: Bool? = nil
-    var _offerConstraints: Mesos_V1_Scheduler_OfferConstraints? = nil
+    @exclusivity(unchecked) var _frameworkInfo: Mesos_V1_FrameworkInfo? = nil
+    @exclusivity(unchecked) var _active: Bool? = nil
+    @exclusivity(unchecked) var _connected: Bool? = nil
+    @exclusivity(unchecked) var _registeredTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _reregisteredTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _unregisteredTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _offers: [Mesos_V1_Offer] = []
+    @exclusivity(unchecked) var _inverseOffers: [Mesos_V1_InverseOffer] = []
+    @exclusivity(unchecked) var _allocatedResources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _offeredResources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _recovered: Bool? = nil
+    @exclusivity(unchecked) var _offerConstraints: Mesos_V1_Scheduler_OfferConstraints? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4507,15 +4507,15 @@ nonisolated extension Mesos_V1_Master_Event: SwiftProtobuf.Message, SwiftProtobu
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}subscribed\0\u{3}task_added\0\u{3}task_updated\0\u{3}agent_added\0\u{3}agent_removed\0\u{3}framework_added\0\u{3}framework_updated\0\u{3}framework_removed\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Master_Event.TypeEnum? = nil
-    var _subscribed: Mesos_V1_Master_Event.Subscribed? = nil
-    var _taskAdded: Mesos_V1_Master_Event.TaskAdded? = nil
-    var _taskUpdated: Mesos_V1_Master_Event.TaskUpdated? = nil
-    var _agentAdded: Mesos_V1_Master_Event.AgentAdded? = nil
-    var _agentRemoved: Mesos_V1_Master_Event.AgentRemoved? = nil
-    var _frameworkAdded: Mesos_V1_Master_Event.FrameworkAdded? = nil
-    var _frameworkUpdated: Mesos_V1_Master_Event.FrameworkUpdated? = nil
-    var _frameworkRemoved: Mesos_V1_Master_Event.FrameworkRemoved? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Master_Event.TypeEnum? = nil
+    @exclusivity(unchecked) var _subscribed: Mesos_V1_Master_Event.Subscribed? = nil
+    @exclusivity(unchecked) var _taskAdded: Mesos_V1_Master_Event.TaskAdded? = nil
+    @exclusivity(unchecked) var _taskUpdated: Mesos_V1_Master_Event.TaskUpdated? = nil
+    @exclusivity(unchecked) var _agentAdded: Mesos_V1_Master_Event.AgentAdded? = nil
+    @exclusivity(unchecked) var _agentRemoved: Mesos_V1_Master_Event.AgentRemoved? = nil
+    @exclusivity(unchecked) var _frameworkAdded: Mesos_V1_Master_Event.FrameworkAdded? = nil
+    @exclusivity(unchecked) var _frameworkUpdated: Mesos_V1_Master_Event.FrameworkUpdated? = nil
+    @exclusivity(unchecked) var _frameworkRemoved: Mesos_V1_Master_Event.FrameworkRemoved? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.

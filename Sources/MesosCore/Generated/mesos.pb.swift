@@ -6805,8 +6805,8 @@ nonisolated extension Mesos_V1_ContainerID: SwiftProtobuf.Message, SwiftProtobuf
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}value\0\u{1}parent\0")
 
   fileprivate class _StorageClass {
-    var _value: String? = nil
-    var _parent: Mesos_V1_ContainerID? = nil
+    @exclusivity(unchecked) var _value: String? = nil
+    @exclusivity(unchecked) var _parent: Mesos_V1_ContainerID? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -8093,9 +8093,9 @@ nonisolated extension Mesos_V1_Resource.DiskInfo: SwiftProtobuf.Message, SwiftPr
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}persistence\0\u{1}volume\0\u{1}source\0")
 
   fileprivate class _StorageClass {
-    var _persistence: Mesos_V1_Resource.DiskInfo.Persistence? = nil
-    var _volume: Mesos_V1_Volume? = nil
-    var _source: Mesos_V1_Resource.DiskInfo.Source? = nil
+    @exclusivity(unchecked) var _persistence: Mesos_V1_Resource.DiskInfo.Persistence? = nil
+    @exclusivity(unchecked) var _volume: Mesos_V1_Volume? = nil
+    @exclusivity(unchecked) var _source: Mesos_V1_Resource.DiskInfo.Source? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -8898,17 +8898,17 @@ nonisolated extension Mesos_V1_Offer: SwiftProtobuf.Message, SwiftProtobuf._Mess
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}framework_id\0\u{3}agent_id\0\u{1}hostname\0\u{1}resources\0\u{3}executor_ids\0\u{1}attributes\0\u{1}url\0\u{1}unavailability\0\u{3}allocation_info\0\u{1}domain\0")
 
   fileprivate class _StorageClass {
-    var _id: Mesos_V1_OfferID? = nil
-    var _frameworkID: Mesos_V1_FrameworkID? = nil
-    var _agentID: Mesos_V1_AgentID? = nil
-    var _hostname: String? = nil
-    var _resources: [Mesos_V1_Resource] = []
-    var _executorIds: [Mesos_V1_ExecutorID] = []
-    var _attributes: [Mesos_V1_Attribute] = []
-    var _url: Mesos_V1_URL? = nil
-    var _unavailability: Mesos_V1_Unavailability? = nil
-    var _allocationInfo: Mesos_V1_Resource.AllocationInfo? = nil
-    var _domain: Mesos_V1_DomainInfo? = nil
+    @exclusivity(unchecked) var _id: Mesos_V1_OfferID? = nil
+    @exclusivity(unchecked) var _frameworkID: Mesos_V1_FrameworkID? = nil
+    @exclusivity(unchecked) var _agentID: Mesos_V1_AgentID? = nil
+    @exclusivity(unchecked) var _hostname: String? = nil
+    @exclusivity(unchecked) var _resources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _executorIds: [Mesos_V1_ExecutorID] = []
+    @exclusivity(unchecked) var _attributes: [Mesos_V1_Attribute] = []
+    @exclusivity(unchecked) var _url: Mesos_V1_URL? = nil
+    @exclusivity(unchecked) var _unavailability: Mesos_V1_Unavailability? = nil
+    @exclusivity(unchecked) var _allocationInfo: Mesos_V1_Resource.AllocationInfo? = nil
+    @exclusivity(unchecked) var _domain: Mesos_V1_DomainInfo? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -9038,18 +9038,18 @@ nonisolated extension Mesos_V1_Offer.Operation: SwiftProtobuf.Message, SwiftProt
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}launch\0\u{1}reserve\0\u{1}unreserve\0\u{1}create\0\u{1}destroy\0\u{3}launch_group\0\u{2}\u{5}id\0\u{3}grow_volume\0\u{3}shrink_volume\0\u{3}create_disk\0\u{3}destroy_disk\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Offer.Operation.TypeEnum? = nil
-    var _launch: Mesos_V1_Offer.Operation.Launch? = nil
-    var _reserve: Mesos_V1_Offer.Operation.Reserve? = nil
-    var _unreserve: Mesos_V1_Offer.Operation.Unreserve? = nil
-    var _create: Mesos_V1_Offer.Operation.Create? = nil
-    var _destroy: Mesos_V1_Offer.Operation.Destroy? = nil
-    var _launchGroup: Mesos_V1_Offer.Operation.LaunchGroup? = nil
-    var _id: Mesos_V1_OperationID? = nil
-    var _growVolume: Mesos_V1_Offer.Operation.GrowVolume? = nil
-    var _shrinkVolume: Mesos_V1_Offer.Operation.ShrinkVolume? = nil
-    var _createDisk: Mesos_V1_Offer.Operation.CreateDisk? = nil
-    var _destroyDisk: Mesos_V1_Offer.Operation.DestroyDisk? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Offer.Operation.TypeEnum? = nil
+    @exclusivity(unchecked) var _launch: Mesos_V1_Offer.Operation.Launch? = nil
+    @exclusivity(unchecked) var _reserve: Mesos_V1_Offer.Operation.Reserve? = nil
+    @exclusivity(unchecked) var _unreserve: Mesos_V1_Offer.Operation.Unreserve? = nil
+    @exclusivity(unchecked) var _create: Mesos_V1_Offer.Operation.Create? = nil
+    @exclusivity(unchecked) var _destroy: Mesos_V1_Offer.Operation.Destroy? = nil
+    @exclusivity(unchecked) var _launchGroup: Mesos_V1_Offer.Operation.LaunchGroup? = nil
+    @exclusivity(unchecked) var _id: Mesos_V1_OperationID? = nil
+    @exclusivity(unchecked) var _growVolume: Mesos_V1_Offer.Operation.GrowVolume? = nil
+    @exclusivity(unchecked) var _shrinkVolume: Mesos_V1_Offer.Operation.ShrinkVolume? = nil
+    @exclusivity(unchecked) var _createDisk: Mesos_V1_Offer.Operation.CreateDisk? = nil
+    @exclusivity(unchecked) var _destroyDisk: Mesos_V1_Offer.Operation.DestroyDisk? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -9383,8 +9383,8 @@ nonisolated extension Mesos_V1_Offer.Operation.GrowVolume: SwiftProtobuf.Message
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}volume\0\u{1}addition\0")
 
   fileprivate class _StorageClass {
-    var _volume: Mesos_V1_Resource? = nil
-    var _addition: Mesos_V1_Resource? = nil
+    @exclusivity(unchecked) var _volume: Mesos_V1_Resource? = nil
+    @exclusivity(unchecked) var _addition: Mesos_V1_Resource? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -9636,21 +9636,21 @@ nonisolated extension Mesos_V1_TaskInfo: SwiftProtobuf.Message, SwiftProtobuf._M
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}task_id\0\u{3}agent_id\0\u{1}resources\0\u{1}executor\0\u{1}data\0\u{1}command\0\u{3}health_check\0\u{1}container\0\u{1}labels\0\u{1}discovery\0\u{3}kill_policy\0\u{1}check\0\u{3}max_completion_time\0\u{1}limits\0")
 
   fileprivate class _StorageClass {
-    var _name: String? = nil
-    var _taskID: Mesos_V1_TaskID? = nil
-    var _agentID: Mesos_V1_AgentID? = nil
-    var _resources: [Mesos_V1_Resource] = []
-    var _executor: Mesos_V1_ExecutorInfo? = nil
-    var _data: Data? = nil
-    var _command: Mesos_V1_CommandInfo? = nil
-    var _healthCheck: Mesos_V1_HealthCheck? = nil
-    var _container: Mesos_V1_ContainerInfo? = nil
-    var _labels: Mesos_V1_Labels? = nil
-    var _discovery: Mesos_V1_DiscoveryInfo? = nil
-    var _killPolicy: Mesos_V1_KillPolicy? = nil
-    var _check: Mesos_V1_CheckInfo? = nil
-    var _maxCompletionTime: Mesos_V1_DurationInfo? = nil
-    var _limits: Dictionary<String,Mesos_V1_Value.Scalar> = [:]
+    @exclusivity(unchecked) var _name: String? = nil
+    @exclusivity(unchecked) var _taskID: Mesos_V1_TaskID? = nil
+    @exclusivity(unchecked) var _agentID: Mesos_V1_AgentID? = nil
+    @exclusivity(unchecked) var _resources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _executor: Mesos_V1_ExecutorInfo? = nil
+    @exclusivity(unchecked) var _data: Data? = nil
+    @exclusivity(unchecked) var _command: Mesos_V1_CommandInfo? = nil
+    @exclusivity(unchecked) var _healthCheck: Mesos_V1_HealthCheck? = nil
+    @exclusivity(unchecked) var _container: Mesos_V1_ContainerInfo? = nil
+    @exclusivity(unchecked) var _labels: Mesos_V1_Labels? = nil
+    @exclusivity(unchecked) var _discovery: Mesos_V1_DiscoveryInfo? = nil
+    @exclusivity(unchecked) var _killPolicy: Mesos_V1_KillPolicy? = nil
+    @exclusivity(unchecked) var _check: Mesos_V1_CheckInfo? = nil
+    @exclusivity(unchecked) var _maxCompletionTime: Mesos_V1_DurationInfo? = nil
+    @exclusivity(unchecked) var _limits: Dictionary<String,Mesos_V1_Value.Scalar> = [:]
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -10030,18 +10030,18 @@ nonisolated extension Mesos_V1_ExecutorInfo: SwiftProtobuf.Message, SwiftProtobu
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}executor_id\0\u{2}\u{3}data\0\u{1}resources\0\u{2}\u{2}command\0\u{3}framework_id\0\u{1}name\0\u{1}source\0\u{1}container\0\u{1}discovery\0\u{3}shutdown_grace_period\0\u{1}labels\0\u{1}type\0")
 
   fileprivate class _StorageClass {
-    var _executorID: Mesos_V1_ExecutorID? = nil
-    var _data: Data? = nil
-    var _resources: [Mesos_V1_Resource] = []
-    var _command: Mesos_V1_CommandInfo? = nil
-    var _frameworkID: Mesos_V1_FrameworkID? = nil
-    var _name: String? = nil
-    var _source: String? = nil
-    var _container: Mesos_V1_ContainerInfo? = nil
-    var _discovery: Mesos_V1_DiscoveryInfo? = nil
-    var _shutdownGracePeriod: Mesos_V1_DurationInfo? = nil
-    var _labels: Mesos_V1_Labels? = nil
-    var _type: Mesos_V1_ExecutorInfo.TypeEnum? = nil
+    @exclusivity(unchecked) var _executorID: Mesos_V1_ExecutorID? = nil
+    @exclusivity(unchecked) var _data: Data? = nil
+    @exclusivity(unchecked) var _resources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _command: Mesos_V1_CommandInfo? = nil
+    @exclusivity(unchecked) var _frameworkID: Mesos_V1_FrameworkID? = nil
+    @exclusivity(unchecked) var _name: String? = nil
+    @exclusivity(unchecked) var _source: String? = nil
+    @exclusivity(unchecked) var _container: Mesos_V1_ContainerInfo? = nil
+    @exclusivity(unchecked) var _discovery: Mesos_V1_DiscoveryInfo? = nil
+    @exclusivity(unchecked) var _shutdownGracePeriod: Mesos_V1_DurationInfo? = nil
+    @exclusivity(unchecked) var _labels: Mesos_V1_Labels? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_ExecutorInfo.TypeEnum? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -10215,15 +10215,15 @@ nonisolated extension Mesos_V1_HealthCheck: SwiftProtobuf.Message, SwiftProtobuf
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}http\0\u{3}delay_seconds\0\u{3}interval_seconds\0\u{3}timeout_seconds\0\u{3}consecutive_failures\0\u{3}grace_period_seconds\0\u{1}command\0\u{1}type\0\u{1}tcp\0")
 
   fileprivate class _StorageClass {
-    var _http: Mesos_V1_HealthCheck.HTTPCheckInfo? = nil
-    var _delaySeconds: Double? = nil
-    var _intervalSeconds: Double? = nil
-    var _timeoutSeconds: Double? = nil
-    var _consecutiveFailures: UInt32? = nil
-    var _gracePeriodSeconds: Double? = nil
-    var _command: Mesos_V1_CommandInfo? = nil
-    var _type: Mesos_V1_HealthCheck.TypeEnum? = nil
-    var _tcp: Mesos_V1_HealthCheck.TCPCheckInfo? = nil
+    @exclusivity(unchecked) var _http: Mesos_V1_HealthCheck.HTTPCheckInfo? = nil
+    @exclusivity(unchecked) var _delaySeconds: Double? = nil
+    @exclusivity(unchecked) var _intervalSeconds: Double? = nil
+    @exclusivity(unchecked) var _timeoutSeconds: Double? = nil
+    @exclusivity(unchecked) var _consecutiveFailures: UInt32? = nil
+    @exclusivity(unchecked) var _gracePeriodSeconds: Double? = nil
+    @exclusivity(unchecked) var _command: Mesos_V1_CommandInfo? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_HealthCheck.TypeEnum? = nil
+    @exclusivity(unchecked) var _tcp: Mesos_V1_HealthCheck.TCPCheckInfo? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -10765,15 +10765,15 @@ nonisolated extension Mesos_V1_ContainerInfo: SwiftProtobuf.Message, SwiftProtob
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}volumes\0\u{1}docker\0\u{1}hostname\0\u{1}mesos\0\u{4}\u{2}network_infos\0\u{3}linux_info\0\u{3}rlimit_info\0\u{3}tty_info\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_ContainerInfo.TypeEnum? = nil
-    var _volumes: [Mesos_V1_Volume] = []
-    var _docker: Mesos_V1_ContainerInfo.DockerInfo? = nil
-    var _hostname: String? = nil
-    var _mesos: Mesos_V1_ContainerInfo.MesosInfo? = nil
-    var _networkInfos: [Mesos_V1_NetworkInfo] = []
-    var _linuxInfo: Mesos_V1_LinuxInfo? = nil
-    var _rlimitInfo: Mesos_V1_RLimitInfo? = nil
-    var _ttyInfo: Mesos_V1_TTYInfo? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_ContainerInfo.TypeEnum? = nil
+    @exclusivity(unchecked) var _volumes: [Mesos_V1_Volume] = []
+    @exclusivity(unchecked) var _docker: Mesos_V1_ContainerInfo.DockerInfo? = nil
+    @exclusivity(unchecked) var _hostname: String? = nil
+    @exclusivity(unchecked) var _mesos: Mesos_V1_ContainerInfo.MesosInfo? = nil
+    @exclusivity(unchecked) var _networkInfos: [Mesos_V1_NetworkInfo] = []
+    @exclusivity(unchecked) var _linuxInfo: Mesos_V1_LinuxInfo? = nil
+    @exclusivity(unchecked) var _rlimitInfo: Mesos_V1_RLimitInfo? = nil
+    @exclusivity(unchecked) var _ttyInfo: Mesos_V1_TTYInfo? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -11278,12 +11278,12 @@ nonisolated extension Mesos_V1_Volume.Source: SwiftProtobuf.Message, SwiftProtob
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{3}docker_volume\0\u{3}sandbox_path\0\u{1}secret\0\u{3}host_path\0\u{3}csi_volume\0")
 
   fileprivate class _StorageClass {
-    var _type: Mesos_V1_Volume.Source.TypeEnum? = nil
-    var _dockerVolume: Mesos_V1_Volume.Source.DockerVolume? = nil
-    var _sandboxPath: Mesos_V1_Volume.Source.SandboxPath? = nil
-    var _secret: Mesos_V1_Secret? = nil
-    var _hostPath: Mesos_V1_Volume.Source.HostPath? = nil
-    var _csiVolume: Mesos_V1_Volume.Source.CSIVolume? = nil
+    @exclusivity(unchecked) var _type: Mesos_V1_Volume.Source.TypeEnum? = nil
+    @exclusivity(unchecked) var _dockerVolume: Mesos_V1_Volume.Source.DockerVolume? = nil
+    @exclusivity(unchecked) var _sandboxPath: Mesos_V1_Volume.Source.SandboxPath? = nil
+    @exclusivity(unchecked) var _secret: Mesos_V1_Secret? = nil
+    @exclusivity(unchecked) var _hostPath: Mesos_V1_Volume.Source.HostPath? = nil
+    @exclusivity(unchecked) var _csiVolume: Mesos_V1_Volume.Source.CSIVolume? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -12212,22 +12212,22 @@ nonisolated extension Mesos_V1_TaskStatus: SwiftProtobuf.Message, SwiftProtobuf.
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}task_id\0\u{1}state\0\u{1}data\0\u{1}message\0\u{3}agent_id\0\u{1}timestamp\0\u{3}executor_id\0\u{1}healthy\0\u{1}source\0\u{1}reason\0\u{1}uuid\0\u{1}labels\0\u{3}container_status\0\u{3}unreachable_time\0\u{3}check_status\0\u{1}limitation\0")
 
   fileprivate class _StorageClass {
-    var _taskID: Mesos_V1_TaskID? = nil
-    var _state: Mesos_V1_TaskState? = nil
-    var _data: Data? = nil
-    var _message: String? = nil
-    var _agentID: Mesos_V1_AgentID? = nil
-    var _timestamp: Double? = nil
-    var _executorID: Mesos_V1_ExecutorID? = nil
-    var _healthy: Bool? = nil
-    var _source: Mesos_V1_TaskStatus.Source? = nil
-    var _reason: Mesos_V1_TaskStatus.Reason? = nil
-    var _uuid: Data? = nil
-    var _labels: Mesos_V1_Labels? = nil
-    var _containerStatus: Mesos_V1_ContainerStatus? = nil
-    var _unreachableTime: Mesos_V1_TimeInfo? = nil
-    var _checkStatus: Mesos_V1_CheckStatusInfo? = nil
-    var _limitation: Mesos_V1_TaskResourceLimitation? = nil
+    @exclusivity(unchecked) var _taskID: Mesos_V1_TaskID? = nil
+    @exclusivity(unchecked) var _state: Mesos_V1_TaskState? = nil
+    @exclusivity(unchecked) var _data: Data? = nil
+    @exclusivity(unchecked) var _message: String? = nil
+    @exclusivity(unchecked) var _agentID: Mesos_V1_AgentID? = nil
+    @exclusivity(unchecked) var _timestamp: Double? = nil
+    @exclusivity(unchecked) var _executorID: Mesos_V1_ExecutorID? = nil
+    @exclusivity(unchecked) var _healthy: Bool? = nil
+    @exclusivity(unchecked) var _source: Mesos_V1_TaskStatus.Source? = nil
+    @exclusivity(unchecked) var _reason: Mesos_V1_TaskStatus.Reason? = nil
+    @exclusivity(unchecked) var _uuid: Data? = nil
+    @exclusivity(unchecked) var _labels: Mesos_V1_Labels? = nil
+    @exclusivity(unchecked) var _containerStatus: Mesos_V1_ContainerStatus? = nil
+    @exclusivity(unchecked) var _unreachableTime: Mesos_V1_TimeInfo? = nil
+    @exclusivity(unchecked) var _checkStatus: Mesos_V1_CheckStatusInfo? = nil
+    @exclusivity(unchecked) var _limitation: Mesos_V1_TaskResourceLimitation? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -12757,23 +12757,23 @@ nonisolated extension Mesos_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._Messa
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}task_id\0\u{3}framework_id\0\u{3}executor_id\0\u{3}agent_id\0\u{1}state\0\u{1}resources\0\u{1}statuses\0\u{3}status_update_state\0\u{3}status_update_uuid\0\u{1}labels\0\u{1}discovery\0\u{1}container\0\u{1}user\0\u{3}health_check\0\u{3}kill_policy\0\u{1}limits\0")
 
   fileprivate class _StorageClass {
-    var _name: String? = nil
-    var _taskID: Mesos_V1_TaskID? = nil
-    var _frameworkID: Mesos_V1_FrameworkID? = nil
-    var _executorID: Mesos_V1_ExecutorID? = nil
-    var _agentID: Mesos_V1_AgentID? = nil
-    var _state: Mesos_V1_TaskState? = nil
-    var _resources: [Mesos_V1_Resource] = []
-    var _statuses: [Mesos_V1_TaskStatus] = []
-    var _statusUpdateState: Mesos_V1_TaskState? = nil
-    var _statusUpdateUuid: Data? = nil
-    var _labels: Mesos_V1_Labels? = nil
-    var _discovery: Mesos_V1_DiscoveryInfo? = nil
-    var _container: Mesos_V1_ContainerInfo? = nil
-    var _user: String? = nil
-    var _healthCheck: Mesos_V1_HealthCheck? = nil
-    var _killPolicy: Mesos_V1_KillPolicy? = nil
-    var _limits: Dictionary<String,Mesos_V1_Value.Scalar> = [:]
+    @exclusivity(unchecked) var _name: String? = nil
+    @exclusivity(unchecked) var _taskID: Mesos_V1_TaskID? = nil
+    @exclusivity(unchecked) var _frameworkID: Mesos_V1_FrameworkID? = nil
+    @exclusivity(unchecked) var _executorID: Mesos_V1_ExecutorID? = nil
+    @exclusivity(unchecked) var _agentID: Mesos_V1_AgentID? = nil
+    @exclusivity(unchecked) var _state: Mesos_V1_TaskState? = nil
+    @exclusivity(unchecked) var _resources: [Mesos_V1_Resource] = []
+    @exclusivity(unchecked) var _statuses: [Mesos_V1_TaskStatus] = []
+    @exclusivity(unchecked) var _statusUpdateState: Mesos_V1_TaskState? = nil
+    @exclusivity(unchecked) var _statusUpdateUuid: Data? = nil
+    @exclusivity(unchecked) var _labels: Mesos_V1_Labels? = nil
+    @exclusivity(unchecked) var _discovery: Mesos_V1_DiscoveryInfo? = nil
+    @exclusivity(unchecked) var _container: Mesos_V1_ContainerInfo? = nil
+    @exclusivity(unchecked) var _user: String? = nil
+    @exclusivity(unchecked) var _healthCheck: Mesos_V1_HealthCheck? = nil
+    @exclusivity(unchecked) var _killPolicy: Mesos_V1_KillPolicy? = nil
+    @exclusivity(unchecked) var _limits: Dictionary<String,Mesos_V1_Value.Scalar> = [:]
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -13463,54 +13463,54 @@ nonisolated extension Mesos_V1_ResourceStatistics: SwiftProtobuf.Message, SwiftP
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}timestamp\0\u{3}cpus_user_time_secs\0\u{3}cpus_system_time_secs\0\u{3}cpus_limit\0\u{3}mem_rss_bytes\0\u{3}mem_limit_bytes\0\u{3}cpus_nr_periods\0\u{3}cpus_nr_throttled\0\u{3}cpus_throttled_time_secs\0\u{3}mem_file_bytes\0\u{3}mem_anon_bytes\0\u{3}mem_mapped_file_bytes\0\u{4}\u{2}net_rx_packets\0\u{3}net_rx_bytes\0\u{3}net_rx_errors\0\u{3}net_rx_dropped\0\u{3}net_tx_packets\0\u{3}net_tx_bytes\0\u{3}net_tx_errors\0\u{3}net_tx_dropped\0\u{3}net_tcp_rtt_microsecs_p50\0\u{3}net_tcp_rtt_microsecs_p90\0\u{3}net_tcp_rtt_microsecs_p95\0\u{3}net_tcp_rtt_microsecs_p99\0\u{3}disk_limit_bytes\0\u{3}disk_used_bytes\0\u{3}net_tcp_active_connections\0\u{3}net_tcp_time_wait_connections\0\u{1}processes\0\u{1}threads\0\u{3}mem_low_pressure_counter\0\u{3}mem_medium_pressure_counter\0\u{3}mem_critical_pressure_counter\0\u{4}\u{2}mem_total_bytes\0\u{3}mem_total_memsw_bytes\0\u{3}mem_soft_limit_bytes\0\u{3}mem_cache_bytes\0\u{3}mem_swap_bytes\0\u{3}mem_unevictable_bytes\0\u{4}\u{4}cpus_soft_limit\0\u{3}net_tx_rate_limit\0\u{3}net_tx_burst_rate_limit\0\u{3}net_tx_burst_size\0\u{3}net_rx_rate_limit\0\u{3}net_rx_burst_rate_limit\0\u{3}net_rx_burst_size\0\u{3}mem_kmem_usage_bytes\0\u{3}mem_kmem_tcp_usage_bytes\0")
 
   fileprivate class _StorageClass {
-    var _timestamp: Double? = nil
-    var _processes: UInt32? = nil
-    var _threads: UInt32? = nil
-    var _cpusUserTimeSecs: Double? = nil
-    var _cpusSystemTimeSecs: Double? = nil
-    var _cpusLimit: Double? = nil
-    var _cpusSoftLimit: Double? = nil
-    var _cpusNrPeriods: UInt32? = nil
-    var _cpusNrThrottled: UInt32? = nil
-    var _cpusThrottledTimeSecs: Double? = nil
-    var _memTotalBytes: UInt64? = nil
-    var _memTotalMemswBytes: UInt64? = nil
-    var _memKmemUsageBytes: UInt64? = nil
-    var _memKmemTcpUsageBytes: UInt64? = nil
-    var _memLimitBytes: UInt64? = nil
-    var _memSoftLimitBytes: UInt64? = nil
-    var _memFileBytes: UInt64? = nil
-    var _memAnonBytes: UInt64? = nil
-    var _memCacheBytes: UInt64? = nil
-    var _memRssBytes: UInt64? = nil
-    var _memMappedFileBytes: UInt64? = nil
-    var _memSwapBytes: UInt64? = nil
-    var _memUnevictableBytes: UInt64? = nil
-    var _memLowPressureCounter: UInt64? = nil
-    var _memMediumPressureCounter: UInt64? = nil
-    var _memCriticalPressureCounter: UInt64? = nil
-    var _diskLimitBytes: UInt64? = nil
-    var _diskUsedBytes: UInt64? = nil
-    var _netRxPackets: UInt64? = nil
-    var _netRxBytes: UInt64? = nil
-    var _netRxErrors: UInt64? = nil
-    var _netRxDropped: UInt64? = nil
-    var _netTxPackets: UInt64? = nil
-    var _netTxBytes: UInt64? = nil
-    var _netTxErrors: UInt64? = nil
-    var _netTxDropped: UInt64? = nil
-    var _netTxRateLimit: UInt64? = nil
-    var _netTxBurstRateLimit: UInt64? = nil
-    var _netTxBurstSize: UInt64? = nil
-    var _netRxRateLimit: UInt64? = nil
-    var _netRxBurstRateLimit: UInt64? = nil
-    var _netRxBurstSize: UInt64? = nil
-    var _netTcpRttMicrosecsP50: Double? = nil
-    var _netTcpRttMicrosecsP90: Double? = nil
-    var _netTcpRttMicrosecsP95: Double? = nil
-    var _netTcpRttMicrosecsP99: Double? = nil
-    var _netTcpActiveConnections: Double? = nil
-    var _netTcpTimeWaitConnections: Double? = nil
+    @exclusivity(unchecked) var _timestamp: Double? = nil
+    @exclusivity(unchecked) var _processes: UInt32? = nil
+    @exclusivity(unchecked) var _threads: UInt32? = nil
+    @exclusivity(unchecked) var _cpusUserTimeSecs: Double? = nil
+    @exclusivity(unchecked) var _cpusSystemTimeSecs: Double? = nil
+    @exclusivity(unchecked) var _cpusLimit: Double? = nil
+    @exclusivity(unchecked) var _cpusSoftLimit: Double? = nil
+    @exclusivity(unchecked) var _cpusNrPeriods: UInt32? = nil
+    @exclusivity(unchecked) var _cpusNrThrottled: UInt32? = nil
+    @exclusivity(unchecked) var _cpusThrottledTimeSecs: Double? = nil
+    @exclusivity(unchecked) var _memTotalBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memTotalMemswBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memKmemUsageBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memKmemTcpUsageBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memLimitBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memSoftLimitBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memFileBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memAnonBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memCacheBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memRssBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memMappedFileBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memSwapBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memUnevictableBytes: UInt64? = nil
+    @exclusivity(unchecked) var _memLowPressureCounter: UInt64? = nil
+    @exclusivity(unchecked) var _memMediumPressureCounter: UInt64? = nil
+    @exclusivity(unchecked) var _memCriticalPressureCounter: UInt64? = nil
+    @exclusivity(unchecked) var _diskLimitBytes: UInt64? = nil
+    @exclusivity(unchecked) var _diskUsedBytes: UInt64? = nil
+    @exclusivity(unchecked) var _netRxPackets: UInt64? = nil
+    @exclusivity(unchecked) var _netRxBytes: UInt64? = nil
+    @exclusivity(unchecked) var _netRxErrors: UInt64? = nil
+    @exclusivity(unchecked) var _netRxDropped: UInt64? = nil
+    @exclusivity(unchecked) var _netTxPackets: UInt64? = nil
+    @exclusivity(unchecked) var _netTxBytes: UInt64? = nil
+    @exclusivity(unchecked) var _netTxErrors: UInt64? = nil
+    @exclusivity(unchecked) var _netTxDropped: UInt64? = nil
+    @exclusivity(unchecked) var _netTxRateLimit: UInt64? = nil
+    @exclusivity(unchecked) var _netTxBurstRateLimit: UInt64? = nil
+    @exclusivity(unchecked) var _netTxBurstSize: UInt64? = nil
+    @exclusivity(unchecked) var _netRxRateLimit: UInt64? = nil
+    @exclusivity(unchecked) var _netRxBurstRateLimit: UInt64? = nil
+    @exclusivity(unchecked) var _netRxBurstSize: UInt64? = nil
+    @exclusivity(unchecked) var _netTcpRttMicrosecsP50: Double? = nil
+    @exclusivity(unchecked) var _netTcpRttMicrosecsP90: Double? = nil
+    @exclusivity(unchecked) var _netTcpRttMicrosecsP95: Double? = nil
+    @exclusivity(unchecked) var _netTcpRttMicrosecsP99: Double? = nil
+    @exclusivity(unchecked) var _netTcpActiveConnections: Double? = nil
+    @exclusivity(unchecked) var _netTcpTimeWaitConnections: Double? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.

@@ -88,9 +88,6 @@ extension FastProtobufReader {
         var message = Mesos_V1_Offer()
         var seen: UInt32 = 0
         var resources: [Mesos_V1_Resource] = []
-        // An offer usually holds a handful of resources: one allocation instead of growing 1, 2, 4, 8 (counting
-        // them first costs more than the spare room).
-        resources.reserveCapacity(8)
         var executorIDs: [Mesos_V1_ExecutorID] = []
         var attributes: [Mesos_V1_Attribute] = []
         while let (field, wireType) = try self.tag(end: end) {
@@ -108,14 +105,43 @@ extension FastProtobufReader {
                 try Self.mark(&seen, 3)
                 message.hostname = try self.recurringString(wireType, end: end)
             case 5:
-                // Decoded where it stays: a resource is a large value (~400 bytes), not worth moving.
-                let stop = try self.delimited(wireType, end: end)
-                resources.append(Mesos_V1_Resource())
-                try self.resource(into: &resources[resources.count &- 1], end: stop, otherFields: .decline)
+                if resources.isEmpty, let run = self.run(ofTag: 0x2A, end: end) {
+                    // The offer's resources, as one run of fields: shared when the same bytes came before.
+                    let (hit, slot) = self.strings.resourceRuns.lookUp(run)
+                    if let hit {
+                        resources = hit
+                        self.position = self.offset(after: run)
+                        continue
+                    }
+                    // An offer usually holds a handful of resources: one allocation instead of growing 1, 2, 4, 8
+                    // (counting them first costs more than the spare room).
+                    resources.reserveCapacity(8)
+                    try self.resources(into: &resources, wireType: wireType, runEnd: self.offset(after: run), end: end)
+                    self.strings.resourceRuns.store(resources, bytes: run, at: slot)
+                } else {
+                    try self.resources(into: &resources, wireType: wireType, runEnd: self.position, end: end)
+                }
             case 6:
                 executorIDs.append(try self.id(Mesos_V1_ExecutorID.self, wireType, end: end))
             case 7:
-                attributes.append(try self.attribute(end: try self.delimited(wireType, end: end)))
+                if attributes.isEmpty, let run = self.run(ofTag: 0x3A, end: end) {
+                    // An agent's attributes never change: shared when the same bytes came before.
+                    let (hit, slot) = self.strings.attributeRuns.lookUp(run)
+                    if let hit {
+                        attributes = hit
+                        self.position = self.offset(after: run)
+                        continue
+                    }
+                    let runEnd = self.offset(after: run)
+                    attributes.append(try self.attribute(end: try self.delimited(wireType, end: end)))
+                    while self.position < runEnd {
+                        guard let (_, wireType) = try self.tag(end: runEnd) else { break }
+                        attributes.append(try self.attribute(end: try self.delimited(wireType, end: runEnd)))
+                    }
+                    self.strings.attributeRuns.store(attributes, bytes: run, at: slot)
+                } else {
+                    attributes.append(try self.attribute(end: try self.delimited(wireType, end: end)))
+                }
             case 8:
                 try Self.mark(&seen, 4)
                 message.url = try self.url(end: try self.delimited(wireType, end: end))
@@ -133,5 +159,52 @@ extension FastProtobufReader {
         if !executorIDs.isEmpty { message.executorIds = executorIDs }
         if !attributes.isEmpty { message.attributes = attributes }
         return message
+    }
+
+    /// Decodes the resource whose tag was just read, then (up to `runEnd`) the resources of the fields that follow
+    /// it in the same run; `end` is the offer's end.
+    private mutating func resources(
+        into resources: inout [Mesos_V1_Resource], wireType: UInt64, runEnd: Int, end: Int
+    ) throws(FastProtobufFallback) {
+        var wireType = wireType
+        while true {
+            // Decoded where it stays: a resource is a large value (~400 bytes), not worth moving.
+            let stop = try self.delimited(wireType, end: end)
+            resources.append(Mesos_V1_Resource())
+            try self.resource(into: &resources[resources.count &- 1], end: stop, otherFields: .decline)
+            guard self.position < runEnd, let (_, next) = try self.tag(end: runEnd) else { return }
+            wireType = next
+        }
+    }
+
+    /// The bytes of the run of length-delimited fields with the one-byte tag `tag` (all of them consecutive) that
+    /// starts with the tag just read, or `nil` when that tag took more than one byte or a length does not fit
+    /// before `end` (then the fields are decoded one by one, and the error found there).
+    private func run(ofTag tag: UInt8, end: Int) -> UnsafeBufferPointer<UInt8>? {
+        let start = self.position &- 1
+        guard start >= 0, self.base.load(fromByteOffset: start, as: UInt8.self) == tag else { return nil }
+        var position = start
+        while position < end, self.base.load(fromByteOffset: position, as: UInt8.self) == tag {
+            position &+= 1
+            var length: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                guard position < end, shift < 64 else { return nil }
+                let byte = self.base.load(fromByteOffset: position, as: UInt8.self)
+                position &+= 1
+                length |= UInt64(byte & 0x7F) &<< shift
+                if byte & 0x80 == 0 { break }
+                shift &+= 7
+            }
+            guard length <= UInt64(end &- position) else { return nil }
+            position &+= Int(length)
+        }
+        return UnsafeBufferPointer(
+            start: (self.base + start).assumingMemoryBound(to: UInt8.self), count: position &- start)
+    }
+
+    /// The offset just past `run` (from ``run(ofTag:end:)``).
+    private func offset(after run: UnsafeBufferPointer<UInt8>) -> Int {
+        UnsafeRawPointer(run.baseAddress!) - self.base + run.count
     }
 }
