@@ -165,6 +165,40 @@ import Testing
         #expect(accepted > 1_000)
     }
 
+    /// The same with JSON: mutated text through one shared table (strings and runs of resources and attributes)
+    /// never decodes to anything but what swift-protobuf makes of it.
+    @Test func mutatedJSONAgreesWithASharedTable() throws {
+        var seeds: [[UInt8]] = []
+        for event in 0..<4 {
+            seeds.append(try MesosCodec(.json).encode(Self.offers(event: event, agents: [2, 4, 1, 2, 5])))
+        }
+        var random = SplitMix64(seed: 0x150F_0016)
+        var strings = RecurringStrings()
+        var accepted = 0
+        var mutatedAccepted = 0
+        for round in 0..<6_000 {
+            var bytes = seeds[round % seeds.count]
+            let mutate = round % 3 != 0  // every third is intact: the tables fill with good runs
+            if mutate {
+                let position = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes[position] ^= 1 << UInt8(random.next() % 8)
+                case 1: bytes[position] = UInt8(ascii: "0") + UInt8(random.next() % 10)
+                default: bytes[position] = [UInt8(ascii: "]"), UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "}")][Int(random.next() % 4)]
+                }
+            }
+            guard let fast = FastEventJSONDecoder.decode(bytes[...], strings: &strings) else { continue }
+            accepted += 1
+            if mutate { mutatedAccepted += 1 }
+            let slow = try? MesosCodec(.json).decode(SchedulerEventMessage.self, from: bytes[...])
+            #expect(slow != nil, "the fast path accepted what swift-protobuf rejects: round \(round)")
+            if let slow {
+                #expect(slow == fast, "fast (shared table) and swift-protobuf differ: round \(round)")
+            }
+        }
+        #expect(accepted > 2_000 && mutatedAccepted > 100)
+    }
+
     /// The table itself: a hit is the same string, other bytes of the same length or slot are misses.
     @Test func lookUpComparesEveryByte() {
         var strings = RecurringStrings()

@@ -158,6 +158,14 @@ extension FastJSONReader {
                 message.hostname = try self.recurringString()
             } else if self.key(key, is: "resources") {
                 try mark(&seen, 4)
+                // The offer's resources: shared when the same text came before (an agent's resources stay the
+                // same from offer to offer until tasks start or end there).
+                let run = self.arrayText()
+                if let run, case let (hit?, _) = self.strings.resourceRuns.lookUp(run) {
+                    message.resources = hit
+                    self.index = self.offset(after: run)
+                    continue
+                }
                 var resources: [Mesos_V1_Resource] = []
                 resources.reserveCapacity(8)  // usually a handful: one allocation instead of growing 1, 2, 4, 8
                 try self.beginArray()
@@ -166,6 +174,9 @@ extension FastJSONReader {
                     // Decoded where it stays: a resource is a large value (~400 bytes), not worth moving.
                     resources.append(Mesos_V1_Resource())
                     try self.resource(into: &resources[resources.count &- 1])
+                }
+                if let run, self.index == self.offset(after: run) {
+                    self.strings.resourceRuns.store(resources, bytes: run, at: self.strings.resourceRuns.lookUp(run).slot)
                 }
                 message.resources = resources
             } else if self.key(key, is: "executor_ids") || self.key(key, is: "executorIds") {
@@ -181,11 +192,21 @@ extension FastJSONReader {
                 message.executorIds = ids
             } else if self.key(key, is: "attributes") {
                 try mark(&seen, 6)
+                // An agent's attributes never change: shared when the same text came before.
+                let run = self.arrayText()
+                if let run, case let (hit?, _) = self.strings.attributeRuns.lookUp(run) {
+                    message.attributes = hit
+                    self.index = self.offset(after: run)
+                    continue
+                }
                 var attributes: [Mesos_V1_Attribute] = []
                 try self.beginArray()
                 var firstElement = true
                 while try self.nextElement(&firstElement) {
                     attributes.append(try self.attribute())
+                }
+                if let run, self.index == self.offset(after: run) {
+                    self.strings.attributeRuns.store(attributes, bytes: run, at: self.strings.attributeRuns.lookUp(run).slot)
                 }
                 message.attributes = attributes
             } else if self.key(key, is: "url") {

@@ -428,6 +428,45 @@ struct FastJSONReader {
         return result
     }
 
+    // MARK: - Runs
+
+    /// The text of the array that starts at the next non-blank byte, brackets included, found by matching brackets
+    /// outside strings (nothing is decoded or checked; the position does not move), or `nil` when the value is not
+    /// an array or does not end within the record. A decoder that finds the same text again may reuse what it
+    /// decoded from it (``RecurringRuns``).
+    mutating func arrayText() -> UnsafeBufferPointer<UInt8>? {
+        self.skipWhitespace()
+        guard self.index < self.end, self.base[self.index] == UInt8(ascii: "[") else { return nil }
+        var position = self.index
+        var depth = 0
+        while position < self.end {
+            switch self.base[position] {
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth -= 1
+                if depth == 0 {
+                    return UnsafeBufferPointer(start: self.base + self.index, count: position + 1 - self.index)
+                }
+            case UInt8(ascii: "\""):
+                position += 1
+                while position < self.end, self.base[position] != UInt8(ascii: "\"") {
+                    // An escape takes the next byte with it (an escaped quote does not end the string).
+                    position += self.base[position] == UInt8(ascii: "\\") ? 2 : 1
+                }
+            default:
+                break
+            }
+            position += 1
+        }
+        return nil
+    }
+
+    /// The offset just past `run` (from ``arrayText()``).
+    func offset(after run: UnsafeBufferPointer<UInt8>) -> Int {
+        run.baseAddress! - self.base + run.count
+    }
+
     // MARK: - Skipping
 
     /// Skips any JSON value (an unknown field's), validating it strictly. `null` is accepted here: an unknown
