@@ -18,10 +18,27 @@ import Testing
         var idleWhenHanded = -1
     }
 
+    /// Counts the reads asked of the channel.
+    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = Any
+        // Touched on the embedded loop's thread (the test's own) only.
+        var reads = 0
+
+        func read(context: ChannelHandlerContext) {
+            self.reads += 1
+            context.read()
+        }
+    }
+
     /// An exchange on an embedded channel with NIO's client codecs, its request written.
-    static func start(pool: NIOConnectionPool) throws -> (EmbeddedChannel, NIOExchange, Outcome) {
+    static func start(
+        pool: NIOConnectionPool, maximumBuffered: Int = 1 << 20, reads: ReadCounter? = nil
+    ) throws -> (EmbeddedChannel, NIOExchange, Outcome) {
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
+        if let reads {
+            try channel.pipeline.syncOperations.addHandler(reads)
+        }
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
         try channel.pipeline.syncOperations.addHandler(NIOExchangeHandler())
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5050)).wait()
@@ -29,7 +46,8 @@ import Testing
         let request = try NIORequest(MesosHTTPRequest(method: "POST", url: url, body: [1, 2, 3]), context: "POST")
         let exchange = NIOExchange(
             channel: channel, call: NIOCallContext(method: "POST", url: url), destination: request.destination,
-            pool: pool, statistics: NIOTransportStatistics(), maximumBuffered: 1 << 20, idleTimeout: nil, reused: false
+            pool: pool, statistics: NIOTransportStatistics(), maximumBuffered: maximumBuffered, idleTimeout: nil,
+            reused: false
         )
         let outcome = Outcome()
         exchange.startOnLoop(request: request, deadline: nil) { result in
@@ -79,6 +97,40 @@ import Testing
         channel.pipeline.fireChannelReadComplete()
         #expect(received == .some(.some(Array("abcdefghi".utf8)[...])))
         #expect(exchange.readyOnLoop() == nil)
+    }
+
+    @Test("a consumer off the loop takes published chunks without the loop; on a full buffer the loop stops reading until the consumer brings it to half")
+    func chunksAreTakenOffTheLoopAndReadingResumesAtHalf() throws {
+        let pool = NIOConnectionPool(capacityPerHost: 4)
+        let reads = ReadCounter()
+        // A buffer limit of 8 bytes: one read of a few records fills it.
+        let (channel, exchange, outcome) = try Self.start(pool: pool, maximumBuffered: 8, reads: reads)
+        #expect(reads.reads == 1)
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        #expect(try outcome.head?.get().response.status == 200)
+        let afterHead = reads.reads
+        // Nothing is taken before the end of the read that brought it.
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "5\r\nabcde\r\n5\r\nfghij\r\n"))
+        #expect(exchange.takeReadyChunk() == nil)
+        channel.pipeline.fireChannelReadComplete()
+        // 10 bytes buffered, over the limit: no further read was asked for.
+        #expect(reads.reads == afterHead)
+        #expect(exchange.takeReadyChunk() == Array("abcdefghij".utf8)[...])
+        // Taking it brought the buffer to 0 (at most half the limit): the loop is asked to read on, through a task.
+        (channel.eventLoop as! EmbeddedEventLoop).run()
+        #expect(reads.reads == afterHead + 1)
+        #expect(exchange.takeReadyChunk() == nil)
+        // Two reads while nothing is taken: order is kept across reads, and the second read is not asked for
+        // past the limit.
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "3\r\nklm\r\n"))
+        channel.pipeline.fireChannelReadComplete()
+        channel.pipeline.fireChannelRead(ByteBuffer(string: "6\r\nnopqrs\r\n0\r\n\r\n"))
+        channel.pipeline.fireChannelReadComplete()
+        #expect(exchange.takeReadyChunk() == Array("klm".utf8)[...])
+        #expect(exchange.takeReadyChunk() == Array("nopqrs".utf8)[...])
+        #expect(exchange.takeReadyChunk() == nil)
+        // The end comes through the loop, after every chunk.
+        #expect(try exchange.readyOnLoop()?.get() == .some(nil))
     }
 
     @Test func aWaitingConsumerGetsWhatArrivedBeforeAFailureAndThenTheFailure() throws {
