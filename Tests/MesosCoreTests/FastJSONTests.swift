@@ -197,7 +197,7 @@ import Testing
         }
     }
 
-    @Test func mutatedInputsAgree() throws {
+    @Test func mutatedInputsAgree() async throws {
         var seeds = [try Self.richOffers()]
         if let offers = try loadSamples()["offers"] {
             seeds.append(offers)
@@ -205,7 +205,10 @@ import Testing
         let alphabet = Array(#"{}[]:,"\ 0123456789.eE-+tfnulrsaxX/éu"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xFF]
         var random = SplitMix64(seed: 0x5EED_F00D)
         var acceptedCount = 0
-        for round in 0..<20_000 {
+        for round in 0..<8_000 {
+            // A long CPU-bound loop: let the cooperative pool's other jobs run now and then (on two cores two such
+            // tests would otherwise hold every pool thread for seconds, and other suites' timers would fire).
+            if round % 256 == 0 { await Task.yield() }
             var bytes = seeds[round % seeds.count]
             for _ in 0...Int(random.next() % 3) {
                 let position = Int(random.next() % UInt64(bytes.count))
@@ -228,6 +231,6 @@ import Testing
             }
         }
         // Many mutations (a changed digit or letter inside a string) stay valid and must take the fast path.
-        #expect(acceptedCount > 100)
+        #expect(acceptedCount > 40, "accepted \(acceptedCount)")
     }
 }

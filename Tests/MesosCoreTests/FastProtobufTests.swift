@@ -102,7 +102,7 @@ import Testing
         #expect(Self.agree([0x88, 0x80, 0x80, 0x80, 0x00, 0x08], "a tag spelled in 5 bytes"))
     }
 
-    @Test func mutatedInputsAgree() throws {
+    @Test func mutatedInputsAgree() async throws {
         var seeds = [try Self.richOffers()]
         if let offers = try Self.protobufSamples()["offers"] {
             seeds.append(offers)
@@ -110,7 +110,10 @@ import Testing
         var random = SplitMix64(seed: 0xB1A5_F00D)
         var acceptedCount = 0
         var rejectedCount = 0
-        for round in 0..<30_000 {
+        for round in 0..<12_000 {
+            // A long CPU-bound loop: let the cooperative pool's other jobs run now and then (on two cores two such
+            // tests would otherwise hold every pool thread for seconds, and other suites' timers would fire).
+            if round % 256 == 0 { await Task.yield() }
             var bytes = seeds[round % seeds.count]
             for _ in 0...Int(random.next() % 3) {
                 let position = Int(random.next() % UInt64(bytes.count))
@@ -133,7 +136,7 @@ import Testing
             }
         }
         // Mutations inside strings and numbers stay valid and must take the fast path; structural ones must not.
-        #expect(acceptedCount > 300)
+        #expect(acceptedCount > 120, "accepted \(acceptedCount)")
         #expect(rejectedCount > 300)
     }
 }

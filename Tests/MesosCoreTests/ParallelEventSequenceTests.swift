@@ -179,9 +179,9 @@ struct ParallelEventSequenceTests {
           arguments: [1, 2, 3])
     func largeBatches(concurrency: Int) async throws {
         for codec in [MesosCodec(.protobuf), MesosCodec(.json)] {
-            let (bytes, expected) = try Self.stream(2_000, codec: codec)
+            let (bytes, expected) = try Self.stream(1_000, codec: codec)
             // A few large chunks, as a busy stream arrives: every batch is split.
-            var iterator = Self.upstream(Self.chunks(bytes, seed: 9, maximum: 40_000))
+            var iterator = Self.upstream(Self.chunks(bytes, seed: 9, maximum: 20_000))
                 .schedulerEvents(codec: codec, decodingConcurrency: concurrency).makeAsyncIterator()
             var events: [SchedulerEventMessage] = []
             while let event = try await iterator.next() { events.append(event.wireMessage) }

@@ -135,7 +135,7 @@ import Testing
 
     /// Mutated events (the fast decoders' fuzz-ish inputs) through one shared table: a string the table
     /// holds must never stand in for different bytes, whatever came before.
-    @Test func mutatedInputsAgreeWithASharedTable() throws {
+    @Test func mutatedInputsAgreeWithASharedTable() async throws {
         var seeds: [[UInt8]] = [try FastProtobufTests.richOffers()]
         for event in 0..<4 {
             seeds.append(try MesosCodec(.protobuf).encode(Self.offers(event: event, agents: [1, 2, 3, 4])))
@@ -143,7 +143,10 @@ import Testing
         var random = SplitMix64(seed: 0xD1FF_0016)
         var strings = RecurringStrings()
         var accepted = 0
-        for round in 0..<20_000 {
+        for round in 0..<10_000 {
+            // A long CPU-bound loop: let the cooperative pool's other jobs run now and then (on two cores two such
+            // tests would otherwise hold every pool thread for seconds, and other suites' timers would fire).
+            if round % 256 == 0 { await Task.yield() }
             var bytes = seeds[round % seeds.count]
             for _ in 0...Int(random.next() % 2) {
                 let position = Int(random.next() % UInt64(bytes.count))
@@ -162,12 +165,12 @@ import Testing
                 #expect(same, "fast (shared table) and swift-protobuf differ: round \(round)")
             }
         }
-        #expect(accepted > 1_000)
+        #expect(accepted > 500, "accepted \(accepted)")
     }
 
     /// The same with JSON: mutated text through one shared table (strings and runs of resources and attributes)
     /// never decodes to anything but what swift-protobuf makes of it.
-    @Test func mutatedJSONAgreesWithASharedTable() throws {
+    @Test func mutatedJSONAgreesWithASharedTable() async throws {
         var seeds: [[UInt8]] = []
         for event in 0..<4 {
             seeds.append(try MesosCodec(.json).encode(Self.offers(event: event, agents: [2, 4, 1, 2, 5])))
@@ -176,7 +179,10 @@ import Testing
         var strings = RecurringStrings()
         var accepted = 0
         var mutatedAccepted = 0
-        for round in 0..<6_000 {
+        for round in 0..<1_500 {
+            // A long CPU-bound loop: let the cooperative pool's other jobs run now and then (on two cores two such
+            // tests would otherwise hold every pool thread for seconds, and other suites' timers would fire).
+            if round % 256 == 0 { await Task.yield() }
             var bytes = seeds[round % seeds.count]
             let mutate = round % 3 != 0  // every third is intact: the tables fill with good runs
             if mutate {
@@ -196,7 +202,7 @@ import Testing
                 #expect(slow == fast, "fast (shared table) and swift-protobuf differ: round \(round)")
             }
         }
-        #expect(accepted > 2_000 && mutatedAccepted > 100)
+        #expect(accepted > 500 && mutatedAccepted > 25, "accepted \(accepted), mutated \(mutatedAccepted)")
     }
 
     /// The table itself: a hit is the same string, other bytes of the same length or slot are misses.
