@@ -161,8 +161,11 @@ import Testing
             }
             let connection = try await RawConnection.connect(port: server.port, autoRead: false)
             try await connection.send("GET", "/firehose")
-            // Readiness, not a pause: the server's write waits for a connection the client does not read.
-            try await harness.master.waitUntil { $0.responseStreams.count == 1 && $0.responseStreams[0].isHeldBack }
+            // Readiness, not a pause: the server's write waits for a connection the client does not read. The limit
+            // only stops a hang: a plain `swift test` on two cores can keep the server's loop waiting for seconds.
+            try await harness.master.waitUntil(timeout: .seconds(30)) {
+                $0.responseStreams.count == 1 && $0.responseStreams[0].isHeldBack
+            }
             let stalled = try #require(harness.master.responseStreams.first)
             #expect(stalled.state == .open)
             #expect(stalled.isWriting)
