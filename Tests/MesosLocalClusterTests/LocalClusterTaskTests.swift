@@ -86,7 +86,9 @@ struct LocalClusterTaskTests {
         }
         #expect(statuses.last?.state == .taskKilled)
         #expect(statuses.last?.message == "Command terminated with signal Terminated")
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Killed, not left to run its 60 s (SIGTERM, not the grace period's SIGKILL, per the message above). Not a
+        // tighter bound: a plain `swift test` on two cores can hold this test's tasks back for seconds.
+        #expect(ContinuousClock.now - started < .seconds(55))
         #expect(!Harness.processExists(pid))
         #expect(!Harness.processExists(-pid))
         await cluster.shutdown()
