@@ -71,7 +71,6 @@ struct LocalClusterTaskTests {
     func killSleep() async throws {
         let cluster = LocalCluster(configuration: try Harness.configuration())
         let scheduler = Harness.scheduler(cluster, "kill")
-        let started = ContinuousClock.now
         let (statuses, pid) = try await scheduler.withWatchedSubscription { events in
             var reader = EventReader(events)
             let offer = try #require(try await reader.offers().first)
@@ -86,9 +85,8 @@ struct LocalClusterTaskTests {
         }
         #expect(statuses.last?.state == .taskKilled)
         #expect(statuses.last?.message == "Command terminated with signal Terminated")
-        // Killed, not left to run its 60 s (SIGTERM, not the grace period's SIGKILL, per the message above). Not a
-        // tighter bound: a plain `swift test` on two cores can hold this test's tasks back for seconds.
-        #expect(ContinuousClock.now - started < .seconds(55))
+        // Killed by SIGTERM (the message above), not by the grace period's SIGKILL and not left to finish its 60 s
+        // (that would be TASK_FINISHED): no wall-clock bound needed.
         #expect(!Harness.processExists(pid))
         #expect(!Harness.processExists(-pid))
         await cluster.shutdown()

@@ -161,10 +161,15 @@ extension FastJSONReader {
                 // The offer's resources: shared when the same text came before (an agent's resources stay the
                 // same from offer to offer until tasks start or end there).
                 let run = self.arrayText()
-                if let run, case let (hit?, _) = self.strings.resourceRuns.lookUp(run) {
-                    message.resources = hit
-                    self.index = self.offset(after: run)
-                    continue
+                var slot = 0
+                if let run {
+                    let found = self.strings.resourceRuns.lookUp(run)
+                    if let hit = found.hit {
+                        message.resources = hit
+                        self.index = self.offset(after: run)
+                        continue
+                    }
+                    slot = found.slot
                 }
                 var resources: [Mesos_V1_Resource] = []
                 resources.reserveCapacity(8)  // usually a handful: one allocation instead of growing 1, 2, 4, 8
@@ -176,7 +181,7 @@ extension FastJSONReader {
                     try self.resource(into: &resources[resources.count &- 1])
                 }
                 if let run, self.index == self.offset(after: run) {
-                    self.strings.resourceRuns.store(resources, bytes: run, at: self.strings.resourceRuns.lookUp(run).slot)
+                    self.strings.resourceRuns.store(resources, bytes: run, at: slot)
                 }
                 message.resources = resources
             } else if self.key(key, is: "executor_ids") || self.key(key, is: "executorIds") {
@@ -194,10 +199,15 @@ extension FastJSONReader {
                 try mark(&seen, 6)
                 // An agent's attributes never change: shared when the same text came before.
                 let run = self.arrayText()
-                if let run, case let (hit?, _) = self.strings.attributeRuns.lookUp(run) {
-                    message.attributes = hit
-                    self.index = self.offset(after: run)
-                    continue
+                var slot = 0
+                if let run {
+                    let found = self.strings.attributeRuns.lookUp(run)
+                    if let hit = found.hit {
+                        message.attributes = hit
+                        self.index = self.offset(after: run)
+                        continue
+                    }
+                    slot = found.slot
                 }
                 var attributes: [Mesos_V1_Attribute] = []
                 try self.beginArray()
@@ -206,7 +216,7 @@ extension FastJSONReader {
                     attributes.append(try self.attribute())
                 }
                 if let run, self.index == self.offset(after: run) {
-                    self.strings.attributeRuns.store(attributes, bytes: run, at: self.strings.attributeRuns.lookUp(run).slot)
+                    self.strings.attributeRuns.store(attributes, bytes: run, at: slot)
                 }
                 message.attributes = attributes
             } else if self.key(key, is: "url") {
