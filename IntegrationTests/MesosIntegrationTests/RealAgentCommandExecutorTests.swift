@@ -77,8 +77,8 @@ struct RealAgentCommandExecutorTests {
         return range.begin + UInt64.random(in: 0...min(200, range.end - range.begin))
     }
 
-    /// Launches the task `makeTask` builds from the first offer, and returns every update of it until a terminal
-    /// one. `onStatus` sees each update as it comes (to kill the task, say).
+    /// Launches the task `makeTask` builds from the first offer that holds 0.1 cpus and 32 MB, and returns every update
+    /// of it until a terminal one. `onStatus` sees each update as it comes (to kill the task, say).
     static func run(
         on scheduler: MesosScheduler,
         events: SchedulerEventStream,
@@ -90,15 +90,16 @@ struct RealAgentCommandExecutorTests {
         for try await event in events {
             switch event {
             case .offers(let offers):
-                guard let offer = offers.first else { continue }
-                if taskID != nil {
-                    try await scheduler.decline(offers.map(\.id))
+                // Another suite's tasks may have left an agent too little for this one's 0.1 cpus and 32 MB.
+                guard taskID == nil, let offer = offers.first(where: { $0.holds(cpus: 0.1, mem: 32) }) else {
+                    if !offers.isEmpty { try await scheduler.decline(offers.map(\.id), filters: .refuse(seconds: 1)) }
                     continue
                 }
                 let task = try makeTask(offer)
                 taskID = task.taskID
                 try await scheduler.accept(offer, operations: [.launch([task])], filters: .refuse(seconds: 1))
-                if offers.count > 1 { try await scheduler.decline(offers.dropFirst().map(\.id)) }
+                let others = offers.filter { $0.id != offer.id }
+                if !others.isEmpty { try await scheduler.decline(others.map(\.id)) }
             case .update(let status) where status.taskID == taskID:
                 observed.append(ObservedStatus(status: status, at: .now))
                 try await onStatus(status)

@@ -40,7 +40,7 @@ struct RealMasterSchedulerTests {
         return task
     }
 
-    /// Launches `command` on the first offer and returns every state it goes through until a terminal one.
+    /// Launches `command` on the first offer that holds its 0.1 cpus and 32 MB and returns every state it goes through until a terminal one.
     static func run(
         _ command: String,
         on scheduler: MesosScheduler,
@@ -53,15 +53,16 @@ struct RealMasterSchedulerTests {
         for try await event in events {
             switch event {
             case .offers(let offers):
-                guard let offer = offers.first else { continue }
-                if launched {
-                    try await scheduler.decline(offers.map(\.id))
+                // Another suite's tasks may have left an agent too little for this one's 0.1 cpus and 32 MB.
+                guard !launched, let offer = offers.first(where: { $0.holds(cpus: 0.1, mem: 32) }) else {
+                    if !offers.isEmpty { try await scheduler.decline(offers.map(\.id), filters: .refuse(seconds: 1)) }
                     continue
                 }
                 launched = true
                 try await scheduler.accept(offer, operations: [.launch([Self.task(taskID, command: command, offer: offer)])],
                                            filters: .refuse(seconds: 1))
-                if offers.count > 1 { try await scheduler.decline(offers.dropFirst().map(\.id)) }
+                let others = offers.filter { $0.id != offer.id }
+                if !others.isEmpty { try await scheduler.decline(others.map(\.id)) }
             case .update(let status) where status.taskID.value == taskID:
                 statuses.append(status)
                 if status.state == .taskRunning, killAfterRunning {
@@ -183,7 +184,11 @@ struct RealMasterSchedulerTests {
             for try await event in events {
                 switch event {
                 case .offers(let offers):
-                    try await first.accept(offers[0], operations: [.launch([Self.task(taskID, command: "sleep 60", offer: offers[0])])])
+                    guard let offer = offers.first(where: { $0.holds(cpus: 0.1, mem: 32) }) else {
+                        try await first.decline(offers.map(\.id), filters: .refuse(seconds: 1))
+                        continue
+                    }
+                    try await first.accept(offer, operations: [.launch([Self.task(taskID, command: "sleep 60", offer: offer)])])
                 case .update(let status) where status.state == .taskRunning:
                     return (try #require(first.status.frameworkID), status.taskID)
                 default:

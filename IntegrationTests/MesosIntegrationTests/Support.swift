@@ -2,6 +2,7 @@ import Foundation
 import MesosCore
 import MesosCurlTransport
 import MesosNIOTransport
+import MesosResources
 import MesosTestKit
 import Testing
 
@@ -220,4 +221,13 @@ enum TestTransport: String, CaseIterable, Sendable, CustomTestStringConvertible 
     }
 
     var testDescription: String { self.rawValue }
+}
+
+extension Offer {
+    /// Whether the offer's unreserved resources hold a task of `cpus` and `mem`. The suites share one master and run
+    /// side by side, so an offer can be what another suite's tasks left of an agent (0.05 cpus, 16 MB).
+    func holds(cpus: Double, mem: Double) -> Bool {
+        let unreserved = Resources(self.resources).unreserved()
+        return (unreserved.scalar("cpus") ?? 0) >= cpus && (unreserved.scalar("mem") ?? 0) >= mem
+    }
 }
