@@ -269,7 +269,7 @@ public actor FakeAgent {
     ///   - timeout: A safety bound for a broken test.
     ///   - condition: Evaluated on the agent's state.
     /// - Throws: ``MesosError/Code/timeout`` if the condition still fails after `timeout`.
-    public func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable (isolated FakeAgent) -> Bool) async throws {
+    public func waitUntil(timeout: Duration = .seconds(60), _ condition: @Sendable (isolated FakeAgent) -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition(self) {
             guard ContinuousClock.now < deadline else {

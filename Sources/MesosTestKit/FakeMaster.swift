@@ -213,11 +213,12 @@ public actor FakeMaster {
     /// ```
     ///
     /// - Parameters:
-    ///   - timeout: How long to wait.
+    ///   - timeout: How long to wait: a guard against a hang, generous because a test machine can be busy with
+    ///     every other test at once.
     ///   - condition: Evaluated on the master's state.
     /// - Throws: ``MesosError/Code/timeout`` if the condition still fails after `timeout`.
     public func waitUntil(
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(60),
         _ condition: @Sendable (isolated FakeMaster) -> Bool
     ) async throws {
         let deadline = ContinuousClock.now + timeout

@@ -100,9 +100,10 @@ public final class FakeMasterServer: Sendable {
     ///
     /// - Parameters:
     ///   - count: The number of open connections to wait for.
-    ///   - timeout: How long to wait.
+    ///   - timeout: How long to wait: a guard against a hang, generous because a test machine can be busy with
+    ///     every other test at once.
     /// - Throws: ``FakeMasterServerError`` on timeout.
-    public func waitForOpenConnections(atMost count: Int, timeout: Duration = .seconds(10)) async throws {
+    public func waitForOpenConnections(atMost count: Int, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
         while self.openConnections > count {
             guard ContinuousClock.now < deadline else {

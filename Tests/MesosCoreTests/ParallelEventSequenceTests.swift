@@ -226,7 +226,7 @@ struct ParallelEventSequenceTests {
             }
         }
         // Once the three events are in, the consumer waits for a fourth that never comes.
-        let arrival = ContinuousClock.now + .seconds(10)
+        let arrival = ContinuousClock.now + .seconds(60)
         while received.value.load(ordering: .relaxed) < 3, ContinuousClock.now < arrival {
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -235,7 +235,7 @@ struct ParallelEventSequenceTests {
         let (count, error) = await consumer.value
         #expect(count == 3)
         #expect(error?.code == .cancelled)
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(60)
         while !terminated.value.load(ordering: .relaxed), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }

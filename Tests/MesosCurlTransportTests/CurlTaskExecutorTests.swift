@@ -20,7 +20,7 @@ struct CurlTaskExecutorTests {
             var results: [(status: Int, text: String, onEngine: Bool)] = []
             for _ in 0..<50 {
                 let (response, body) = try await self.transport.send(
-                    MesosHTTPRequest(method: "GET", url: self.server.url("/hello"), timeout: .seconds(10))
+                    MesosHTTPRequest(method: "GET", url: self.server.url("/hello"), timeout: .seconds(60))
                 )
                 let received = try await text(of: body)
                 results.append((response.status, received, engine.isEngineThread))
@@ -53,9 +53,10 @@ struct CurlTaskExecutorTests {
         }
         #expect(outcomes.map(\.0) == Array(repeating: 200, count: 16))
         #expect(outcomes.allSatisfy { $0.1 })
-        // One after another they would take 16 s: the thread never blocks on one of them.
+        // One after another they would take 16 s: the thread never blocks on one of them. Side by side they take
+        // about 1 s, which a machine busy with every other test may stretch.
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed < .seconds(8), "16 calls of 1 s took \(elapsed)")
+        #expect(elapsed < .seconds(12), "16 calls of 1 s took \(elapsed)")
     }
 
     @Test func timersAndStreamedBodiesResumeOnTheEngineThread() async throws {

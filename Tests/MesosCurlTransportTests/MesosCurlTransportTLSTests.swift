@@ -20,7 +20,7 @@ struct MesosCurlTransportTLSTests {
             let openssl = Process()
             openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             openssl.arguments = [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
                 "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
                 "-keyout", self.directory + "/key.pem", "-out", self.directory + "/cert.pem",
             ]

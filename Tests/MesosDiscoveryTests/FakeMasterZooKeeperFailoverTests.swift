@@ -125,7 +125,7 @@ struct FakeMasterZooKeeperFailoverTests {
         let runningUUID = Self.uuidBytes()
         try await master1.send(.update(Self.status(taskID, .taskRunning, uuid: runningUUID)), to: frameworkID)
         try await harness.eventually("TASK_RUNNING delivered") { harness.updates.count == 1 }
-        try await master1.waitUntil(timeout: .seconds(10)) { master in
+        try await master1.waitUntil(timeout: .seconds(60)) { master in
             master.receivedCalls.contains { $0.type == .acknowledge && $0.call?.acknowledge.uuid == runningUUID }
         }
         let acks1 = await master1.receivedCalls.filter { $0.type == .acknowledge }
@@ -169,7 +169,7 @@ struct FakeMasterZooKeeperFailoverTests {
         let finishedUUID = Self.uuidBytes()
         try await master2.send(.update(Self.status(taskID, .taskFinished, uuid: finishedUUID)), to: frameworkID)
         try await harness.eventually("TASK_FINISHED delivered") { harness.updates.count == 2 }
-        try await master2.waitUntil(timeout: .seconds(10)) { master in
+        try await master2.waitUntil(timeout: .seconds(60)) { master in
             master.receivedCalls.contains { $0.type == .acknowledge && $0.call?.acknowledge.uuid == finishedUUID }
         }
         // Give a stray duplicate (an update replayed, a second ACK) time to show up.
@@ -200,7 +200,7 @@ struct FakeMasterZooKeeperFailoverTests {
         #expect(resubscription.first?.streamID == stream2)
         if oldLeader == .serverKeepsRunning {
             // The scheduler itself left the old leader: it closed that stream and made no call there since.
-            try await master1.waitUntil(timeout: .seconds(5)) { $0.framework(frameworkID)?.isSubscribed == false }
+            try await master1.waitUntil(timeout: .seconds(60)) { $0.framework(frameworkID)?.isSubscribed == false }
             #expect(await master1.receivedCalls.count == 2, "SUBSCRIBE and ACKNOWLEDGE only")
         }
     }
@@ -291,7 +291,7 @@ private final class Harness: Sendable {
     }
 
     /// Waits until `condition` holds, polling.
-    func eventually(_ what: String, timeout: Duration = .seconds(15), _ condition: () -> Bool) async throws {
+    func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition() {
             guard ContinuousClock.now < deadline else {

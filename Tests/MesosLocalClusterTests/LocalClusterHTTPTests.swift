@@ -16,7 +16,7 @@ struct LocalClusterHTTPTests {
         path: String = "/api/v1/scheduler"
     ) async throws -> (Int, MesosHTTPHeaders, String) {
         let url = cluster.masterURL.appendingPathComponent(String(path.dropFirst()))
-        let (response, body) = try await cluster.transport.send(MesosHTTPRequest(method: method, url: url, headers: headers, body: body, timeout: .seconds(5)))
+        let (response, body) = try await cluster.transport.send(MesosHTTPRequest(method: method, url: url, headers: headers, body: body, timeout: .seconds(60)))
         let text = String(decoding: try await body.collect(upTo: 1 << 16), as: UTF8.self)
         return (response.status, response.headers, text)
     }

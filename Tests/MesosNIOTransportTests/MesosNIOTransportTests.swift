@@ -30,7 +30,7 @@ import Testing
 
     /// Polls `condition` (a readiness check, not a timing assertion) until it holds or 10 s have passed.
     static func eventually(_ condition: () async -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if await condition() { return true }
             try await Task.sleep(for: .milliseconds(10))
@@ -127,7 +127,7 @@ import Testing
         let transport = MesosNIOTransport(configuration: .init(), ownThread: true)
         for _ in 0..<5 {
             let (head, body) = try await transport.send(
-                MesosHTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(server.port)/version")!, timeout: .seconds(10))
+                MesosHTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(server.port)/version")!, timeout: .seconds(60))
             )
             #expect(head.status == 200)
             #expect(String(decoding: try await body.collect(upTo: 1 << 10), as: UTF8.self) == "ok")

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import MesosTestKit
 import Testing
 
 @testable import MesosNIOTransport
@@ -50,18 +51,23 @@ struct TLSFixture {
             }
         }
         for ca in ["ca", "other-ca"] {
-            try run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/\(ca).key", "-out", "\(dir)/\(ca).pem",
+            try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "\(dir)/\(ca).key", "-out", "\(dir)/\(ca).pem",
                      "-days", "2", "-subj", "/CN=swift-mesos test \(ca)"])
         }
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
             .write(toFile: "\(dir)/server.ext", atomically: true, encoding: .utf8)
         try "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n".write(toFile: "\(dir)/client.ext", atomically: true, encoding: .utf8)
         for leaf in ["server", "client"] {
-            try run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(dir)/\(leaf).key", "-out", "\(dir)/\(leaf).csr",
+            try run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "\(dir)/\(leaf).key", "-out", "\(dir)/\(leaf).csr",
                      "-subj", "/CN=\(leaf == "server" ? "localhost" : "framework")"])
             try run(["x509", "-req", "-in", "\(dir)/\(leaf).csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
                      "-CAcreateserial", "-out", "\(dir)/\(leaf).pem", "-days", "2", "-extfile", "\(dir)/\(leaf).ext"])
         }
+    }
+
+    /// Makes the fixture on a thread of its own: waiting for `openssl` must not hold a cooperative thread.
+    static func make() async throws -> TLSFixture {
+        try await onDedicatedThread(name: "TLSFixture") { try TLSFixture() }
     }
 
     func remove() {
@@ -152,7 +158,7 @@ struct TLSTestServer {
 struct NIOTransportTLSTests {
     static func send(_ transport: MesosNIOTransport, port: Int) async throws(MesosError) -> (Int, String) {
         let (head, body) = try await transport.send(
-            MesosHTTPRequest(method: "GET", url: URL(string: "https://127.0.0.1:\(port)/version")!, timeout: .seconds(10))
+            MesosHTTPRequest(method: "GET", url: URL(string: "https://127.0.0.1:\(port)/version")!, timeout: .seconds(60))
         )
         return (head.status, String(decoding: try await body.collect(upTo: 1 << 10), as: UTF8.self))
     }
@@ -162,7 +168,7 @@ struct NIOTransportTLSTests {
     }
 
     @Test func aServerSignedByTheConfiguredCAIsTrustedAndPooled() async throws {
-        let fixture = try TLSFixture()
+        let fixture = try await TLSFixture.make()
         defer { fixture.remove() }
         let server = try await TLSTestServer.start(fixture)
         let transport = Self.transport(.init(caBundlePath: fixture.caPath))
@@ -177,7 +183,7 @@ struct NIOTransportTLSTests {
     }
 
     @Test func anUntrustedServerIsAVerificationFailure() async throws {
-        let fixture = try TLSFixture()
+        let fixture = try await TLSFixture.make()
         defer { fixture.remove() }
         let server = try await TLSTestServer.start(fixture)
         // The system's roots, then a CA that signed something else.
@@ -194,7 +200,7 @@ struct NIOTransportTLSTests {
     }
 
     @Test func unusableCertificateFilesAreTypedErrors() async throws {
-        let fixture = try TLSFixture()
+        let fixture = try await TLSFixture.make()
         defer { fixture.remove() }
         let missing = fixture.directory.appending(path: "missing.pem").path
         for tls in [MesosNIOTransport.Configuration.TLS(caBundlePath: missing), .init(clientCertificatePath: missing)] {
@@ -204,7 +210,7 @@ struct NIOTransportTLSTests {
     }
 
     @Test func aClientCertificateIsPresented() async throws {
-        let fixture = try TLSFixture()
+        let fixture = try await TLSFixture.make()
         defer { fixture.remove() }
         let server = try await TLSTestServer.start(fixture, requireClientCertificate: true)
         let withCertificate = Self.transport(

@@ -242,7 +242,7 @@ struct ResilienceTests {
 func waitUntilResubscribed(
     _ scheduler: MesosScheduler,
     after previous: SchedulerStatus,
-    timeout: Duration = .seconds(10)
+    timeout: Duration = .seconds(60)
 ) async throws -> SchedulerStatus {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

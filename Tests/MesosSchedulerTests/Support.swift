@@ -90,7 +90,7 @@ func whileRunning(
 }
 
 /// Waits until the scheduler reports a live subscription.
-func waitUntilSubscribed(_ scheduler: MesosScheduler, timeout: Duration = .seconds(10)) async throws -> SchedulerStatus {
+func waitUntilSubscribed(_ scheduler: MesosScheduler, timeout: Duration = .seconds(60)) async throws -> SchedulerStatus {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         let status = scheduler.status

@@ -56,7 +56,7 @@ extension TransportConformance {
         try await master.waitUntil { $0.subscribedFrameworkIDs.isEmpty }
         let subscribe = await master.receivedCalls.first { $0.type == .subscribe && $0.status == 200 }
         let connection = try #require(subscribe?.request.connectionID ?? (endpoint.server == nil ? 0 : nil))
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while !endpoint.connectionClosed(connection), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -75,7 +75,7 @@ extension TransportConformance {
             }
             for _ in 0..<10 {
                 let (version, body) = try await endpoint.transport.send(
-                    MesosHTTPRequest(method: "GET", url: endpoint.url("version"), timeout: .seconds(10))
+                    MesosHTTPRequest(method: "GET", url: endpoint.url("version"), timeout: .seconds(60))
                 )
                 #expect(version.status == 200)
                 _ = try await body.collect(upTo: 1 << 16)
@@ -109,8 +109,8 @@ extension TransportConformance {
             }
             let elapsed = ContinuousClock.now - start
             #expect(statuses == Array(repeating: 202, count: 32))
-            // One after the other they would take 16 s.
-            #expect(elapsed < .seconds(8), "32 concurrent calls of 500 ms took \(elapsed)")
+            // One after the other they would take 16 s; side by side about 0.5 s, which a busy machine may stretch.
+            #expect(elapsed < .seconds(12), "32 concurrent calls of 500 ms took \(elapsed)")
             let offers = await endpoint.master.receivedCalls.compactMap { $0.call?.decline.offerIds.first?.value }
             #expect(Set(offers).count == 32)
         }

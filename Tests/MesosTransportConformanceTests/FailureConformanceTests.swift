@@ -10,14 +10,15 @@ extension TransportConformance {
     func theWholeCallTimeoutCoversHeadAndBody(kind: TransportKind) async throws {
         try await Endpoint.with(kind) { endpoint in
             await endpoint.master.inject(.delayHead(.seconds(30)), matching: .path("/version"))
-            var start = ContinuousClock.now
+            let start = ContinuousClock.now
             let headError = await #expect(throws: MesosError.self) {
                 _ = try await endpoint.transport.send(
                     MesosHTTPRequest(method: "GET", url: endpoint.url("version"), timeout: .milliseconds(300))
                 )
             }
             #expect(headError?.code == .timeout)
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // The 300 ms timeout, not the 30 s delay.
+            #expect(ContinuousClock.now - start < .seconds(20))
 
             await endpoint.master.route("GET", "/endless") { _ in
                 .stream { writer in
@@ -27,9 +28,8 @@ extension TransportConformance {
                     }
                 }
             }
-            start = ContinuousClock.now
             let (head, body) = try await endpoint.transport.send(
-                MesosHTTPRequest(method: "GET", url: endpoint.url("endless"), timeout: .milliseconds(600), idleTimeout: .seconds(10))
+                MesosHTTPRequest(method: "GET", url: endpoint.url("endless"), timeout: .milliseconds(600), idleTimeout: .seconds(60))
             )
             #expect(head.status == 200)
             var chunks = 0
@@ -38,7 +38,7 @@ extension TransportConformance {
             }
             #expect(bodyError?.code == .timeout)
             #expect(chunks > 0)
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // The endless body ends only by the whole-call timeout (the hang guard would end the test otherwise).
         }
     }
 
@@ -59,7 +59,7 @@ extension TransportConformance {
             let error = await #expect(throws: MesosError.self) { _ = try await silent.next() }
             #expect(error?.code == .timeout)
             let elapsed = ContinuousClock.now - start
-            #expect(elapsed >= .milliseconds(500) && elapsed < .seconds(10), "idle timeout after \(elapsed)")
+            #expect(elapsed >= .milliseconds(500), "idle timeout after \(elapsed)")
         }
     }
 
@@ -123,11 +123,12 @@ extension TransportConformance {
         let transport = makeTransport(kind, inMemory: FakeMaster().transport.handler)
         let start = ContinuousClock.now
         let error = await #expect(throws: MesosError.self) {
-            _ = try await transport.send(MesosHTTPRequest(method: "GET", url: url, timeout: .seconds(10)))
+            _ = try await transport.send(MesosHTTPRequest(method: "GET", url: url, timeout: .seconds(60)))
         }
         #expect(error?.code == .transportFailure)
         #expect(error?.cause != nil)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Refused at once, not after the 60 s call timeout.
+        #expect(ContinuousClock.now - start < .seconds(30))
     }
 }
 }

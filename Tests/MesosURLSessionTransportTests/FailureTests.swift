@@ -14,10 +14,10 @@ struct FailureTests {
             _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .milliseconds(600)))
         }
         let elapsed = ContinuousClock.now - start
-        // The server answers after 20 s: a timeout before that can only be the call's own limit. The upper
-        // bound is wide on purpose (a loaded machine); the lower one cannot be broken by slowness.
+        // The server answers 200 after 20 s: a timeout can only be the call's own limit, so no upper bound is
+        // needed (a loaded machine could break one); the lower one cannot be broken by slowness.
         #expect(error?.code == .timeout)
-        #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(15), "took \(elapsed)")
+        #expect(elapsed >= .milliseconds(550), "took \(elapsed)")
     }
 
     @Test("the whole-call timeout also bounds the body")
@@ -42,17 +42,14 @@ struct FailureTests {
         let (_, steady) = try await transport.send(post(server.url("/chunks?n=5&delay=0.1"), timeout: nil, idleTimeout: .seconds(15)))
         #expect(try await steady.text() == "chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;")
 
-        let start = ContinuousClock.now
         let (_, silent) = try await transport.send(post(server.url("/gated"), timeout: nil, idleTimeout: .milliseconds(700)))
         var chunks: [String] = []
         let error = await mesosError {
             for try await chunk in silent { chunks.append(String(decoding: chunk, as: UTF8.self)) }
         }
-        let elapsed = ContinuousClock.now - start
+        // Without the idle limit the server's silence would end after 20 s with "never-released;" and a clean end.
         #expect(chunks == ["first;"])
         #expect(error?.code == .timeout)
-        // Far less than the 20 s the server would stay silent (wide on purpose: a loaded machine).
-        #expect(elapsed < .seconds(15), "took \(elapsed)")
     }
 
     @Test("the connect timeout bounds the wait for the head of a stream")
@@ -123,11 +120,10 @@ struct FailureTests {
             await mesosError { _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .seconds(30))) }
         }
         try await Task.sleep(for: .milliseconds(300))
-        let start = ContinuousClock.now
         sender.cancel()
         let error = await sender.value
+        // Not cancelled, the call would succeed after the server's 20 s.
         #expect(error?.code == .cancelled)
-        #expect(ContinuousClock.now - start < .seconds(4))
     }
 
     @Test("dropping the body closes the connection")

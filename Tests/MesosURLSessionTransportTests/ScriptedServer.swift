@@ -103,7 +103,7 @@ final class ScriptedServer: @unchecked Sendable {
     }
 
     /// Polls `condition` on the stats for up to `timeout` seconds, without blocking a thread.
-    func waitFor(timeout: Double = 5, _ condition: (Stats) -> Bool) async throws -> Bool {
+    func waitFor(timeout: Double = 60, _ condition: (Stats) -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
             if let stats = try? self.stats(), condition(stats) { return true }

@@ -23,7 +23,7 @@ struct TLSTests {
                 let (certificate, key) = (made.certificate, made.key)
                 let status = try await onDedicatedThread {
                     try runTool("openssl", [
-                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-days", "1",
                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
                     ])
                 }

@@ -72,12 +72,12 @@ struct ServerStats: Decodable {
 
 func stats(of server: ScriptedHTTPServer) async throws -> ServerStats {
     let transport = MesosCurlTransport()
-    let (_, body) = try await transport.send(MesosHTTPRequest(method: "GET", url: server.url("/stats"), timeout: .seconds(10)))
+    let (_, body) = try await transport.send(MesosHTTPRequest(method: "GET", url: server.url("/stats"), timeout: .seconds(60)))
     return try JSONDecoder().decode(ServerStats.self, from: Data(try await body.collect(upTo: 1 << 16)))
 }
 
 /// Polls until `condition` holds or `limit` passes; returns whether it held.
-func eventually(within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+func eventually(within limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try await condition() {
