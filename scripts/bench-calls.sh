@@ -6,6 +6,10 @@
 #   TRANSPORTS="curl nio" (urlsession too if wanted)
 #   EXECUTORS="default transport" (where mesos-bench's workers run: the cooperative pool, the transport's own
 #   thread or event loop; "transport" is skipped for urlsession, which has none)
+#   REFERENCES="socket nio-codecs" (http masters only; REFERENCES= to skip): the same calls with no library code
+#   per call, as ratios of wrk too: `socket` writes prebuilt bytes to a blocking socket per worker (what any
+#   client in this process can reach), `nio-codecs` drives SwiftNIO's HTTP/1.1 codecs from a handler on the event
+#   loop (the best a transport built on NIO's codecs can do).
 # Needs wrk (apt-get install -y wrk) and a release build of mesos-bench (built here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +20,8 @@ rounds=${ROUNDS:-1}
 content_type=${CONTENT_TYPE:-protobuf}
 executors=${EXECUTORS:-default transport}
 transports=${TRANSPORTS:-curl nio}
+references=${REFERENCES-socket nio-codecs}
+case "$master" in https:*) references= ;; esac
 command -v wrk >/dev/null || { echo "bench-calls.sh: wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 scratch=${BENCH_SCRATCH:-.build-bench}
 swift build -c release --scratch-path "$scratch" --product mesos-bench >/dev/null
@@ -75,6 +81,13 @@ for round in $(seq 1 "$rounds"); do
     for concurrency in 1 16; do
         wrk_line=$(wrk -t1 -c"$concurrency" -d"${seconds}s" -s "$work/ack.lua" "$master/api/v1/scheduler" | tee "$work/wrk.txt" | sed -n 's/^Requests\/sec: *//p')
         non2xx=$(sed -n 's/.*wrk_non_2xx=\([0-9]*\).*/\1/p' "$work/wrk.txt")
+        for reference in $references; do
+            ours=$("$bench" calls --master "$master" --calls "$calls" --concurrency "$concurrency" --content-type "$content_type" \
+                --via "$reference" | tail -n 1)
+            ours_rate=$(echo "$ours" | sed -n 's/.*calls_per_s=\([0-9.]*\).*/\1/p')
+            ratio=$(python3 -c "print(f'{${ours_rate:-0} / $wrk_line * 100:.1f}')")
+            echo "round=$round content_type=$content_type concurrency=$concurrency wrk_calls_per_s=$wrk_line wrk_non_2xx=${non2xx:-?} reference=$reference mesos_bench: $ours ratio_percent=$ratio"
+        done
         for transport in $transports; do
             for executor in $executors; do
                 [ "$transport" = urlsession ] && [ "$executor" = transport ] && continue

@@ -48,8 +48,15 @@ extension TransportKind: ExpressibleByArgument {
 
 /// How the `calls` mode sends its calls.
 enum CallPath: String, ExpressibleByArgument, Sendable {
+    /// `MesosScheduler.send`: the library as an application uses it.
     case scheduler
+    /// `MesosTransport.send` directly.
     case transport
+    /// Prebuilt bytes on blocking sockets, no library per call: the reference (``RawSocketCalls``).
+    case socket
+    /// NIO's HTTP/1.1 codecs alone, driven on the event loop: the best a transport on them could do
+    /// (``NIOCodecCalls``).
+    case nioCodecs = "nio-codecs"
 }
 
 extension MesosContentType: ExpressibleByArgument {
@@ -285,7 +292,7 @@ struct Calls: BenchMode {
     @Option(help: "curl, urlsession or nio (default: nio on Linux, curl elsewhere).")
     var transport: TransportKind = .platformDefault
 
-    @Option(help: "scheduler (MesosScheduler.send, the default) or transport (MesosTransport.send directly).")
+    @Option(help: "scheduler (MesosScheduler.send, the default), transport (MesosTransport.send directly) socket (the reference: prebuilt request bytes on a blocking socket per worker, no library per call) or nio-codecs (NIO's HTTP codecs alone, driven on the event loop); the last two http only.")
     var via: CallPath = .scheduler
 
     @Option(help: "default (workers on the cooperative pool) or transport (on the transport's own thread).")
@@ -293,6 +300,17 @@ struct Calls: BenchMode {
 
     func runBenchmark() async throws {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
+        if self.via == .socket || self.via == .nioCodecs {
+            let result = try await Measure.callsReference(
+                self.via == .socket ? RawSocketCalls.run : NIOCodecCalls.run,
+                transport: try self.remoteTransport(), master: base, contentType: self.contentType, calls: self.calls,
+                concurrency: self.concurrency)
+            if let error = result.firstError {
+                say("first_error=\(error)")
+            }
+            say("calls_per_s=\(fmt(result.callsPerSecond)) status_202=\(result.accepted) errors=\(result.errors)")
+            return
+        }
         if self.via == .transport {
             let result = try await Measure.callsDirect(
                 transport: try self.remoteTransport(), master: base, contentType: self.contentType, calls: self.calls,

@@ -391,21 +391,9 @@ enum Measure {
         executor: CallExecutor = .default
     ) async throws -> CallsResult {
         let url = master.appendingPathComponent("api/v1/scheduler")
-        let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
-        guard response.status == 200, let streamID = response.headers["Mesos-Stream-Id"] else {
-            throw BenchError("SUBSCRIBE answered \(response.status)")
-        }
-        let codec = MesosCodec(contentType)
-        var records = body.recordIORecords().makeAsyncIterator()
-        guard let first = try await records.next(), case .subscribed(let subscribed) = try codec.decodeEvent(first) else {
-            throw BenchError("The stream did not start with SUBSCRIBED")
-        }
-        let frameworkID = subscribed.frameworkID
-        // Keep reading the stream (offers, heartbeats) while the calls run.
-        let reader = Task {
-            while (try? await records.next()) != nil {}
-        }
+        let (streamID, frameworkID, reader) = try await Self.subscribeDirect(transport: transport, url: url, contentType: contentType)
         defer { reader.cancel() }
+        let codec = MesosCodec(contentType)
         let prepared = Self.acknowledgements(workers: concurrency, frameworkID: frameworkID)
         return await Self.runCalls(calls, concurrency: concurrency, executor: executor.resolve(transport)) { worker in
             let call = prepared[worker]
@@ -422,6 +410,40 @@ enum Measure {
                 return "\(error)"
             }
         }
+    }
+
+    /// Subscribes straight through `transport` and keeps reading the stream (offers, heartbeats) in a task until
+    /// that task is cancelled; the stream id and framework id for the calls.
+    static func subscribeDirect(
+        transport: any MesosTransport, url: URL, contentType: MesosContentType
+    ) async throws -> (streamID: String, frameworkID: FrameworkID, reader: Task<Void, Never>) {
+        let (response, body) = try await transport.send(try Self.subscribeRequest(url: url, contentType: contentType))
+        guard response.status == 200, let streamID = response.headers["Mesos-Stream-Id"] else {
+            throw BenchError("SUBSCRIBE answered \(response.status)")
+        }
+        var records = body.recordIORecords().makeAsyncIterator()
+        guard let first = try await records.next(), case .subscribed(let subscribed) = try MesosCodec(contentType).decodeEvent(first) else {
+            throw BenchError("The stream did not start with SUBSCRIBED")
+        }
+        let reader = Task { [records] in
+            var records = records
+            while (try? await records.next()) != nil {}
+        }
+        return (streamID, subscribed.frameworkID, reader)
+    }
+
+    /// A reference for the calls (``RawSocketCalls``, ``NIOCodecCalls``): the same ACKNOWLEDGEs, one prebuilt body
+    /// per worker, on a stream subscribed through `transport`.
+    static func callsReference(
+        _ reference: (URL, String, [[UInt8]], MesosContentType, Int) async throws -> CallsResult,
+        transport: any MesosTransport, master: URL, contentType: MesosContentType, calls: Int, concurrency: Int
+    ) async throws -> CallsResult {
+        let url = master.appendingPathComponent("api/v1/scheduler")
+        let (streamID, frameworkID, reader) = try await Self.subscribeDirect(transport: transport, url: url, contentType: contentType)
+        defer { reader.cancel() }
+        let codec = MesosCodec(contentType)
+        let bodies = try Self.acknowledgements(workers: max(1, concurrency), frameworkID: frameworkID).map { try codec.encode(call: $0) }
+        return try await reference(master, streamID, bodies, contentType, calls)
     }
 
     /// Sends `calls` calls from `concurrency` workers and times them. `send(worker)` returns nil for a 202, or
