@@ -415,6 +415,9 @@ final class ToolProcess: Sendable {
     /// The batch example next to the test bundle, or `$BATCH_FRAMEWORK_BINARY`.
     static let batchBinary: URL? = ToolProcess.locate("batch-framework", override: "BATCH_FRAMEWORK_BINARY")
 
+    /// The benchmark tool next to the test bundle, or `$MESOS_BENCH_BINARY`.
+    static let benchBinary: URL? = ToolProcess.locate("mesos-bench", override: "MESOS_BENCH_BINARY")
+
     /// The service example next to the test bundle, or `$SERVICE_FRAMEWORK_BINARY`.
     static let serviceBinary: URL? = ToolProcess.locate("service-framework", override: "SERVICE_FRAMEWORK_BINARY")
 
