@@ -8,7 +8,7 @@ struct FailureTests {
     @Test("the whole-call timeout fires while waiting for the head")
     func callTimeoutBeforeHead() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let start = ContinuousClock.now
         let error = await mesosError {
             _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .milliseconds(600)))
@@ -23,7 +23,7 @@ struct FailureTests {
     @Test("the whole-call timeout also bounds the body")
     func callTimeoutDuringBody() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         // Head and a first chunk at once, then silence for 20 s.
         let (response, body) = try await transport.send(post(server.url("/gated"), timeout: .seconds(8)))
         #expect(response.status == 200)
@@ -38,7 +38,7 @@ struct FailureTests {
     @Test("the idle timeout fires on a silent stream, not on a steady one")
     func idleTimeout() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (_, steady) = try await transport.send(post(server.url("/chunks?n=5&delay=0.1"), timeout: nil, idleTimeout: .seconds(15)))
         #expect(try await steady.text() == "chunk-0;chunk-1;chunk-2;chunk-3;chunk-4;")
 
@@ -55,7 +55,7 @@ struct FailureTests {
     @Test("the connect timeout bounds the wait for the head of a stream")
     func connectTimeout() async throws {
         let server = try await ScriptedServer.start()
-        var configuration = MesosURLSessionTransport.Configuration()
+        var configuration = MesosURLSessionTransport.Configuration.forTests
         configuration.connectTimeout = .milliseconds(700)
         let transport = MesosURLSessionTransport(configuration: configuration)
         let error = await mesosError {
@@ -67,7 +67,7 @@ struct FailureTests {
     @Test("a refused connection is a transportFailure with the URLError as cause")
     func refused() async throws {
         let port = try unusedPort()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         for timeout in [Duration.seconds(5), nil] {
             let error = await mesosError {
                 _ = try await transport.send(post(URL(string: "http://127.0.0.1:\(port)/api/v1/scheduler")!, timeout: timeout))
@@ -80,7 +80,7 @@ struct FailureTests {
     @Test("a server closing mid-body is a transportFailure thrown from the body", arguments: ["/close-mid", "/close-mid-chunked"])
     func closedMidBody(path: String) async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (response, body) = try await transport.send(post(server.url(path), timeout: .seconds(30)))
         #expect(response.status == 200)
         var received: [UInt8] = []
@@ -94,7 +94,7 @@ struct FailureTests {
     @Test("cancelling the consuming task throws cancelled and closes the connection")
     func cancellationClosesConnection() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (_, body) = try await transport.send(post(server.url("/idle"), timeout: nil))
         #expect(try await server.waitFor { $0.openConnections == 1 && $0.requests.last?.path == "/idle" })
         let reader = Task {
@@ -115,7 +115,7 @@ struct FailureTests {
     @Test("cancelling send before the head throws cancelled")
     func cancellationBeforeHead() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let sender = Task {
             await mesosError { _ = try await transport.send(post(server.url("/slowhead?delay=20"), timeout: .seconds(30))) }
         }
@@ -129,7 +129,7 @@ struct FailureTests {
     @Test("dropping the body closes the connection")
     func droppingBodyClosesConnection() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         do {
             let (response, body) = try await transport.send(post(server.url("/idle"), timeout: nil))
             #expect(response.status == 200)

@@ -11,7 +11,7 @@ struct FakeMasterTests {
         let master = FakeMaster(configuration: .init(heartbeatInterval: .milliseconds(200)))
         let server = try await FakeMasterServer.start(master: master)
         let url = server.url.appendingPathComponent("api/v1/scheduler")
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let codec = MesosCodec(.json)
         var info = FrameworkInfo()
         info.user = "test"

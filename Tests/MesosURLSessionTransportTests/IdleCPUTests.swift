@@ -13,7 +13,7 @@ struct IdleCPUTests {
 
     func idleShare(preconnect: Bool) async throws -> Double {
         let server = try await ScriptedServer.start()
-        var configuration = MesosURLSessionTransport.Configuration()
+        var configuration = MesosURLSessionTransport.Configuration.forTests
         configuration.preconnectStreams = preconnect
         let transport = MesosURLSessionTransport(configuration: configuration)
         let (_, body) = try await transport.send(post(server.url("/idle"), timeout: nil))
@@ -39,7 +39,7 @@ struct IdleCPUTests {
     func realMasterSubscription(preconnect: Bool) async throws {
         let base = try TestServers.value("MESOS_MASTER_URL")
         let url = try #require(URL(string: base + "/api/v1/scheduler"))
-        var configuration = MesosURLSessionTransport.Configuration()
+        var configuration = MesosURLSessionTransport.Configuration.forTests
         configuration.preconnectStreams = preconnect
         let transport = MesosURLSessionTransport(configuration: configuration)
         let codec = MesosCodec(.json)

@@ -13,7 +13,7 @@ struct RealMasterTests {
         let base = try TestServers.value("MESOS_MASTER_URL")
         let url = try #require(URL(string: base + "/api/v1/scheduler"))
         let codec = MesosCodec(.json)
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
 
         var frameworkInfo = FrameworkInfo()
         frameworkInfo.user = ProcessInfo.processInfo.environment["USER"] ?? NSUserName()

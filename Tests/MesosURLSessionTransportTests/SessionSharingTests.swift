@@ -8,11 +8,10 @@ struct SessionSharingTests {
     @Test("a paused ordinary call holds up other calls at most until its own timeout, without deadlock")
     func pausedCallIsBoundedByItsTimeout() async throws {
         let server = try await ScriptedServer.start()
-        var configuration = MesosURLSessionTransport.Configuration()
+        var configuration = MesosURLSessionTransport.Configuration.forTests
         configuration.maximumBufferedBytesPerResponse = 64 << 10
         // The second call's head may wait for the whole of the first call's timeout: its own wait for the head
-        // must be far longer, or a loaded machine turns the test into a race between the two limits.
-        configuration.connectTimeout = .seconds(60)
+        // (60 s in `forTests`) must be far longer, or a loaded machine turns the test into a race between the two.
         let transport = MesosURLSessionTransport(configuration: configuration)
         // A big answer nobody reads: its buffer fills and the shared session pauses.
         let (_, unread) = try await transport.send(post(server.url("/big?mb=64"), timeout: .seconds(3)))
@@ -29,7 +28,7 @@ struct SessionSharingTests {
     @Test("finished and abandoned exchanges leave no task behind")
     func noTaskLeak() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         for _ in 0..<3 {
             let (_, body) = try await transport.send(post(server.url("/fixed?len=10")))
             _ = try await body.collect(upTo: 100)

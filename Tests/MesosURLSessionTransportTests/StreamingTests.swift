@@ -8,7 +8,7 @@ struct StreamingTests {
     @Test("send returns at the head and chunks arrive while the response is still open")
     func chunksArriveAsTheyCome() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         // The server sends the head, then nothing until we call /release: send must return before that.
         let (response, body) = try await transport.send(post(server.url("/gated?first=0"), timeout: nil))
         #expect(response.status == 200)
@@ -33,7 +33,7 @@ struct StreamingTests {
     @Test("chunks arrive in order")
     func chunksInOrder() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (_, body) = try await transport.send(post(server.url("/chunks?n=50&delay=0.01"), timeout: nil))
         let expected = (0..<50).map { "chunk-\($0);" }.joined()
         #expect(try await body.text() == expected)
@@ -42,7 +42,7 @@ struct StreamingTests {
     @Test("backpressure: a slow consumer of a 128 MiB stream keeps memory bounded and the server waits")
     func backpressureBoundsMemory() async throws {
         let server = try await ScriptedServer.start()
-        var configuration = MesosURLSessionTransport.Configuration()
+        var configuration = MesosURLSessionTransport.Configuration.forTests
         configuration.maximumBufferedBytesPerResponse = 1 << 20
         let transport = MesosURLSessionTransport(configuration: configuration)
         let baseline = try #require(residentBytes())
@@ -86,7 +86,7 @@ struct StreamingTests {
     @Test("keep-alive: consecutive calls reuse one connection")
     func keepAlive() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         for _ in 0..<5 {
             let (response, body) = try await transport.send(post(server.url("/fixed?len=100")))
             #expect(response.status == 200)
@@ -100,7 +100,7 @@ struct StreamingTests {
     @Test("concurrent calls run at the same time")
     func concurrentCalls() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         // The server answers /barrier only when all 5 requests are waiting there together.
         let texts = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<5 {
@@ -118,7 +118,7 @@ struct StreamingTests {
     @Test("a stream gets its own connection next to ordinary calls")
     func streamAlongsideCalls() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (_, stream) = try await transport.send(post(server.url("/idle"), timeout: nil))
         var iterator = stream.makeAsyncIterator()
         #expect(try await iterator.next().map { String(decoding: $0, as: UTF8.self) } == "hello")
@@ -133,7 +133,7 @@ struct StreamingTests {
     @Test("the request goes out as given, with Accept-Encoding: identity added when absent")
     func requestAsGiven() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let request = MesosHTTPRequest(
             method: "POST",
             url: server.url("/echo"),
@@ -156,7 +156,7 @@ struct StreamingTests {
     @Test("non-2xx statuses are returned, not thrown", arguments: [400, 401, 403, 404, 409, 415, 503])
     func statusesReturned(code: Int) async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (response, body) = try await transport.send(post(server.url("/status?code=\(code)"), timeout: .seconds(30)))
         #expect(response.status == code)
         #expect(try await body.text() == "status \(code)")
@@ -165,7 +165,7 @@ struct StreamingTests {
     @Test("307 is returned with its Location and body, not followed")
     func redirectNotFollowed() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let (response, body) = try await transport.send(post(server.url("/redirect"), timeout: .seconds(30)))
         #expect(response.status == 307)
         #expect(response.headers["Location"] == "//127.0.0.1:\(server.port)/fixed?len=3")
@@ -179,7 +179,7 @@ struct StreamingTests {
     @Test("URLSession's transparent gzip decoding is reflected in the head")
     func compressionReflectedInHead() async throws {
         let server = try await ScriptedServer.start()
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let plain = String(repeating: "mesos ", count: 2000)
         let (asIs, asIsBody) = try await transport.send(post(server.url("/gzip"), timeout: .seconds(30)))
         #expect(asIs.headers["X-Seen-Accept-Encoding"] == "identity")

@@ -46,7 +46,7 @@ struct TLSTests {
         defer { made.remove() }
         let tls = made.paths
         let server = try await ScriptedServer.start(tls: tls)
-        let transport = MesosURLSessionTransport()
+        let transport = MesosURLSessionTransport(configuration: .forTests)
         let error = await mesosError {
             _ = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
         }
@@ -60,7 +60,7 @@ struct TLSTests {
         defer { made.remove() }
         let tls = made.paths
         let server = try await ScriptedServer.start(tls: tls)
-        var configuration = MesosURLSessionTransport.Configuration()
+        var configuration = MesosURLSessionTransport.Configuration.forTests
         configuration.tls.caBundlePath = tls.certificate
         let transport = MesosURLSessionTransport(configuration: configuration)
         #if canImport(Security)
@@ -83,7 +83,9 @@ struct TLSTests {
         defer { made.remove() }
         let tls = made.paths
         let server = try await ScriptedServer.start(tls: tls)
-        let transport = MesosURLSessionTransport(configuration: .init(tls: .init(verifyPeer: false)))
+        var configuration = MesosURLSessionTransport.Configuration.forTests
+        configuration.tls.verifyPeer = false
+        let transport = MesosURLSessionTransport(configuration: configuration)
         #if canImport(Security)
         let (response, _) = try await transport.send(post(server.url("/fixed?len=3"), timeout: .seconds(30)))
         #expect(response.status == 200)

@@ -78,3 +78,14 @@ extension MesosResponseBody {
         String(decoding: try await self.collect(upTo: limit), as: UTF8.self)
     }
 }
+
+extension MesosURLSessionTransport.Configuration {
+    /// The configuration these tests start from: the defaults, except that the wait for a response head is a guard
+    /// against a hang (60 s) instead of the library's 10 s. A test machine busy with every other test at once can take
+    /// longer than 10 s to get a local server's answer through URLSession's thread. Tests of that limit set their own.
+    static var forTests: Self {
+        var configuration = Self()
+        configuration.connectTimeout = .seconds(60)
+        return configuration
+    }
+}
