@@ -292,7 +292,7 @@ struct Calls: BenchMode {
     @Option(help: "curl, urlsession or nio (default: nio on Linux, curl elsewhere).")
     var transport: TransportKind = .platformDefault
 
-    @Option(help: "scheduler (MesosScheduler.send, the default), transport (MesosTransport.send directly) socket (the reference: prebuilt request bytes on a blocking socket per worker, no library per call) or nio-codecs (NIO's HTTP codecs alone, driven on the event loop); the last two http only.")
+    @Option(help: "scheduler (MesosScheduler.send, the default), transport (MesosTransport.send directly), socket (the reference: prebuilt request bytes on a blocking socket per worker, no library per call) or nio-codecs (NIO's HTTP codecs alone, driven on the event loop); the last two http only.")
     var via: CallPath = .scheduler
 
     @Option(help: "default (workers on the cooperative pool) or transport (on the transport's own thread).")

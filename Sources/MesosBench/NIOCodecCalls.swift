@@ -75,8 +75,7 @@ enum NIOCodecCalls {
         }
         try? await group.shutdownGracefully()
         if let failure { throw failure }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return CallsResult(calls: calls, accepted: total.0, errors: total.1, seconds: seconds, firstError: total.2)
+        return CallsResult(calls: calls, accepted: total.0, errors: total.1, seconds: Measure.seconds(elapsed), firstError: total.2)
     }
 
     /// Writes a request, waits for its answer's end, writes the next, until the shared counter reaches the total.

@@ -20,9 +20,10 @@ enum RawSocketCalls {
         contentType: MesosContentType,
         calls: Int
     ) async throws -> CallsResult {
-        guard master.scheme == "http", let host = master.host, let port = master.port ?? 80 as Int? else {
+        guard master.scheme == "http", let host = master.host else {
             throw BenchError("--via socket needs an http:// master with a host (no TLS)")
         }
+        let port = master.port ?? 80
         guard let address = Self.ipv4(host == "localhost" ? "127.0.0.1" : host) else {
             throw BenchError("--via socket needs an IPv4 master address, not \(host)")
         }
@@ -54,8 +55,8 @@ enum RawSocketCalls {
             }
             return total
         }
-        let seconds = Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) / 1e18
-        return CallsResult(calls: calls, accepted: outcomes.0, errors: outcomes.1, seconds: seconds, firstError: outcomes.2)
+        return CallsResult(
+            calls: calls, accepted: outcomes.0, errors: outcomes.1, seconds: Measure.seconds(clock.now - start), firstError: outcomes.2)
     }
 
     /// One worker: write, read the answer to its end, count, until the shared counter reaches `calls`.
