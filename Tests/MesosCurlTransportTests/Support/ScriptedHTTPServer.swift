@@ -103,6 +103,8 @@ from urllib.parse import urlparse, parse_qs
 lock = threading.Lock()
 stats = {"connections": 0, "eofs": 0, "waiting": 0}
 released = threading.Event()
+barrier = {"waiting": 0}
+barrier_changed = threading.Condition()
 
 # The test process's signal mask is inherited; let SIGTERM and SIGINT work again.
 signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -219,6 +221,14 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/sleep":
                 time.sleep(float(query["s"]))
                 self.plain(200, b"late")
+            elif path == "/barrier":
+                # Answers "together" once n requests wait here at the same time, else "alone" after 60 s.
+                n = int(query.get("n", "2"))
+                with barrier_changed:
+                    barrier["waiting"] += 1
+                    barrier_changed.notify_all()
+                    ok = barrier_changed.wait_for(lambda: barrier["waiting"] >= n, 60)
+                self.plain(200, b"together" if ok else b"alone")
             elif path == "/idle":
                 self.start_chunked()
                 self.chunk(b"a")
