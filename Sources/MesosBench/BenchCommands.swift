@@ -302,7 +302,7 @@ struct Calls: BenchMode {
         guard let base = URL(string: self.master) else { throw ValidationError("Bad --master \(self.master)") }
         if self.via == .socket || self.via == .nioCodecs {
             let result = try await Measure.callsReference(
-                self.via == .socket ? RawSocketCalls.run : NIOCodecCalls.run,
+                self.via.rawValue, self.via == .socket ? RawSocketCalls.run : NIOCodecCalls.run,
                 transport: try self.remoteTransport(), master: base, contentType: self.contentType, calls: self.calls,
                 concurrency: self.concurrency)
             if let error = result.firstError {

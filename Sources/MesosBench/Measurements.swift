@@ -433,17 +433,25 @@ enum Measure {
     }
 
     /// A reference for the calls (``RawSocketCalls``, ``NIOCodecCalls``): the same ACKNOWLEDGEs, one prebuilt body
-    /// per worker, on a stream subscribed through `transport`.
+    /// per worker, on a stream subscribed through `transport`. Plain `http` masters only (`name` is the mode, for
+    /// the error).
     static func callsReference(
-        _ reference: (URL, String, [[UInt8]], MesosContentType, Int) async throws -> CallsResult,
+        _ name: String,
+        _ reference: (ReferenceCalls) async throws -> CallsResult,
         transport: any MesosTransport, master: URL, contentType: MesosContentType, calls: Int, concurrency: Int
     ) async throws -> CallsResult {
+        guard master.scheme == "http", let host = master.host else {
+            throw BenchError("--via \(name) needs an http:// master with a host (no TLS)")
+        }
         let url = master.appendingPathComponent("api/v1/scheduler")
         let (streamID, frameworkID, reader) = try await Self.subscribeDirect(transport: transport, url: url, contentType: contentType)
         defer { reader.cancel() }
         let codec = MesosCodec(contentType)
         let bodies = try Self.acknowledgements(workers: max(1, concurrency), frameworkID: frameworkID).map { try codec.encode(call: $0) }
-        return try await reference(master, streamID, bodies, contentType, calls)
+        return try await reference(
+            ReferenceCalls(
+                host: host, port: master.port ?? 80, path: url.path, streamID: streamID, contentType: contentType,
+                bodies: bodies, calls: calls))
     }
 
     /// Sends `calls` calls from `concurrency` workers and times them. `send(worker)` returns nil for a 202, or
@@ -527,6 +535,19 @@ enum Measure {
 /// A shared atomic counter.
 final class Counter: Sendable {
     let value = Atomic<Int>(0)
+}
+
+/// What a reference of `calls` sends: `calls` ACKNOWLEDGEs in all, one prebuilt body per worker, to a plain
+/// `http` master.
+struct ReferenceCalls: Sendable {
+    var host: String
+    var port: Int
+    /// The scheduler endpoint's path.
+    var path: String
+    var streamID: String
+    var contentType: MesosContentType
+    var bodies: [[UInt8]]
+    var calls: Int
 }
 
 /// A failure of the benchmark itself.

@@ -10,29 +10,19 @@ import Synchronization
 /// all on the event loop: no tasks, no continuations, no library code. What a transport built on NIO's codecs
 /// could reach at best. Plain `http` only.
 enum NIOCodecCalls {
-    /// Sends `calls` ACKNOWLEDGEs from `bodies.count` connections on one event loop.
-    static func run(
-        master: URL,
-        streamID: String,
-        bodies: [[UInt8]],
-        contentType: MesosContentType,
-        calls: Int
-    ) async throws -> CallsResult {
-        guard master.scheme == "http", let host = master.host else {
-            throw BenchError("--via nio-codecs needs an http:// master with a host (no TLS)")
-        }
-        let port = master.port ?? 80
-        let path = master.appendingPathComponent("api/v1/scheduler").path
+    /// Sends the plan's calls from one connection per body, all on one event loop.
+    static func run(_ plan: ReferenceCalls) async throws -> CallsResult {
+        let (host, port, path, calls) = (plan.host, plan.port, plan.path, plan.calls)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let next = Counter()
         var workers: [(channel: any Channel, done: EventLoopFuture<(Int, Int, String?)>)] = []
         do {
-            for body in bodies {
+            for body in plan.bodies {
                 var headers = HTTPHeaders()
                 headers.add(name: "Host", value: "\(host):\(port)")
-                headers.add(name: "Content-Type", value: contentType.mediaType)
-                headers.add(name: "Accept", value: contentType.mediaType)
-                headers.add(name: "Mesos-Stream-Id", value: streamID)
+                headers.add(name: "Content-Type", value: plan.contentType.mediaType)
+                headers.add(name: "Accept", value: plan.contentType.mediaType)
+                headers.add(name: "Mesos-Stream-Id", value: plan.streamID)
                 headers.add(name: "Content-Length", value: String(body.count))
                 let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
                 let done = group.next().makePromise(of: (Int, Int, String?).self)

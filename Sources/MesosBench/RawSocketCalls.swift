@@ -12,26 +12,16 @@ import Synchronization
 /// per call: this is what any client in this process, on this machine, next to this master, can reach, measured
 /// in the same run as the library. Plain `http` only.
 enum RawSocketCalls {
-    /// Sends `calls` ACKNOWLEDGEs from `concurrency` threads, each on its own connection to `master`.
-    static func run(
-        master: URL,
-        streamID: String,
-        bodies: [[UInt8]],
-        contentType: MesosContentType,
-        calls: Int
-    ) async throws -> CallsResult {
-        guard master.scheme == "http", let host = master.host else {
-            throw BenchError("--via socket needs an http:// master with a host (no TLS)")
-        }
-        let port = master.port ?? 80
+    /// Sends the plan's calls from one thread per body, each on its own connection.
+    static func run(_ plan: ReferenceCalls) async throws -> CallsResult {
+        let (host, port, calls) = (plan.host, plan.port, plan.calls)
         guard let address = Self.ipv4(host == "localhost" ? "127.0.0.1" : host) else {
             throw BenchError("--via socket needs an IPv4 master address, not \(host)")
         }
-        let path = master.appendingPathComponent("api/v1/scheduler").path
-        let requests = bodies.map { body in
+        let requests = plan.bodies.map { body in
             Array(
-                ("POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: \(contentType.mediaType)\r\n"
-                    + "Accept: \(contentType.mediaType)\r\nMesos-Stream-Id: \(streamID)\r\nContent-Length: \(body.count)\r\n\r\n").utf8
+                ("POST \(plan.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: \(plan.contentType.mediaType)\r\n"
+                    + "Accept: \(plan.contentType.mediaType)\r\nMesos-Stream-Id: \(plan.streamID)\r\nContent-Length: \(body.count)\r\n\r\n").utf8
             ) + body
         }
         let sockets = try requests.map { _ in try Self.connect(address, port: UInt16(port)) }

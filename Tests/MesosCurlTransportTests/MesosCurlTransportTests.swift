@@ -228,8 +228,7 @@ struct MesosCurlTransportTests {
     @Test func callTimeoutIsATimeout() async throws {
         // /slowhead never answers: it waits up to 30 s for the client to close, then closes without a response
         // (which would be a transportFailure, not a timeout). So a `.timeout` can only come from the call's own
-        // limit, and it must come first; the bound below only guards against waiting for the server's end.
-        let started = ContinuousClock.now
+        // limit, and the server's EOF (counted only if the client closed within those 30 s) shows it came first.
         let error = await #expect(throws: MesosError.self) {
             _ = try await self.transport.send(
                 MesosHTTPRequest(method: "GET", url: self.server.url("/slowhead"), timeout: .milliseconds(300))
@@ -237,9 +236,8 @@ struct MesosCurlTransportTests {
         }
         #expect(error?.code == .timeout)
         #expect(error?.cause is CurlError)
-        #expect(ContinuousClock.now - started < .seconds(25))
         // The timeout closed the connection: the server saw the client go away.
-        let closed = try await eventually(within: .seconds(20)) { try await stats(of: self.server).eofs >= 1 }
+        let closed = try await eventually { try await stats(of: self.server).eofs >= 1 }
         #expect(closed, "the timed-out call's connection was not closed")
     }
 
@@ -379,12 +377,10 @@ struct MesosCurlTransportTests {
         // Cancel once the server holds the request, so there is a connection to close.
         let arrived = try await eventually { try await stats(of: self.server).waiting == 1 }
         #expect(arrived)
-        let started = ContinuousClock.now
         sender.cancel()
         let error = await sender.value
         #expect(error?.code == .cancelled)
-        // At once, not when the server gives up on the held request.
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // The server counts the EOF only if the client closed before its own 30 s wait ended: the abort was prompt.
         let closed = try await eventually { try await stats(of: self.server).eofs == 1 }
         #expect(closed, "the server did not see the connection close")
     }

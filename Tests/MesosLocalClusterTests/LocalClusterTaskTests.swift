@@ -95,8 +95,9 @@ struct LocalClusterTaskTests {
     @Test("a task that ignores SIGTERM is killed with SIGKILL after the KILL's grace period; TASK_KILLING first")
     func killEscalates() async throws {
         var configuration = try Harness.configuration()
-        // Were the KILL's 300 ms ignored, SIGKILL would come after this: far beyond the bound below.
-        configuration.defaultKillGracePeriod = .seconds(120)
+        // Were the KILL's 300 ms ignored, SIGKILL would come only after this, beyond the suite's 2-minute limit,
+        // which then fails the test: no upper bound on the elapsed time is needed.
+        configuration.defaultKillGracePeriod = .seconds(600)
         let cluster = LocalCluster(configuration: configuration)
         var info = Harness.frameworkInfo("escalate")
         var killing = FrameworkInfo.Capability()
@@ -125,7 +126,6 @@ struct LocalClusterTaskTests {
         #expect(afterKill == [.taskKilling, .taskKilled])
         #expect(statuses.last?.message == "Command terminated with signal Killed")
         #expect(elapsed >= .milliseconds(250))
-        #expect(elapsed < .seconds(60))
         await cluster.shutdown()
     }
 
